@@ -1,0 +1,227 @@
+package io.latentlab.bridge;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import jep.Interpreter;
+import jep.JepConfig;
+import jep.JepException;
+import jep.MainInterpreter;
+import jep.PyConfig;
+import jep.SharedInterpreter;
+
+/**
+ * The embedded CPython: one {@code SharedInterpreter} per JVM, created and used only on a thread
+ * that the bridge owns. Calls from any Java thread are handed to that thread and wait for it.
+ *
+ * <p>Use {@link #start(Path)} once; it returns the JVM's bridge. Python's {@code sys.stdout} and
+ * {@code sys.stderr} write to Java's {@code System.out} and {@code System.err}. CPython cannot
+ * restart inside a JVM: after {@link #close()} a new bridge gets a fresh interpreter over the
+ * same already-imported modules.
+ *
+ * <p>Thread-safe.
+ */
+public final class PythonBridge implements AutoCloseable {
+  /** The Python module whose functions Java calls. */
+  static final String MODULE = "latentlab.bridge";
+  private static final String ALIAS = "_latentlab_bridge";
+  private static final Object LOCK = new Object();
+  private static boolean mainInterpreterConfigured;
+  private static PythonBridge current;
+
+  private final PythonEnvironment environment;
+  private final ExecutorService thread;
+  private final Thread interpreterThread;
+  private Interpreter interpreter;
+  private volatile boolean closed;
+
+  private PythonBridge(PythonEnvironment environment) {
+    this.environment = environment;
+    Thread[] holder = new Thread[1];
+    this.thread = Executors.newSingleThreadExecutor(runnable -> {
+      Thread t = new Thread(runnable, "latentlab-python");
+      t.setDaemon(true);
+      holder[0] = t;
+      return t;
+    });
+    submitUnchecked(() -> {
+      interpreter = new SharedInterpreter();
+      interpreter.exec("import site, sys");
+      interpreter.set("_latentlab_site", environment.sitePackages().toString());
+      interpreter.exec("site.addsitedir(_latentlab_site)");
+      interpreter.exec("import " + MODULE + " as " + ALIAS);
+      return null;
+    });
+    this.interpreterThread = holder[0];
+  }
+
+  /**
+   * Returns the JVM's bridge, starting CPython on first use.
+   *
+   * @param home the project root, which holds {@code .venv}
+   * @throws IllegalStateException in one line if the environment is missing or Jep's jar and
+   *     native library differ in version
+   */
+  public static PythonBridge start(Path home) {
+    synchronized (LOCK) {
+      if (current != null && !current.closed) {
+        return current;
+      }
+      PythonEnvironment environment = PythonEnvironment.locate(home.toAbsolutePath().normalize());
+      environment.checkJepVersions();
+      if (!mainInterpreterConfigured) {
+        MainInterpreter.setJepLibraryPath(environment.jepLibrary().toString());
+        // Only the venv's packages: no user or system site-packages, no PYTHON* variables.
+        MainInterpreter.setInitParams(new PyConfig()
+            .setNoSiteFlag(1)
+            .setNoUserSiteDirectory(1)
+            .setIgnoreEnvironmentFlag(1));
+        SharedInterpreter.setConfig(new JepConfig()
+            .addIncludePaths(environment.sitePackages().toString())
+            .redirectStdout(System.out)
+            .redirectStdErr(System.err));
+        mainInterpreterConfigured = true;
+      }
+      try {
+        current = new PythonBridge(environment);
+      } catch (UnsatisfiedLinkError e) {
+        throw new IllegalStateException("Jep's native library does not match its jar ("
+            + e.getMessage() + "); run ./latentlab setup", e);
+      }
+      return current;
+    }
+  }
+
+  /** The project environment this bridge runs. */
+  public PythonEnvironment environment() {
+    return environment;
+  }
+
+  /**
+   * Calls a function of {@code latentlab.bridge} with plain arguments (strings, numbers, C-struct
+   * addresses, or Java objects Python calls back, such as a {@link ProgressListener}).
+   *
+   * @param function the function's name in {@code latentlab.bridge}
+   * @param args its positional arguments
+   * @return what it returned, converted by Jep (str → String, int → Long, None → null, ...)
+   * @throws PythonException if Python raised, with its type, message and traceback
+   * @throws IllegalStateException if the bridge is closed
+   */
+  public Object call(String function, Object... args) {
+    Object[] full = new Object[args.length + 1];
+    full[0] = function;
+    System.arraycopy(args, 0, full, 1, args.length);
+    return submit(() -> interpreter.invoke(ALIAS + ".call", full));
+  }
+
+  /**
+   * Like {@link #call} for a function that returns a string.
+   *
+   * @throws PythonException if Python raised or returned something else
+   */
+  public String callForString(String function, Object... args) {
+    Object result = call(function, args);
+    if (!(result instanceof String text)) {
+      throw new IllegalStateException(function + " returned " + result + ", not a string");
+    }
+    return text;
+  }
+
+  /**
+   * Like {@link #call} for a function that returns an int.
+   */
+  public long callForLong(String function, Object... args) {
+    Object result = call(function, args);
+    if (!(result instanceof Number number)) {
+      throw new IllegalStateException(function + " returned " + result + ", not a number");
+    }
+    return number.longValue();
+  }
+
+  /** True when the caller is the interpreter's own thread (e.g. inside a progress callback). */
+  public boolean onInterpreterThread() {
+    return Thread.currentThread() == interpreterThread;
+  }
+
+  private <T> T submit(Callable<T> task) {
+    if (closed) {
+      throw new IllegalStateException("the Python bridge is closed; start a new one with PythonBridge.start");
+    }
+    try {
+      return submitUnchecked(task);
+    } catch (JepException e) {
+      throw translate(e);
+    }
+  }
+
+  private <T> T submitUnchecked(Callable<T> task) {
+    if (onInterpreterThread()) {
+      throw new IllegalStateException("a Python call cannot be made from inside another (e.g. from a progress callback)");
+    }
+    Future<T> future;
+    try {
+      future = thread.submit(task);
+    } catch (RejectedExecutionException e) {
+      throw new IllegalStateException("the Python bridge is closed", e);
+    }
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for Python", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof RuntimeException runtime) {
+        throw runtime;
+      }
+      if (cause instanceof Error error) {
+        throw error;
+      }
+      throw new IllegalStateException(cause);
+    }
+  }
+
+  /** Turns a JepException into a PythonException, with the details Python recorded. */
+  private PythonException translate(JepException e) {
+    String type = "Exception";
+    String message = String.valueOf(e.getMessage());
+    String traceback = "";
+    try {
+      Object details = submitUnchecked(() -> interpreter.invoke(ALIAS + ".last_error"));
+      if (details instanceof java.util.List<?> parts && parts.size() == 3) {
+        type = String.valueOf(parts.get(0));
+        message = String.valueOf(parts.get(1));
+        traceback = String.valueOf(parts.get(2));
+      }
+    } catch (RuntimeException ignored) {
+      // keep what the JepException said
+    }
+    return new PythonException(type, message, traceback, e);
+  }
+
+  /** Closes the interpreter and its thread. Later calls fail with a clear message. */
+  @Override
+  public void close() {
+    synchronized (LOCK) {
+      if (closed) {
+        return;
+      }
+      try {
+        submitUnchecked(() -> {
+          interpreter.close();
+          return null;
+        });
+      } finally {
+        closed = true;
+        thread.shutdown();
+        if (current == this) {
+          current = null;
+        }
+      }
+    }
+  }
+}

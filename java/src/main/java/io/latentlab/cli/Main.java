@@ -1,0 +1,56 @@
+package io.latentlab.cli;
+
+import io.latentlab.config.ConfigException;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code latentlab} command line. Exit codes: 0 done, 1 the run failed, 2 bad usage or input.
+ */
+@Command(
+    name = "latentlab",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = "Latent diffusion research from Java: configs, runs with provenance, models in JAX/Flax.",
+    subcommands = {RunCommand.class, CommandLine.HelpCommand.class},
+    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input.",
+        "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
+public final class Main implements Runnable {
+  /** Exit code of a failed run. */
+  static final int EXIT_FAILED = 1;
+  /** Exit code of bad usage or input. */
+  static final int EXIT_USAGE = 2;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (try: run experiments/quickstart.yaml)");
+  }
+
+  /** The project root: {@code -Dlatentlab.home}, set by the launcher, or the working directory. */
+  static Path home() {
+    return Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath().normalize();
+  }
+
+  /** Builds the command line with LatentLab's error handling. */
+  public static CommandLine commandLine() {
+    CommandLine cli = new CommandLine(new Main());
+    cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException ? EXIT_USAGE : EXIT_FAILED);
+    cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+      if (e instanceof ConfigException) {
+        commandLine.getErr().println(e.getMessage());
+        return EXIT_USAGE;
+      }
+      throw e;
+    });
+    return cli;
+  }
+
+  /** Runs the command line and exits with its code. */
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+}

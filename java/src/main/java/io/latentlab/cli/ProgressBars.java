@@ -1,0 +1,51 @@
+package io.latentlab.cli;
+
+import io.latentlab.bridge.ProgressListener;
+import java.util.Locale;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** One terminal progress bar per stage of a run (vae, unet, sample), fed from Python. */
+final class ProgressBars implements ProgressListener, AutoCloseable {
+  private ProgressBar bar;
+  private String stage;
+
+  @Override
+  public void update(String newStage, long step, long total, double loss) {
+    if (!newStage.equals(stage)) {
+      close();
+      stage = newStage;
+      bar = new ProgressBarBuilder()
+          .setTaskName(label(newStage))
+          .setInitialMax(total)
+          .setStyle(ProgressBarStyle.ASCII)
+          .setUpdateIntervalMillis(500)
+          .build();
+    }
+    bar.stepTo(step);
+    if (!Double.isNaN(loss)) {
+      bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f", loss));
+    }
+    if (step >= total) {
+      close();
+    }
+  }
+
+  private static String label(String stage) {
+    return switch (stage) {
+      case "vae" -> "train VAE ";
+      case "unet" -> "train U-Net";
+      case "sample" -> "sample    ";
+      default -> stage;
+    };
+  }
+
+  @Override
+  public void close() {
+    if (bar != null) {
+      bar.close();
+      bar = null;
+    }
+  }
+}

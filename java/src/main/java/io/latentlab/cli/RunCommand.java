@@ -1,0 +1,82 @@
+package io.latentlab.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonException;
+import io.latentlab.config.ConfigLoader;
+import io.latentlab.config.ExperimentConfig;
+import io.latentlab.run.ExperimentRunner;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code latentlab run CONFIG}: one trial of an experiment. */
+@Command(
+    name = "run",
+    mixinStandardHelpOptions = true,
+    description = {
+        "Trains and samples the experiment in CONFIG and writes runs/<experiment>/<trial-id>/:",
+        "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, result.json (last).",
+        "A trial that already completed is reported, not rerun."},
+    footer = {"", "Examples:",
+        "  ./latentlab run experiments/quickstart.yaml",
+        "  ./latentlab run experiments/quickstart.yaml --runs-dir /tmp/my-runs"})
+final class RunCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "CONFIG", description = "the experiment's YAML file")
+  Path configFile;
+
+  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories go (default: runs/ in the project)")
+  Path runsDir;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Path home = Main.home();
+    ExperimentConfig config = new ConfigLoader().load(configFile);
+    PythonBridge bridge;
+    try {
+      bridge = PythonBridge.start(home);
+    } catch (IllegalStateException e) {
+      err.println(e.getMessage());
+      return Main.EXIT_FAILED;
+    }
+    Path runs = runsDir != null ? runsDir.toAbsolutePath().normalize() : home.resolve("runs");
+    ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
+    ExperimentRunner.Trial trial = runner.resolve(configFile, config);
+    out.printf("experiment %s, trial %s%n", trial.config().name(), trial.id().shortId());
+    out.flush();
+    ExperimentRunner.RunResult result;
+    try (ProgressBars bars = new ProgressBars()) {
+      result = runner.run(trial, bars);
+    } catch (PythonException e) {
+      err.println("run failed: " + e.getMessage());
+      err.println(e.traceback());
+      err.println("the run directory keeps what was written: " + trial.directory());
+      return Main.EXIT_FAILED;
+    }
+    report(out, result);
+    return 0;
+  }
+
+  private static void report(PrintWriter out, ExperimentRunner.RunResult result) {
+    if (result.reused()) {
+      out.println("already completed; nothing was rerun");
+    }
+    JsonNode metrics = result.result().path("metrics");
+    metrics.fields().forEachRemaining(m -> out.printf("  %-22s %s%n", m.getKey(), m.getValue()));
+    Path dir = result.directory();
+    out.println("samples:    " + dir.resolve("samples.png"));
+    out.println("latents:    " + dir.resolve("latents.arrow"));
+    out.println("provenance: " + dir.resolve("provenance.json"));
+    out.println("result:     " + dir.resolve("result.json"));
+    out.flush();
+  }
+}

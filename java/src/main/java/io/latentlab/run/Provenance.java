@@ -1,0 +1,45 @@
+package io.latentlab.run;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * What produced a run, written to its {@code provenance.json} when it starts and again when it
+ * ends.
+ *
+ * @param experiment the config's name
+ * @param trialId the full SHA-256 trial id
+ * @param replicate the replicate index hashed into the trial id
+ * @param configSha256 SHA-256 of the canonical resolved config alone
+ * @param configFile the config file, relative to the project
+ * @param git the commit and whether the checkout was dirty
+ * @param java Java-side versions (java, latentlab, jep jar, arrow)
+ * @param python Python-side versions, backend, devices and XLA flags, as Python reported them
+ * @param data content hashes of the data files read, by name
+ * @param startedAt when the run started
+ * @param endedAt when it ended, or null while running
+ * @param status {@code running}, {@code completed} or {@code failed}
+ * @param error the failure's one-line description, or null
+ */
+public record Provenance(
+    String experiment,
+    String trialId,
+    int replicate,
+    String configSha256,
+    String configFile,
+    GitState git,
+    Map<String, String> java,
+    JsonNode python,
+    Map<String, String> data,
+    Instant startedAt,
+    Instant endedAt,
+    String status,
+    String error) {
+
+  /** This record, ended now with a status (and an error for a failure). */
+  public Provenance ended(String endStatus, String endError) {
+    return new Provenance(experiment, trialId, replicate, configSha256, configFile, git, java,
+        python, data, startedAt, Instant.now(), endStatus, endError);
+  }
+}

@@ -1,0 +1,152 @@
+package io.latentlab.run;
+
+import io.latentlab.config.TrialId;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * One trial's folder, {@code <runs>/<experiment>/<trial-id>/}: everything a run produces lives
+ * here. Files are written atomically (a temporary file, then a rename) and {@code result.json},
+ * written last, marks the run complete; a run without it is never read as complete.
+ *
+ * <p>Not thread-safe: one run writes its folder.
+ */
+public final class RunDirectory {
+  /** Written last; its presence means the run completed. */
+  public static final String RESULT = "result.json";
+  /** Appended to while the run trains; one JSON object per line. */
+  public static final String METRICS = "metrics.jsonl";
+
+  private final Path path;
+
+  private RunDirectory(Path path) {
+    this.path = path;
+  }
+
+  /** The folder a trial uses under a runs root (it may not exist yet). */
+  public static Path locate(Path runsRoot, String experiment, TrialId id) {
+    return runsRoot.resolve(experiment).resolve(id.shortId());
+  }
+
+  /**
+   * Opens a trial's folder, creating it atomically with its first file if it does not exist: a
+   * reader sees either no folder or one that already holds {@code firstFile}.
+   *
+   * @param firstFile name of the file written before the folder appears (e.g. config.yaml)
+   * @param firstContent its bytes
+   */
+  public static RunDirectory create(Path runsRoot, String experiment, TrialId id, String firstFile,
+      byte[] firstContent) {
+    Path target = locate(runsRoot, experiment, id);
+    if (Files.isDirectory(target)) {
+      RunDirectory existing = new RunDirectory(target);
+      existing.write(firstFile, firstContent);
+      return existing;
+    }
+    try {
+      Files.createDirectories(target.getParent());
+      Path staging = Files.createTempDirectory(target.getParent(), "." + id.shortId() + ".staging-");
+      Files.write(staging.resolve(firstFile), firstContent);
+      try {
+        Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+      } catch (FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException raced) {
+        deleteTree(staging); // another process created it first: use theirs
+      }
+      return new RunDirectory(target);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create run directory " + target, e);
+    }
+  }
+
+  /** The folder. */
+  public Path path() {
+    return path;
+  }
+
+  /** True once {@code result.json} exists. */
+  public boolean isComplete() {
+    return Files.isRegularFile(path.resolve(RESULT));
+  }
+
+  /** Writes a file atomically: other readers see the old content or the new, never a part. */
+  public void write(String name, byte[] content) {
+    write(name, out -> out.write(content));
+  }
+
+  /** Writes a UTF-8 text file atomically. */
+  public void writeText(String name, String text) {
+    write(name, text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Writes a file atomically from a stream writer. */
+  public void write(String name, StreamWriter writer) {
+    Path target = path.resolve(name);
+    if (!target.normalize().startsWith(path)) {
+      throw new IllegalArgumentException("'" + name + "' would leave the run directory");
+    }
+    Path temp = null;
+    try {
+      temp = Files.createTempFile(path, "." + name, ".tmp");
+      try (OutputStream out = Files.newOutputStream(temp, StandardOpenOption.WRITE)) {
+        writer.writeTo(out);
+      }
+      try {
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + target, e);
+    } finally {
+      if (temp != null) {
+        try {
+          Files.deleteIfExists(temp);
+        } catch (IOException ignored) {
+          // best effort: a stray temp file is harmless
+        }
+      }
+    }
+  }
+
+  /** Appends one line to a log file (metrics.jsonl); a crash can lose at most the last line. */
+  public void appendLine(String name, String line) {
+    try {
+      Files.writeString(path.resolve(name), line + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to " + path.resolve(name), e);
+    }
+  }
+
+  /** Removes a file if it exists (e.g. the metrics of an earlier, incomplete attempt). */
+  public void delete(String name) {
+    try {
+      Files.deleteIfExists(path.resolve(name));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + path.resolve(name), e);
+    }
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** Writes the content of a file. */
+  @FunctionalInterface
+  public interface StreamWriter {
+    /** @param out the temporary file's stream; do not close it */
+    void writeTo(OutputStream out) throws IOException;
+  }
+}

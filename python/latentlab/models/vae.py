@@ -1,0 +1,98 @@
+"""A KL-regularised convolutional autoencoder (Kingma & Welling 2014; Rombach et al. 2022, §3).
+
+Images are [B, H, W, C] float32 in [0, 1]; latents are [B, H/f, W/f, latent_channels] with
+f = 2 ** (len(channel_mult) - 1). The decoder returns Bernoulli logits, so the reconstruction
+loss is a per-pixel binary cross-entropy, which suits MNIST's near-binary strokes.
+"""
+
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from latentlab.models.layers import ResBlock, downsample, upsample, num_groups
+
+
+class Posterior(NamedTuple):
+    """A diagonal Gaussian q(z | x)."""
+
+    mean: jax.Array     # [B, h, w, latent_channels] float32
+    log_var: jax.Array  # [B, h, w, latent_channels] float32
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return self.mean + jnp.exp(0.5 * self.log_var) * jax.random.normal(key, self.mean.shape)
+
+    def kl(self) -> jax.Array:
+        """KL(q || N(0, I)) summed over latent dimensions: [B]."""
+        terms = jnp.square(self.mean) + jnp.exp(self.log_var) - 1.0 - self.log_var
+        return 0.5 * jnp.sum(terms, axis=(1, 2, 3))
+
+
+class VAE(nn.Module):
+    """Encoder → diagonal Gaussian posterior → decoder."""
+
+    image_channels: int = 1
+    channels: int = 32
+    channel_mult: tuple[int, ...] = (1, 2, 2)
+    num_res_blocks: int = 1
+    latent_channels: int = 4
+
+    @property
+    def downsampling_factor(self) -> int:
+        return 2 ** (len(self.channel_mult) - 1)
+
+    def setup(self):
+        self.encoder = _Encoder(self.channels, self.channel_mult, self.num_res_blocks,
+                                self.latent_channels)
+        self.decoder = _Decoder(self.channels, self.channel_mult, self.num_res_blocks,
+                                self.image_channels)
+
+    def encode(self, images: jax.Array) -> Posterior:
+        moments = self.encoder(images)
+        mean, log_var = jnp.split(moments, 2, axis=-1)
+        return Posterior(mean, jnp.clip(log_var, -30.0, 20.0))
+
+    def decode(self, latents: jax.Array) -> jax.Array:
+        """Latents [B, h, w, c] → image logits [B, H, W, image_channels]."""
+        return self.decoder(latents)
+
+    def __call__(self, images: jax.Array, key: jax.Array):
+        posterior = self.encode(images)
+        return self.decode(posterior.sample(key)), posterior
+
+
+class _Encoder(nn.Module):
+    channels: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: int
+    latent_channels: int
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Conv(self.channels, (3, 3))(x)
+        for level, mult in enumerate(self.channel_mult):
+            for _ in range(self.num_res_blocks):
+                h = ResBlock(self.channels * mult)(h)
+            if level != len(self.channel_mult) - 1:
+                h = downsample(h, self.channels * mult)
+        h = nn.swish(nn.GroupNorm(num_groups(h.shape[-1]))(h))
+        return nn.Conv(2 * self.latent_channels, (3, 3))(h)
+
+
+class _Decoder(nn.Module):
+    channels: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: int
+    image_channels: int
+
+    @nn.compact
+    def __call__(self, z):
+        h = nn.Conv(self.channels * self.channel_mult[-1], (3, 3))(z)
+        for level, mult in reversed(list(enumerate(self.channel_mult))):
+            for _ in range(self.num_res_blocks):
+                h = ResBlock(self.channels * mult)(h)
+            if level != 0:
+                h = upsample(h, self.channels * self.channel_mult[level - 1])
+        h = nn.swish(nn.GroupNorm(num_groups(h.shape[-1]))(h))
+        return nn.Conv(self.image_channels, (3, 3))(h)

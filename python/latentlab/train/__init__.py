@@ -1,0 +1,1 @@
+"""Training loops: explicit TrainState pytrees, Optax optimisers, EMA weights."""

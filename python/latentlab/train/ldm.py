@@ -1,0 +1,110 @@
+"""The whole latent-diffusion job: train the VAE, then the latent U-Net, then sample.
+
+:func:`train_and_sample` is what ``latentlab run`` executes; it takes the resolved config
+as a plain dict (see :mod:`latentlab.config`) and returns arrays and scalar metrics.
+"""
+
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from latentlab import config as config_lib
+from latentlab.data import mnist
+from latentlab.diffusion import samplers, schedules
+from latentlab.metrics import psnr
+from latentlab.models import VAE, UNet
+from latentlab.train import loops
+from latentlab.train.state import ProgressFn, no_progress
+
+# Keys by purpose, each fold_in'ed into the root key of the config's seed.
+KEY_VAE, KEY_UNET, KEY_SAMPLE = 1, 2, 3
+
+
+class LdmResult(NamedTuple):
+    latents: jax.Array  # [S, h, w, c] float32, sampled latents in the VAE's latent space
+    images: jax.Array   # [S, H, W, 1] float32 in [0, 1], the decoded samples
+    labels: np.ndarray  # [S] int32, the class each sample was conditioned on
+    metrics: dict[str, Any]
+
+
+def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
+    """Cycles through the classes so a grid shows every digit. [S] int32"""
+    return (np.arange(num_samples) % max(num_classes, 1)).astype(np.int32)
+
+
+def train_and_sample(config: dict, data_path: str,
+                     progress: ProgressFn = no_progress) -> LdmResult:
+    """Trains a VAE and a latent U-Net on the bundled digits and samples from them."""
+    cfg = config_lib.resolve(config)
+    vae = VAE(**cfg["model"]["vae"])
+    unet = UNet(**cfg["model"]["unet"])
+    root = jax.random.PRNGKey(cfg["seed"])
+    train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
+    metrics: dict[str, Any] = {}
+
+    train_digits, held_digits = mnist.split(mnist.load(data_path), cfg["data"]["holdout"])
+    images = mnist.to_model_input(train_digits.images)
+
+    started = time.perf_counter()
+    vae_state, metrics["vae_final_loss"] = loops.train_vae(
+        vae, images, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["vae"]["steps"],
+        batch_size=train_cfg["vae"]["batch_size"],
+        learning_rate=train_cfg["vae"]["learning_rate"],
+        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress)
+    metrics["vae_train_seconds"] = time.perf_counter() - started
+    vae_params = vae_state.params
+
+    held = jnp.asarray(mnist.to_model_input(held_digits.images))
+    held_mean = vae.apply({"params": vae_params}, held, method=VAE.encode).mean
+    recon = jax.nn.sigmoid(vae.apply({"params": vae_params}, held_mean, method=VAE.decode))
+    metrics["vae_heldout_psnr_db"] = float(psnr(held, recon))
+
+    means, log_vars = loops.encode_dataset(vae, vae_params, images)
+    scale = loops.latent_scale(means)
+    metrics["latent_scale"] = scale
+
+    schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
+                                       diff_cfg["beta_start"], diff_cfg["beta_end"])
+    started = time.perf_counter()
+    unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
+        unet, means, log_vars, train_digits.labels, scale, schedule,
+        jax.random.fold_in(root, KEY_UNET), steps=train_cfg["unet"]["steps"],
+        batch_size=train_cfg["unet"]["batch_size"],
+        learning_rate=train_cfg["unet"]["learning_rate"],
+        ema_decay=train_cfg["unet"]["ema_decay"],
+        label_dropout=train_cfg["unet"]["label_dropout"], progress=progress)
+    metrics["unet_train_seconds"] = time.perf_counter() - started
+
+    labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
+    started = time.perf_counter()
+    latents = sample_latents(unet, unet_state.ema_params, schedule, sample_cfg, labels,
+                             jax.random.fold_in(root, KEY_SAMPLE), latent_shape=means.shape[1:])
+    latents = latents / scale
+    images_out = jax.nn.sigmoid(vae.apply({"params": vae_params}, latents, method=VAE.decode))
+    images_out.block_until_ready()
+    metrics["sample_seconds"] = time.perf_counter() - started
+    progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
+    return LdmResult(latents, images_out, labels, metrics)
+
+
+def sample_latents(unet: UNet, params, schedule, sample_cfg: dict, labels: np.ndarray, key,
+                   latent_shape) -> jax.Array:
+    """Runs the configured sampler from Gaussian noise. Returns [S, h, w, c] scaled latents."""
+    noise_key, sampler_key = jax.random.split(key)
+    x_T = jax.random.normal(noise_key, (len(labels),) + tuple(latent_shape))
+    timesteps = schedules.sampling_timesteps(schedule.num_timesteps, sample_cfg["steps"],
+                                             sample_cfg["timestep_spacing"])
+    sampler = samplers.get_sampler(sample_cfg["sampler"])
+
+    @jax.jit
+    def run(params, x_T, labels, guidance_scale, key):
+        denoise = samplers.guided_denoiser(
+            lambda x, t, y: unet.apply({"params": params}, x, t, y), unet.prediction, schedule,
+            labels, unet.null_label, guidance_scale)
+        return sampler(denoise, x_T, schedule, timesteps, key, eta=sample_cfg["eta"])
+
+    return run(params, x_T, jnp.asarray(labels), jnp.float32(sample_cfg["guidance_scale"]),
+               sampler_key)

@@ -1,0 +1,56 @@
+"""Training state as an explicit pytree, and the optimiser that updates it."""
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a training step reads and writes."""
+
+    step: jax.Array            # [] int32
+    params: Any                # the model's parameter pytree
+    ema_params: Any            # exponential moving average of params (same structure)
+    opt_state: optax.OptState
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+
+    @classmethod
+    def create(cls, params, tx: optax.GradientTransformation) -> "TrainState":
+        return cls(step=jnp.zeros((), jnp.int32), params=params,
+                   ema_params=jax.tree.map(jnp.copy, params), opt_state=tx.init(params), tx=tx)
+
+    def apply_gradients(self, grads, ema_decay: float) -> "TrainState":
+        updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
+        params = optax.apply_updates(self.params, updates)
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
+                           self.ema_params, params)
+        return self.replace(step=self.step + 1, params=params, ema_params=ema,
+                            opt_state=opt_state)
+
+
+def adamw(learning_rate: float, total_steps: int, warmup_steps: int,
+          weight_decay: float = 0.0, clip_norm: float = 1.0) -> optax.GradientTransformation:
+    """AdamW with linear warm-up, cosine decay to 10% and global-norm gradient clipping."""
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=learning_rate, warmup_steps=warmup_steps,
+        decay_steps=max(total_steps, warmup_steps + 1), end_value=0.1 * learning_rate)
+    return optax.chain(optax.clip_by_global_norm(clip_norm),
+                       optax.adamw(schedule, weight_decay=weight_decay))
+
+
+def check_finite(loss: float, stage: str, step: int) -> None:
+    """Stops a run whose loss went NaN or infinite, naming the step."""
+    if not jnp.isfinite(loss):
+        raise FloatingPointError(f"{stage}: loss became {loss} at step {step}; "
+                                 "lower the learning rate or check the data")
+
+
+ProgressFn = Callable[[str, int, int, float], None]
+
+
+def no_progress(stage: str, step: int, total: int, loss: float) -> None:
+    """A :data:`ProgressFn` that reports nothing."""
