@@ -31,10 +31,10 @@ def call(name: str, *args):
     """
     global _last_error
     _last_error = None
-    if name not in PUBLIC:
-        raise AttributeError(f"latentlab.bridge has no public function {name!r}; "
-                             f"available: {', '.join(PUBLIC)}")
     try:
+        if name not in PUBLIC:
+            raise AttributeError(f"latentlab.bridge has no public function {name!r}; "
+                                 f"available: {', '.join(PUBLIC)}")
         return globals()[name](*args)
     except BaseException as e:
         kind = type(e)
@@ -59,7 +59,7 @@ def environment() -> str:
     import flax
     import jaxlib
     import optax
-    from jep import version as jep_version
+    from importlib.metadata import version
     return json.dumps({
         "python": platform.python_version(),
         "jax": jax.__version__,
@@ -68,7 +68,7 @@ def environment() -> str:
         "optax": optax.__version__,
         "numpy": np.__version__,
         "pyarrow": pa.__version__,
-        "jep": jep_version.__VERSION__,
+        "jep": version("jep"),  # importable only inside Java
         "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()],
         "xla_flags": os.environ.get("XLA_FLAGS", ""),

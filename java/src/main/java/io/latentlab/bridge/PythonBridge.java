@@ -187,8 +187,12 @@ public final class PythonBridge implements AutoCloseable {
 
   /** Turns a JepException into a PythonException, with the details Python recorded. */
   private PythonException translate(JepException e) {
-    String type = "Exception";
-    String message = String.valueOf(e.getMessage());
+    // Jep's own form, "<class 'ValueError'>: message", in case Python recorded nothing.
+    java.util.regex.Matcher jepForm = java.util.regex.Pattern
+        .compile("^<class '([^']+)'>: (.*)$", java.util.regex.Pattern.DOTALL)
+        .matcher(String.valueOf(e.getMessage()));
+    String type = jepForm.matches() ? jepForm.group(1) : "Exception";
+    String message = jepForm.matches() ? jepForm.group(2) : String.valueOf(e.getMessage());
     String traceback = "";
     try {
       Object details = submitUnchecked(() -> interpreter.invoke(ALIAS + ".last_error"));

@@ -38,7 +38,8 @@ public final class Main implements Runnable {
   /** Builds the command line with LatentLab's error handling. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
-    cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException ? EXIT_USAGE : EXIT_FAILED);
+    cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException
+        || e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_FAILED);
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {
         commandLine.getErr().println(e.getMessage());

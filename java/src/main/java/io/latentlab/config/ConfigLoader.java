@@ -44,12 +44,13 @@ public final class ConfigLoader {
   private static final int MAX_DEPTH = 32;
   private static final int MAX_CODE_POINTS = 1 << 20;
 
+  private final LoaderOptions options;
   private final ObjectMapper yaml;
   private final ObjectMapper canonical;
 
   /** A loader with LatentLab's strict settings. */
   public ConfigLoader() {
-    LoaderOptions options = new LoaderOptions();
+    options = new LoaderOptions();
     options.setMaxAliasesForCollections(MAX_ALIASES);
     options.setNestingDepthLimit(MAX_DEPTH);
     options.setCodePointLimit(MAX_CODE_POINTS);
@@ -104,6 +105,7 @@ public final class ConfigLoader {
    * @throws ConfigException naming the source, position and key for any problem
    */
   public ExperimentConfig parse(String source, String text) {
+    java.util.Map<String, String> keyPositions = YamlGuard.check(source, text, options);
     try {
       ExperimentConfig config = yaml.readValue(text, ExperimentConfig.class);
       if (config == null) {
@@ -111,7 +113,7 @@ public final class ConfigLoader {
       }
       return config;
     } catch (JsonProcessingException e) {
-      throw new ConfigException(describe(source, e));
+      throw new ConfigException(describe(source, e, keyPositions));
     } catch (IllegalArgumentException e) { // YAML limits (aliases, depth, size) from SnakeYAML
       throw new ConfigException(source + ": " + firstLine(e.getMessage()));
     } catch (RuntimeException e) {
@@ -136,7 +138,7 @@ public final class ConfigLoader {
     try {
       return canonical.readValue(json, ExperimentConfig.class);
     } catch (JsonProcessingException e) {
-      throw new ConfigException(describe("resolved config", e));
+      throw new ConfigException(describe("resolved config", e, java.util.Map.of()));
     }
   }
 
@@ -169,10 +171,14 @@ public final class ConfigLoader {
     }
   }
 
-  private static String describe(String source, JsonProcessingException e) {
+  private static String describe(String source, JsonProcessingException e,
+      java.util.Map<String, String> keyPositions) {
     String where = source + position(e.getLocation());
     if (e instanceof JsonMappingException mapping) {
       String path = keyPath(mapping);
+      if (keyPositions.containsKey(path)) { // where the key starts, not where the parser stopped
+        where = source + ":" + keyPositions.get(path);
+      }
       if (e instanceof UnrecognizedPropertyException unknown) {
         String allowed = unknown.getKnownPropertyIds().stream()
             .map(Object::toString)
@@ -182,7 +188,9 @@ public final class ConfigLoader {
         return String.format("%s: %s: unknown key; allowed: %s", where, path, allowed);
       }
       if (e instanceof ValueInstantiationException && e.getCause() instanceof IllegalArgumentException bad) {
-        return where + ": " + bad.getMessage();
+        String key = bad.getMessage().split(":", 2)[0];
+        String at = keyPositions.containsKey(key) ? source + ":" + keyPositions.get(key) : where;
+        return at + ": " + bad.getMessage();
       }
       if (e instanceof MismatchedInputException mismatch && mismatch.getTargetType() != null) {
         return String.format("%s: %s: expected %s", where, path, describeType(mismatch.getTargetType()));

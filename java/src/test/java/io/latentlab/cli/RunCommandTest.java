@@ -1,0 +1,154 @@
+package io.latentlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import picocli.CommandLine;
+
+/** The CLI end to end in this JVM: real config parsing, real Python, real files. */
+class RunCommandTest {
+  /** A job small enough for a unit test: a few steps of tiny models. */
+  static final String TINY = """
+      name: tiny
+      seed: 1
+      model:
+        vae: {channels: 8}
+        unet: {channels: 16}
+      train:
+        vae: {steps: 4, batch_size: 8}
+        unet: {steps: 4, batch_size: 8}
+      sample: {steps: 3, num_samples: 10}
+      """;
+
+  @TempDir Path dir;
+
+  record Outcome(int exitCode, String out, String err) {}
+
+  private Outcome execute(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int code = cli.execute(args);
+    return new Outcome(code, out.toString(), err.toString());
+  }
+
+  private Path config(String yaml) throws IOException {
+    Path file = dir.resolve("config.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private Path runs() {
+    return dir.resolve("runs");
+  }
+
+  private static long filesUnder(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return 0;
+    }
+    try (Stream<Path> files = Files.walk(root)) {
+      return files.filter(Files::isRegularFile).count();
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "name: tiny\nsample: {stepz: 3}\n",
+      "name: tiny\nseed: [1]\n",
+      "name: tiny\ntrain: {unet: {steps: -1}}\n",
+      "name: tiny\nmodel: {vae: {chanels: 8}}\n",
+      "name: tiny\nmodel: {unet: {channels: eight}}\n",
+      "name: tiny\nmodel: {unet: {prediction: noise}}\n",
+      "name: tiny\nmodel: {transformer: {}}\n",
+      "name: tiny\nsample: {sampler: magic}\n",
+      "name: tiny\ndiffusion: {beta_schedule: quadratic}\n",
+  })
+  void run_badConfig_oneLineExit2WritesNothing(String yaml) throws IOException {
+    Path file = config(yaml);
+    Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    List<String> lines = outcome.err().lines().toList();
+    assertEquals(1, lines.size(), "one line: " + outcome.err());
+    assertTrue(lines.get(0).startsWith(file.toString()), lines.get(0));
+    assertEquals(0, filesUnder(runs()), "nothing written");
+  }
+
+  @Test
+  void run_missingFile_exit2() {
+    Outcome outcome = execute("run", dir.resolve("absent.yaml").toString(), "--runs-dir", runs().toString());
+    assertEquals(2, outcome.exitCode());
+    assertTrue(outcome.err().strip().endsWith("no such file; check the path (configs live in experiments/)"), outcome.err());
+  }
+
+  @Test
+  void run_noArguments_isUsageErrorExit2() {
+    Outcome outcome = execute("run");
+    assertEquals(2, outcome.exitCode());
+    assertTrue(outcome.err().contains("Missing required parameter: 'CONFIG'"), outcome.err());
+  }
+
+  @Test
+  void help_listsExamplesAndExitCodes() {
+    Outcome outcome = execute("run", "--help");
+    assertEquals(0, outcome.exitCode());
+    assertTrue(outcome.out().contains("./latentlab run experiments/quickstart.yaml"), outcome.out());
+    Outcome top = execute("--help");
+    assertTrue(top.out().contains("Exit codes: 0 done, 1 the run failed, 2 bad usage or input."), top.out());
+  }
+
+  @Test
+  void run_tinyExperiment_writesRunDirectoryThenReusesIt() throws IOException {
+    Path file = config(TINY);
+    Outcome first = execute("run", file.toString(), "--runs-dir", runs().toString());
+    assertEquals(0, first.exitCode(), first.err());
+
+    Path experiment = runs().resolve("tiny");
+    List<Path> trials;
+    try (Stream<Path> list = Files.list(experiment)) {
+      trials = list.toList();
+    }
+    assertEquals(1, trials.size(), "one run directory, no staging left behind: " + trials);
+    Path run = trials.get(0);
+    assertTrue(run.getFileName().toString().matches("[0-9a-f]{12}"), run.toString());
+    for (String name : List.of("config.yaml", "provenance.json", "metrics.jsonl", "samples.png",
+        "latents.arrow", "result.json")) {
+      assertTrue(Files.isRegularFile(run.resolve(name)), name);
+    }
+    ObjectMapper json = new ObjectMapper();
+    JsonNode result = json.readTree(run.resolve("result.json").toFile());
+    assertEquals("completed", result.get("status").asText());
+    assertTrue(result.get("latents_zero_copy").asBoolean(), "latents reached Java without a copy");
+    assertEquals(10, result.get("sample_labels").size());
+    JsonNode provenance = json.readTree(run.resolve("provenance.json").toFile());
+    assertEquals("completed", provenance.get("status").asText());
+    assertEquals(result.get("trial_id").asText(), provenance.get("trial_id").asText());
+    assertEquals("cpu", provenance.at("/python/backend").asText());
+    assertFalse(provenance.get("data").isEmpty());
+    String config = Files.readString(run.resolve("config.yaml"));
+    assertTrue(config.contains("num_res_blocks"), "model defaults filled by Python: " + config);
+    assertTrue(Files.readString(run.resolve("metrics.jsonl")).contains("\"stage\":\"unet\""));
+    assertTrue(first.out().contains("samples:    " + run.resolve("samples.png")), first.out());
+
+    String resultBefore = Files.readString(run.resolve("result.json"));
+    Outcome second = execute("run", file.toString(), "--runs-dir", runs().toString());
+    assertEquals(0, second.exitCode(), second.err());
+    assertTrue(second.out().contains("already completed; nothing was rerun"), second.out());
+    assertEquals(resultBefore, Files.readString(run.resolve("result.json")), "completed result untouched");
+  }
+}

@@ -1,0 +1,192 @@
+package io.latentlab.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ConfigLoaderTest {
+  private final ConfigLoader loader = new ConfigLoader();
+  @TempDir Path dir;
+
+  private Path write(String yaml) throws IOException {
+    Path file = dir.resolve("experiment.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private String failure(String yaml) throws IOException {
+    Path file = write(yaml);
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(file));
+    assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+    assertTrue(e.getMessage().startsWith(file.toString()), "names the file: " + e.getMessage());
+    return e.getMessage();
+  }
+
+  @Test
+  void load_minimal_fillsDefaults() throws IOException {
+    ExperimentConfig config = loader.load(write("name: mini\n"));
+    assertEquals("mini", config.name());
+    assertEquals(0L, config.seed());
+    assertEquals("mnist-bundled", config.data().dataset());
+    assertEquals(1000, config.data().holdout());
+    assertEquals("ddim", config.sample().sampler());
+    assertEquals(64, config.sample().numSamples());
+    assertEquals(600, config.train().vae().steps());
+    assertEquals(128, config.train().unet().batchSize());
+  }
+
+  @Test
+  void load_nestedValues_override() throws IOException {
+    ExperimentConfig config = loader.load(write(
+        "name: x\nseed: 7\ntrain:\n  unet:\n    steps: 12\nsample:\n  guidance_scale: 1.5\n"));
+    assertEquals(7L, config.seed());
+    assertEquals(12, config.train().unet().steps());
+    assertEquals(128, config.train().unet().batchSize());
+    assertEquals(1.5, config.sample().guidanceScale());
+  }
+
+  @Test
+  void load_unknownKey_namesPositionPathAndAllowed() throws IOException {
+    String message = failure("name: x\ntrain:\n  unet:\n    stepz: 3\n");
+    assertTrue(message.contains("experiment.yaml:4:5: "), message);
+    assertTrue(message.contains("train.unet.stepz: unknown key"), message);
+    assertTrue(message.contains("allowed: batch_size, ema_decay, label_dropout, learning_rate, steps"), message);
+  }
+
+  @Test
+  void load_unknownTopLevelKey_refused() throws IOException {
+    assertTrue(failure("name: x\nsampel: {}\n").contains("sampel: unknown key"));
+  }
+
+  @Test
+  void load_duplicateKey_refused() throws IOException {
+    String message = failure("name: x\nseed: 1\nseed: 2\n");
+    assertTrue(message.toLowerCase().contains("duplicate"), message);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "name: x\\nseed: abc\\n                          | seed: expected an integer",
+      "name: x\\nseed: '5'\\n                          | seed: expected an integer",
+      "name: x\\nseed: 1.5\\n                          | seed: expected an integer",
+      "name: x\\ntrain: {unet: {steps: ten}}\\n        | train.unet.steps: expected an integer",
+      "name: x\\nsample: {guidance_scale: high}\\n     | sample.guidance_scale: expected a number",
+      "name: x\\nsample: {sampler: 3}\\n               | sample.sampler: expected a string",
+      "name: x\\ntrain: 5\\n                          | train: expected",
+      "name: [a, b]\\n                              | name: expected a string",
+  })
+  void load_wrongType_namesKeyAndType(String yaml, String expected) throws IOException {
+    String message = failure(yaml.replace("\\n", "\n"));
+    assertTrue(message.contains(expected), message);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "name: x\\ntrain: {unet: {steps: 0}}\\n               | train.unet.steps: must be in [1,",
+      "name: x\\ntrain: {vae: {batch_size: -3}}\\n          | train.vae.batch_size: must be in [1,",
+      "name: x\\ntrain: {vae: {learning_rate: .nan}}\\n     | train.vae.learning_rate",
+      "name: x\\nsample: {steps: 99999999999}\\n            | sample.steps",
+      "name: x\\nsample: {eta: 1.5}\\n                      | sample.eta: must be in [0.0, 1.0]",
+      "name: x\\ndata: {holdout: 9999}\\n                   | data.holdout: must be in [0, 5000]",
+      "name: x\\ndata: {dataset: cifar}\\n                  | data.dataset: must be one of mnist-bundled",
+      "name: ../escape\\n                                 | name: '../escape' is not allowed",
+      "seed: 3\\n                                         | name: required key is missing",
+  })
+  void load_outOfRange_namesKeyAndAllowed(String yaml, String expected) throws IOException {
+    String message = failure(yaml.replace("\\n", "\n"));
+    assertTrue(message.contains(expected), message);
+  }
+
+  @Test
+  void load_missingFile_saysSo() {
+    Path missing = dir.resolve("nope.yaml");
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(missing));
+    assertEquals(missing + ": no such file; check the path (configs live in experiments/)", e.getMessage());
+  }
+
+  @Test
+  void load_emptyFile_saysSo() throws IOException {
+    assertTrue(failure("  \n\n").contains("the file is empty"));
+  }
+
+  @Test
+  void load_nonUtf8_saysSo() throws IOException {
+    Path file = dir.resolve("latin1.yaml");
+    Files.write(file, "name: caf\u00e9\n".getBytes(StandardCharsets.ISO_8859_1));
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(file));
+    assertTrue(e.getMessage().endsWith("not UTF-8 text; save the config as UTF-8 YAML"), e.getMessage());
+  }
+
+  @Test
+  void load_binaryFile_refused() throws IOException {
+    Path file = dir.resolve("binary.yaml");
+    Files.write(file, new byte[] {0x00, (byte) 0xff, 0x13, 0x37, (byte) 0xfe});
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(file));
+    assertTrue(e.getMessage().startsWith(file.toString()), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "name: !!java.net.URL [\"http://example.com\"]",
+      "name: x\\nseed: !!python/object/apply:os.system [\"true\"]",
+      "!!javax.script.ScriptEngineManager [!!java.net.URLClassLoader [[]]]",
+      "name: !custom x",
+  })
+  void load_yamlTag_refusedBeforeAnythingIsBuilt(String yaml) throws IOException {
+    String message = failure(yaml.replace("\\n", "\n"));
+    assertTrue(message.contains("YAML tag"), message);
+  }
+
+  @Test
+  void load_aliasBomb_refused() throws IOException {
+    StringBuilder yaml = new StringBuilder("name: x\na0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 10; i++) {
+      yaml.append("a").append(i).append(": &a").append(i).append(" [");
+      yaml.append(String.join(", ", java.util.Collections.nCopies(9, "*a" + (i - 1))));
+      yaml.append("]\n");
+    }
+    assertTrue(failure(yaml.toString()).contains("YAML aliases"));
+  }
+
+  @Test
+  void load_deepNesting_refused() throws IOException {
+    String yaml = "name: x\nmodel: " + "[".repeat(100) + "]".repeat(100) + "\n";
+    assertTrue(failure(yaml).contains("nesting deeper than"));
+  }
+
+  @Test
+  void load_syntaxError_namesFile() throws IOException {
+    assertTrue(failure("name: x\n  seed: : 3\n").contains("YAML syntax error"));
+  }
+
+  @Test
+  void canonicalJson_sortsKeysWhateverTheInputOrder() throws IOException {
+    ExperimentConfig a = loader.load(write("name: x\nseed: 3\nsample: {steps: 10, eta: 0.5}\n"));
+    ExperimentConfig b = loader.load(write("sample: {eta: 0.5, steps: 10}\nseed: 3\nname: x\n"));
+    String json = loader.canonicalJson(a);
+    assertEquals(json, loader.canonicalJson(b));
+    assertTrue(json.indexOf("\"data\"") < json.indexOf("\"name\"") && json.indexOf("\"name\"") < json.indexOf("\"seed\""), json);
+    assertEquals(json, loader.canonicalJson(loader.fromJson(json)));
+  }
+
+  @Test
+  void trialId_dependsOnConfigAndReplicate() throws IOException {
+    String a = loader.canonicalJson(loader.load(write("name: x\nseed: 3\n")));
+    String b = loader.canonicalJson(loader.load(write("name: x\nseed: 4\n")));
+    assertEquals(TrialId.of(a, 0), TrialId.of(a, 0));
+    assertNotEquals(TrialId.of(a, 0).sha256(), TrialId.of(b, 0).sha256());
+    assertNotEquals(TrialId.of(a, 0).sha256(), TrialId.of(a, 1).sha256());
+    assertTrue(TrialId.of(a, 0).shortId().matches("[0-9a-f]{12}"));
+  }
+}

@@ -1,0 +1,59 @@
+"""latentlab.bridge on the Python side: tensors leave through the Arrow C Data Interface
+as the jax.Array's own memory."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pyarrow as pa
+import pytest
+import ctypes
+
+import jax
+
+from latentlab import bridge
+
+# sizeof(struct ArrowArray) and sizeof(struct ArrowSchema) on 64-bit platforms (Arrow C ABI).
+_ARRAY_BYTES, _SCHEMA_BYTES = 80, 72
+
+
+def _structs():
+    """Zeroed C structs, as Java's ArrowArray.allocateNew gives them."""
+    array = ctypes.create_string_buffer(_ARRAY_BYTES)
+    schema = ctypes.create_string_buffer(_SCHEMA_BYTES)
+    return array, schema, ctypes.addressof(array), ctypes.addressof(schema)
+
+
+def test_export_tensor_is_zero_copy_and_tagged():
+    x = jnp.arange(24, dtype=jnp.float32).reshape(2, 3, 4)
+    array, schema, array_ptr, schema_ptr = _structs()
+    exported = bridge.export_tensor(x, array_ptr, schema_ptr)
+    received = pa.Array._import_from_c(array_ptr, schema_ptr)
+    assert exported == x.unsafe_buffer_pointer()
+    assert isinstance(received.type, pa.FixedShapeTensorType)
+    assert received.type.shape == [3, 4]
+    values = received.to_numpy_ndarray()
+    assert values.ctypes.data == x.unsafe_buffer_pointer()
+    np.testing.assert_array_equal(values, np.asarray(x))
+
+
+def test_export_tensor_refuses_other_dtypes():
+    _, _, array_ptr, schema_ptr = _structs()
+    with pytest.raises(TypeError, match="expected float32, got int32"):
+        bridge.export_tensor(jnp.zeros((2, 2), jnp.int32), array_ptr, schema_ptr)
+
+
+def test_call_records_the_traceback_of_a_failure():
+    with pytest.raises(ValueError):
+        bridge.call("resolve_config", json.dumps({"model": {"vae": {"depth": 3}}}))
+    kind, message, trace = bridge.last_error()
+    assert kind == "ValueError" and message.startswith("model.vae.depth: unknown key")
+    assert "resolve_section" in trace
+    assert bridge.call("environment")  # a later success clears it
+    assert bridge.last_error() is None
+
+
+def test_environment_names_the_backend():
+    env = json.loads(bridge.environment())
+    assert env["backend"] == "cpu" and env["jax"] == jax.__version__
+    assert {"jax", "jaxlib", "flax", "optax", "pyarrow", "jep", "devices"} <= set(env)

@@ -1,0 +1,64 @@
+import jax
+import jax.numpy as jnp
+import pytest
+
+from latentlab import config as config_lib
+from latentlab.models import UNet, VAE
+from latentlab.models.fields import resolve_section
+
+
+@pytest.mark.parametrize("channel_mult, latent_side", [((1, 2), 16), ((1, 2, 2), 8)])
+def test_vae_shapes_follow_the_downsampling_factor(channel_mult, latent_side):
+    vae = VAE(channels=8, channel_mult=channel_mult, latent_channels=3)
+    x = jnp.zeros((2, 32, 32, 1))
+    params = vae.init(jax.random.PRNGKey(0), x, jax.random.PRNGKey(1))["params"]
+    posterior = vae.apply({"params": params}, x, method=VAE.encode)
+    assert posterior.mean.shape == (2, latent_side, latent_side, 3)
+    assert vae.apply({"params": params}, posterior.mean, method=VAE.decode).shape == x.shape
+    assert vae.downsampling_factor == 32 // latent_side
+
+
+def test_vae_kl_is_zero_for_the_prior_and_positive_otherwise():
+    from latentlab.models.vae import Posterior
+    zeros = jnp.zeros((1, 2, 2, 1))
+    assert float(Posterior(zeros, zeros).kl()[0]) == 0.0
+    # KL(N(1, 1) || N(0, 1)) = 1/2 per dimension, 4 dimensions.
+    assert float(Posterior(zeros + 1, zeros).kl()[0]) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("attention", [(), (4,), (8, 4)])
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_unet_output_has_the_input_shape(attention, num_classes):
+    unet = UNet(channels=8, attention_resolutions=attention, num_classes=num_classes, num_heads=2)
+    x = jnp.ones((3, 8, 8, 4))
+    t, y = jnp.array([0, 10, 999]), jnp.array([1, 2, 3])
+    params = unet.init(jax.random.PRNGKey(0), x, t, y)["params"]
+    out = unet.apply({"params": params}, x, t, y)
+    assert out.shape == x.shape
+    # The output convolution starts at zero, so an untrained U-Net predicts zeros.
+    assert float(jnp.max(jnp.abs(out))) == 0.0
+
+
+def test_resolve_section_fills_defaults_and_checks_types():
+    resolved = resolve_section(UNet, {"channels": 16, "channel_mult": [1, 2, 4]}, "model.unet")
+    assert resolved["channels"] == 16 and resolved["channel_mult"] == (1, 2, 4)
+    assert resolved["prediction"] == "eps"
+    with pytest.raises(ValueError, match=r"model.unet.channels: expected an integer, got 'x'"):
+        resolve_section(UNet, {"channels": "x"}, "model.unet")
+    with pytest.raises(ValueError, match=r"model.unet.channel_mult\[1\]: expected an integer"):
+        resolve_section(UNet, {"channel_mult": [1, 2.5]}, "model.unet")
+    with pytest.raises(ValueError, match=r"model.unet.prediction: must be one of eps, x0, v"):
+        resolve_section(UNet, {"prediction": "noise"}, "model.unet")
+    with pytest.raises(ValueError, match=r"model.vae.chanels: unknown key; allowed: channel_mult, channels"):
+        resolve_section(VAE, {"chanels": 3}, "model.vae")
+
+
+def test_config_resolve_checks_python_owned_names():
+    base = {"sample": {"sampler": "ddim", "timestep_spacing": "trailing"},
+            "diffusion": {"beta_schedule": "linear"}}
+    resolved = config_lib.resolve(base)
+    assert set(resolved["model"]) == {"vae", "unet"}
+    with pytest.raises(ValueError, match="sample.sampler: unknown value 'magic'; allowed: ddim"):
+        config_lib.resolve({**base, "sample": {"sampler": "magic"}})
+    with pytest.raises(ValueError, match="model.gan: unknown model section"):
+        config_lib.resolve({**base, "model": {"gan": {}}})
