@@ -28,7 +28,7 @@ def timestep_embedding(timesteps: jax.Array, dim: int, max_period: float = 10_00
 class UNet(nn.Module):
     """ε/x0/v-prediction U-Net with time embedding, optional class conditioning and attention."""
 
-    channels: int = 64
+    channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 1
     attention_resolutions: tuple[int, ...] = (4,)

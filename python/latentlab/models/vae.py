@@ -33,7 +33,7 @@ class VAE(nn.Module):
     """Encoder → diagonal Gaussian posterior → decoder."""
 
     image_channels: int = 1
-    channels: int = 32
+    channels: int = 16
     channel_mult: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
     latent_channels: int = 4

@@ -24,10 +24,13 @@ class TrainState:
                    ema_params=jax.tree.map(jnp.copy, params), opt_state=tx.init(params), tx=tx)
 
     def apply_gradients(self, grads, ema_decay: float) -> "TrainState":
+        """One optimiser step; the EMA decay warms up as min(decay, (1+n)/(10+n)) so that
+        the random initial weights do not linger in the average of a short run."""
         updates, opt_state = self.tx.update(grads, self.opt_state, self.params)
         params = optax.apply_updates(self.params, updates)
-        ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
-                           self.ema_params, params)
+        n = self.step.astype(jnp.float32)
+        decay = jnp.minimum(ema_decay, (1.0 + n) / (10.0 + n))
+        ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, self.ema_params, params)
         return self.replace(step=self.step + 1, params=params, ema_params=ema,
                             opt_state=opt_state)
 

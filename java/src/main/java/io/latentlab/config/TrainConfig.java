@@ -29,10 +29,10 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
    * @param klWeight β of the loss reconstruction + β·KL
    */
   public record VaeTraining(Integer steps, Integer batchSize, Double learningRate, Double klWeight) {
-    /** Fills defaults (600 steps, batch 64, 2e-3, β = 1e-3) and checks ranges. */
+    /** Fills defaults (500 steps, batch 32, 2e-3, β = 1e-3) and checks ranges. */
     public VaeTraining {
-      steps = Checks.atLeast("train.vae.steps", orDefault(steps, 600), 1, 10_000_000);
-      batchSize = Checks.atLeast("train.vae.batch_size", orDefault(batchSize, 64), 1, 8192);
+      steps = Checks.atLeast("train.vae.steps", orDefault(steps, 500), 1, 10_000_000);
+      batchSize = Checks.atLeast("train.vae.batch_size", orDefault(batchSize, 32), 1, 8192);
       learningRate = Checks.inRange("train.vae.learning_rate", orDefault(learningRate, 2e-3), 1e-8, 1.0);
       klWeight = Checks.inRange("train.vae.kl_weight", orDefault(klWeight, 1e-3), 0.0, 1e3);
     }
@@ -49,11 +49,11 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
    */
   public record UnetTraining(
       Integer steps, Integer batchSize, Double learningRate, Double emaDecay, Double labelDropout) {
-    /** Fills defaults (3000 steps, batch 128, 1e-3, 0.999, 0.1) and checks ranges. */
+    /** Fills defaults (2500 steps, batch 64, 2e-3, 0.999, 0.1) and checks ranges. */
     public UnetTraining {
-      steps = Checks.atLeast("train.unet.steps", orDefault(steps, 3000), 1, 10_000_000);
-      batchSize = Checks.atLeast("train.unet.batch_size", orDefault(batchSize, 128), 1, 8192);
-      learningRate = Checks.inRange("train.unet.learning_rate", orDefault(learningRate, 1e-3), 1e-8, 1.0);
+      steps = Checks.atLeast("train.unet.steps", orDefault(steps, 2500), 1, 10_000_000);
+      batchSize = Checks.atLeast("train.unet.batch_size", orDefault(batchSize, 64), 1, 8192);
+      learningRate = Checks.inRange("train.unet.learning_rate", orDefault(learningRate, 2e-3), 1e-8, 1.0);
       emaDecay = Checks.inRange("train.unet.ema_decay", orDefault(emaDecay, 0.999), 0.0, 1.0);
       labelDropout = Checks.inRange("train.unet.label_dropout", orDefault(labelDropout, 0.1), 0.0, 1.0);
     }

@@ -145,6 +145,14 @@ class RunCommandTest {
     assertTrue(Files.readString(run.resolve("metrics.jsonl")).contains("\"stage\":\"unet\""));
     assertTrue(first.out().contains("samples:    " + run.resolve("samples.png")), first.out());
 
+    // Same config, fresh runs directory: the same trial id and bitwise the same outputs (CPU).
+    Path otherRuns = dir.resolve("runs-again");
+    assertEquals(0, execute("run", file.toString(), "--runs-dir", otherRuns.toString()).exitCode());
+    JsonNode again = json.readTree(otherRuns.resolve("tiny").resolve(run.getFileName())
+        .resolve("result.json").toFile());
+    assertEquals(result.get("outputs"), again.get("outputs"), "samples.png and latents.arrow hashes");
+    assertEquals(result.at("/metrics/unet_final_loss"), again.at("/metrics/unet_final_loss"));
+
     String resultBefore = Files.readString(run.resolve("result.json"));
     Outcome second = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(0, second.exitCode(), second.err());

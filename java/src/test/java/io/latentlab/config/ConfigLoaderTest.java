@@ -42,8 +42,8 @@ class ConfigLoaderTest {
     assertEquals(1000, config.data().holdout());
     assertEquals("ddim", config.sample().sampler());
     assertEquals(64, config.sample().numSamples());
-    assertEquals(600, config.train().vae().steps());
-    assertEquals(128, config.train().unet().batchSize());
+    assertEquals(500, config.train().vae().steps());
+    assertEquals(64, config.train().unet().batchSize());
   }
 
   @Test
@@ -52,7 +52,7 @@ class ConfigLoaderTest {
         "name: x\nseed: 7\ntrain:\n  unet:\n    steps: 12\nsample:\n  guidance_scale: 1.5\n"));
     assertEquals(7L, config.seed());
     assertEquals(12, config.train().unet().steps());
-    assertEquals(128, config.train().unet().batchSize());
+    assertEquals(64, config.train().unet().batchSize());
     assertEquals(1.5, config.sample().guidanceScale());
   }
 
