@@ -4,12 +4,14 @@ plain values out; tensors leave through the Arrow C Data Interface without a cop
 Each function parses its arguments and calls one library function.
 """
 
+import ctypes
 import json
 import os
 import platform
 import traceback
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
@@ -18,9 +20,12 @@ from latentlab import config as config_lib
 TENSOR_EXTENSION = "arrow.fixed_shape_tensor"
 
 # The functions Java may call through :func:`call`.
-PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample")
+PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
+          "echo_tensor", "session_open", "session_step", "session_latents",
+          "session_set_latents", "session_decode", "session_close", "session_info",
+          "echo_print", "collect_garbage")
 
-_last_error: tuple[str, str, str] | None = None
+_last_error: list | None = None
 
 
 def call(name: str, *args):
@@ -37,21 +42,41 @@ def call(name: str, *args):
                                  f"available: {', '.join(PUBLIC)}")
         return globals()[name](*args)
     except BaseException as e:
-        kind = type(e)
-        qualified = kind.__qualname__ if kind.__module__ == "builtins" else (
-            f"{kind.__module__}.{kind.__qualname__}")
-        _last_error = (qualified, str(e), traceback.format_exc())
+        causes, seen, cause = [], {id(e)}, _cause_of(e)
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            causes.append([_type_name(cause), str(cause)])
+            cause = _cause_of(cause)
+        _last_error = [_type_name(e), str(e), traceback.format_exc(), causes]
         raise
 
 
+def _type_name(e: BaseException) -> str:
+    kind = type(e)
+    return kind.__qualname__ if kind.__module__ == "builtins" else (
+        f"{kind.__module__}.{kind.__qualname__}")
+
+
+def _cause_of(e: BaseException):
+    """The exception ``e`` was raised from, or during the handling of (as tracebacks show)."""
+    if e.__cause__ is not None:
+        return e.__cause__
+    return None if e.__suppress_context__ else e.__context__
+
+
 def last_error():
-    """(type, message, traceback) of the last failed :func:`call`, or None."""
-    return list(_last_error) if _last_error else None
+    """[type, message, traceback, [[cause type, cause message], ...]] of the last failed
+    :func:`call`, or None."""
+    return _last_error
 
 
 def resolve_config(config_json: str) -> str:
     """Checks the Python-owned parts of a config; returns the resolved config as JSON."""
-    return json.dumps(config_lib.resolve(json.loads(config_json)), sort_keys=True)
+    try:
+        config = json.loads(config_json)
+    except json.JSONDecodeError as e:
+        raise ValueError("the config sent to Python is not valid JSON") from e
+    return json.dumps(config_lib.resolve(config), sort_keys=True)
 
 
 def environment() -> str:
@@ -75,52 +100,223 @@ def environment() -> str:
     }, sort_keys=True)
 
 
+# Element types that cross the boundary, by NumPy name → Arrow value type. bfloat16 has no
+# Arrow type: it travels as uint16 bit patterns under an extension name of LatentLab's own
+# (the canonical tensor type cannot carry that distinction).
+_ARROW_TYPES = {"float32": pa.float32(), "float16": pa.float16(), "bfloat16": pa.uint16(),
+                "int32": pa.int32(), "uint8": pa.uint8()}
+BFLOAT16_TENSOR_EXTENSION = "latentlab.bfloat16_tensor"
+
+
+def _tensor_field(dtype_name: str, item_shape: list[int]) -> pa.Field:
+    item = pa.field("item", _ARROW_TYPES[dtype_name], nullable=False)
+    size = int(np.prod(item_shape))
+    extension = BFLOAT16_TENSOR_EXTENSION if dtype_name == "bfloat16" else TENSOR_EXTENSION
+    return pa.field("tensor", pa.list_(item, size), nullable=False, metadata={
+        b"ARROW:extension:name": extension.encode(),
+        b"ARROW:extension:metadata": json.dumps({"shape": item_shape},
+                                                separators=(",", ":")).encode()})
+
+
 def export_tensor(x, array_address: int, schema_address: int) -> int:
-    """Exports x [B, ...] float32 as a non-null fixed-size-list array tagged
-    ``arrow.fixed_shape_tensor`` (shape = x.shape[1:]) into the two C structs Java allocated.
+    """Exports x [B, ...] (float32, float16, bfloat16, int32 or uint8) as a non-null fixed-size
+    list array tagged ``arrow.fixed_shape_tensor`` (shape = x.shape[1:]) into the two C structs
+    Java allocated.
 
     On CPU the exported buffer *is* the jax.Array's buffer: numpy views it, pyarrow wraps the
     view, and the release callback keeps it alive until Java closes the vector. Returns the
     data address exported, so callers can check it against Java's.
     """
     host = np.asarray(x)  # zero-copy, read-only view of a CPU jax.Array
-    if host.dtype != np.float32:
-        raise TypeError(f"export_tensor: expected float32, got {host.dtype}")
+    name = str(host.dtype)
+    if name not in _ARROW_TYPES:
+        raise TypeError(f"export_tensor: dtype {name} cannot cross; use one of "
+                        f"{', '.join(_ARROW_TYPES)}")
     if not host.flags.c_contiguous:
         raise ValueError("export_tensor: array is not C-contiguous")
-    item_shape = list(host.shape[1:])
+    if host.ndim < 2:
+        raise ValueError(f"export_tensor: need [batch, ...], got shape {list(host.shape)}")
+    field = _tensor_field(name, [int(d) for d in host.shape[1:]])
     buffer = pa.py_buffer(host)
-    values = pa.Array.from_buffers(pa.float32(), host.size, [None, buffer])
-    storage = pa.FixedSizeListArray.from_arrays(values, int(np.prod(item_shape)))
-    tensor_type = pa.fixed_shape_tensor(pa.float32(), item_shape)
-    pa.ExtensionArray.from_storage(tensor_type, storage)._export_to_c(
-        array_address, schema_address)
+    values = pa.Array.from_buffers(field.type.value_type, host.size, [None, buffer])
+    storage = pa.FixedSizeListArray.from_arrays(values, type=field.type)
+    storage._export_to_c(array_address)
+    field._export_to_c(schema_address)
     return buffer.address
+
+
+def import_tensor(array_address: int, schema_address: int) -> jax.Array:
+    """Takes a tensor that Java exported into the two C structs, without copying: the
+    jax.Array aliases Java's buffer (``from_dlpack(copy=False)`` raises if it is not 64-byte
+    aligned, where JAX would otherwise copy silently)."""
+    field = pa.Field._import_from_c(schema_address)
+    return import_tensor_from(pa.Array._import_from_c(array_address, field.type), field)
+
+
+def import_tensor_from(array: pa.Array, field: pa.Field | None = None) -> jax.Array:
+    """The jax.Array aliasing an imported tensor array (see :func:`import_tensor`)."""
+    metadata = (field.metadata if field is not None else None) or {}
+    bfloat16 = metadata.get(b"ARROW:extension:name") == BFLOAT16_TENSOR_EXTENSION.encode()
+    if isinstance(array.type, pa.FixedShapeTensorType):
+        shape, storage = array.type.shape, array.storage
+    elif bfloat16 and pa.types.is_fixed_size_list(array.type):
+        shape = json.loads(metadata[b"ARROW:extension:metadata"])["shape"]
+        storage = array
+    else:
+        raise TypeError(f"expected an {TENSOR_EXTENSION} array, got {array.type}")
+    if storage.null_count or storage.values.null_count:
+        raise ValueError("a tensor must not contain nulls")
+    values = storage.values
+    names = {v: k for k, v in _ARROW_TYPES.items() if k != "bfloat16"}
+    if bfloat16 and values.type == pa.uint16():
+        dtype = jnp.bfloat16
+    elif values.type in names:
+        dtype = np.dtype(names[values.type])
+    else:
+        raise TypeError(f"tensor values of type {values.type} cannot cross; use one of "
+                        f"{', '.join(_ARROW_TYPES)}")
+    itemsize = values.type.bit_width // 8
+    buffer = values.buffers()[1]
+    # pyarrow marks imported memory read-only, and this DLPack handshake cannot carry a
+    # read-only flag, so the view is built over the address instead; it keeps the pyarrow
+    # buffer (and so Java's export) alive. Neither JAX nor Java writes to it.
+    cells = (ctypes.c_uint8 * (len(values) * itemsize)).from_address(
+        buffer.address + values.offset * itemsize)
+    cells._keepalive = buffer
+    host = np.ctypeslib.as_array(cells).view(dtype).reshape((len(array),) + tuple(shape))
+    if dtype == jnp.bfloat16:
+        # NumPy's DLPack export has no bfloat16; device_put aliases aligned host memory on CPU,
+        # but keeps it in a reference cycle: Java's export is released at the next collection
+        # (collect_garbage), not when the jax.Array goes.
+        x = jax.device_put(host)
+        if jax.default_backend() == "cpu" and x.unsafe_buffer_pointer() != host.ctypes.data:
+            raise BufferError("bfloat16 tensor was copied; allocate it 64-byte aligned")
+        return x
+    return jax.dlpack.from_dlpack(host, copy=False)
+
+
+def echo_tensor(in_array: int, in_schema: int, out_array: int, out_schema: int) -> list:
+    """Takes a tensor from Java and hands the same jax.Array back; returns the addresses seen
+    on the way: [pyarrow values buffer, numpy, jax.Array]. For tests and benchmarks of the
+    handoff."""
+    field = pa.Field._import_from_c(in_schema)
+    array = pa.Array._import_from_c(in_array, field.type)
+    storage = array.storage if isinstance(array, pa.ExtensionArray) else array
+    pyarrow_address = storage.values.buffers()[1].address
+    x = import_tensor_from(array, field)
+    numpy_address = np.asarray(x).ctypes.data
+    export_tensor(x, out_array, out_schema)
+    return [pyarrow_address, numpy_address, x.unsafe_buffer_pointer()]
+
+
+def collect_garbage() -> int:
+    """Runs Python's cycle collector; returns how many objects it freed. Memory Java exported
+    as a bfloat16 tensor is held by such a cycle inside ``jax.device_put`` until it runs."""
+    import gc
+    return gc.collect()
+
+
+def echo_print(text: str) -> None:
+    """Prints ``text``: shows where Python's stdout goes (tests of the bridge's streams)."""
+    print(text, flush=True)
 
 
 def sample_tensor(rows: int, array_address: int, schema_address: int) -> int:
     """Exports a small jax.Array [rows, 2, 3] (values 0, 1, 2, …) for tests of the handoff;
     returns the jax.Array's own buffer address."""
-    x = jax.numpy.arange(rows * 6, dtype=jax.numpy.float32).reshape(rows, 2, 3)
+    x = jnp.arange(rows * 6, dtype=jnp.float32).reshape(rows, 2, 3)
     export_tensor(x, array_address, schema_address)
     return x.unsafe_buffer_pointer()
 
 
-def train_and_sample(config_json: str, data_path: str, progress,
+def train_and_sample(config_json: str, data_path: str, checkpoint_dir: str, progress,
                      latents_array: int, latents_schema: int,
                      images_array: int, images_schema: int) -> str:
     """Runs :func:`latentlab.train.ldm.train_and_sample`; ``progress`` is a Java object with
-    ``update(String stage, long step, long total, double loss)``. Exports latents and images;
+    ``update(String stage, long step, long total, double loss)``. Saves the trained models to
+    ``checkpoint_dir``; exports latents and images;
     returns the metrics (and the labels and latents' jax buffer address) as JSON."""
     from latentlab.train import ldm
 
     def report(stage, step, total, loss):
         progress.update(stage, step, total, loss)
 
-    result = ldm.train_and_sample(json.loads(config_json), data_path, report)
+    result = ldm.train_and_sample(json.loads(config_json), data_path, report, checkpoint_dir)
     export_tensor(result.latents, latents_array, latents_schema)
     export_tensor(result.images, images_array, images_schema)
     return json.dumps({"metrics": result.metrics,
                        "labels": result.labels.tolist(),
                        "latents_jax_address": result.latents.unsafe_buffer_pointer()},
                       sort_keys=True)
+
+
+# Open sampling sessions by handle; Java holds the handle and closes it.
+_sessions: dict = {}
+_next_handle = iter(range(1, 1 << 62))
+_models: dict = {}
+
+
+def _model(checkpoint_dir: str):
+    from latentlab import checkpoint
+    if checkpoint_dir not in _models:  # jitted functions are cached per model object
+        _models[checkpoint_dir] = checkpoint.load(checkpoint_dir)
+    return _models[checkpoint_dir]
+
+
+def session_open(checkpoint_dir: str, sampler: str, steps: int, seed: int, labels,
+                 guidance_scale: float, eta: float) -> int:
+    """Starts a :class:`latentlab.sampling.SamplingSession` on a run's checkpoint; returns
+    its handle. ``labels`` is a sequence of ints, one per sample."""
+    from latentlab.sampling import SamplingSession
+    session = SamplingSession(_model(checkpoint_dir), sampler=sampler, steps=int(steps),
+                              seed=int(seed), labels=[int(v) for v in labels],
+                              guidance_scale=float(guidance_scale), eta=float(eta))
+    handle = next(_next_handle)
+    _sessions[handle] = session
+    return handle
+
+
+def _session(handle: int):
+    try:
+        return _sessions[handle]
+    except KeyError:
+        raise ValueError(f"no open sampling session {handle}; it was closed or never opened") \
+            from None
+
+
+def session_info(handle: int) -> list:
+    """[steps done, total steps]."""
+    session = _session(handle)
+    return [session.steps_done, session.total_steps]
+
+
+def session_step(handle: int, x_array: int, x_schema: int, x0_array: int, x0_schema: int) -> int:
+    """Takes one step; exports the new latents and the x0 prediction; returns steps done."""
+    session = _session(handle)
+    state = session.step()
+    export_tensor(state.x, x_array, x_schema)
+    export_tensor(state.x0, x0_array, x0_schema)
+    return session.steps_done
+
+
+def session_latents(handle: int, array: int, schema: int) -> None:
+    """Exports the current latents."""
+    export_tensor(_session(handle).state.x, array, schema)
+
+
+def session_set_latents(handle: int, array: int, schema: int) -> int:
+    """Replaces the current latents with a tensor from Java (zero-copy); returns the jax.Array's
+    buffer address."""
+    x = import_tensor(array, schema)
+    _session(handle).set_latents(x)
+    return x.unsafe_buffer_pointer()
+
+
+def session_decode(handle: int, array: int, schema: int) -> None:
+    """Decodes the current latents to images [B, H, W, C] in [0, 1] and exports them."""
+    export_tensor(_session(handle).decode(), array, schema)
+
+
+def session_close(handle: int) -> None:
+    """Forgets a session (its arrays are freed once Java has closed what it holds)."""
+    _sessions.pop(handle, None)

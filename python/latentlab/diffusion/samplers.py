@@ -4,14 +4,17 @@
 
 ``denoise(x_t, t)`` returns (x0, ε) predicted at integer timestep t (a scalar) for a batch
 x_t [B, ...]; guidance and the model's parameterisation live inside it (see
-:func:`guided_denoiser`). The loop runs inside ``lax.scan`` so a whole sampling run is one
-jitted call.
+:func:`guided_denoiser`). Each sampler is a step function over a :class:`SamplerState`
+pytree; the fused form runs every step inside ``lax.scan`` (one jitted call), the stepwise
+form calls the same step from outside, so that Java can read and change the latents.
 """
 
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+
+from flax import struct
 
 from latentlab.diffusion.parameterization import to_x0_eps
 from latentlab.diffusion.schedules import NoiseSchedule
@@ -42,35 +45,68 @@ def guided_denoiser(apply_fn, prediction: str, schedule: NoiseSchedule, labels,
     return denoise
 
 
-def ddim(denoise: Denoiser, x_T, schedule: NoiseSchedule, timesteps, key, eta=0.0):
-    """DDIM (Song, Meng & Ermon 2021, eq. 12) with its stochastic term.
+@struct.dataclass
+class SamplerState:
+    """Where a sampler is between two steps; the same pytree in fused and stepwise mode."""
 
-    x_{t'} = √ᾱ_{t'} x̂0 + √(1-ᾱ_{t'}-σ²) ε̂ + σ z, σ = η √((1-ᾱ_{t'})/(1-ᾱ_t)) √(1-ᾱ_t/ᾱ_{t'}).
-    η = 0 is the deterministic sampler; η = 1 matches DDPM's posterior variance.
-    ``timesteps`` [S] int32 decreasing; after the last one the sampler returns x̂0 (ᾱ = 1).
+    x: jax.Array      # [B, ...] float32, the current latents x_t (x_0 after the last step)
+    x0: jax.Array     # [B, ...] float32, the denoiser's latest prediction of x_0
+    index: jax.Array  # [] int32, steps taken so far
+
+
+def init_state(x_T) -> SamplerState:
+    """The state before the first step: x = x_T, no prediction yet."""
+    return SamplerState(x=x_T, x0=jnp.zeros_like(x_T), index=jnp.zeros((), jnp.int32))
+
+
+def ddim_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps, key,
+              eta=0.0) -> SamplerState:
+    """One DDIM step (Song, Meng & Ermon 2021, eq. 12) from timesteps[index] to the next.
+
+    x_{t'} = √ᾱ_{t'} x̂0 + √(1-ᾱ_{t'}-σ²) ε̂ + σ z, σ = η √((1-ᾱ_{t'})/(1-ᾱ_t)) √(1-ᾱ_t/ᾱ_{t'});
+    after the last timestep ᾱ_{t'} = 1 and the step returns x̂0. The noise z of step i is
+    drawn from ``fold_in(key, i)``, so a step depends only on its state, not on history.
     """
     timesteps = jnp.asarray(timesteps, jnp.int32)
-    next_timesteps = jnp.concatenate([timesteps[1:], jnp.array([-1], jnp.int32)])
+    i = state.index
+    t = timesteps[i]
+    t_next = jnp.where(i + 1 < timesteps.shape[0],
+                       timesteps[jnp.minimum(i + 1, timesteps.shape[0] - 1)], -1)
+    x0, eps = denoise(state.x, t)
+    a_t = schedule.alphas_cumprod[t]
+    a_next = jnp.where(t_next >= 0, schedule.alphas_cumprod[jnp.maximum(t_next, 0)], 1.0)
+    sigma = eta * jnp.sqrt((1.0 - a_next) / (1.0 - a_t)) * jnp.sqrt(1.0 - a_t / a_next)
+    noise = jax.random.normal(jax.random.fold_in(key, i), state.x.shape, state.x.dtype)
+    x_next = (jnp.sqrt(a_next) * x0
+              + jnp.sqrt(jnp.maximum(1.0 - a_next - sigma ** 2, 0.0)) * eps
+              + sigma * noise)
+    return SamplerState(x=x_next, x0=x0, index=i + 1)
 
-    def step(x, inputs):
-        index, t, t_next = inputs
-        x0, eps = denoise(x, t)
-        a_t = schedule.alphas_cumprod[t]
-        a_next = jnp.where(t_next >= 0, schedule.alphas_cumprod[jnp.maximum(t_next, 0)], 1.0)
-        sigma = eta * jnp.sqrt((1.0 - a_next) / (1.0 - a_t)) * jnp.sqrt(1.0 - a_t / a_next)
-        noise = jax.random.normal(jax.random.fold_in(key, index), x.shape, x.dtype)
-        x_next = (jnp.sqrt(a_next) * x0
-                  + jnp.sqrt(jnp.maximum(1.0 - a_next - sigma ** 2, 0.0)) * eps
-                  + sigma * noise)
-        return x_next, None
 
-    indices = jnp.arange(timesteps.shape[0], dtype=jnp.int32)
-    x_0, _ = jax.lax.scan(step, x_T, (indices, timesteps, next_timesteps))
-    return x_0
+def ddim(denoise: Denoiser, x_T, schedule: NoiseSchedule, timesteps, key, eta=0.0):
+    """DDIM, fused: every :func:`ddim_step` inside one ``lax.scan``. η = 0 is deterministic;
+    η = 1 matches DDPM's posterior variance. ``timesteps`` [S] int32, decreasing."""
+    steps = len(timesteps)
+
+    def body(state, _):
+        return ddim_step(denoise, state, schedule, timesteps, key, eta), None
+
+    final, _ = jax.lax.scan(body, init_state(x_T), None, length=steps)
+    return final.x
+
+
+STEPS = {"ddim": ddim_step}
 
 
 def get_sampler(name: str):
-    """The sampler function registered under ``name`` (as configs spell it)."""
+    """The fused sampler registered under ``name`` (as configs spell it)."""
     if name == "ddim":
         return ddim
     raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+
+
+def get_step(name: str):
+    """The single-step function of the sampler ``name``, for stepwise sampling."""
+    if name not in STEPS:
+        raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+    return STEPS[name]

@@ -11,16 +11,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from latentlab import checkpoint, sampling
 from latentlab import config as config_lib
 from latentlab.data import mnist
-from latentlab.diffusion import samplers, schedules
+from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
 from latentlab.models import VAE, UNet
 from latentlab.train import loops
 from latentlab.train.state import ProgressFn, no_progress
 
-# Keys by purpose, each fold_in'ed into the root key of the config's seed.
-KEY_VAE, KEY_UNET, KEY_SAMPLE = 1, 2, 3
+# Keys by purpose, each fold_in'ed into the root key of the config's seed (sampling's is
+# latentlab.sampling.KEY_SAMPLE).
+KEY_VAE, KEY_UNET = 1, 2
 
 
 class LdmResult(NamedTuple):
@@ -35,9 +37,10 @@ def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
     return (np.arange(num_samples) % max(num_classes, 1)).astype(np.int32)
 
 
-def train_and_sample(config: dict, data_path: str,
-                     progress: ProgressFn = no_progress) -> LdmResult:
-    """Trains a VAE and a latent U-Net on the bundled digits and samples from them."""
+def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_progress,
+                     checkpoint_dir: str | None = None) -> LdmResult:
+    """Trains a VAE and a latent U-Net on the bundled digits, saves them to ``checkpoint_dir``
+    (if given) and samples from them with the config's seed."""
     cfg = config_lib.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
@@ -78,33 +81,19 @@ def train_and_sample(config: dict, data_path: str,
         label_dropout=train_cfg["unet"]["label_dropout"], progress=progress)
     metrics["unet_train_seconds"] = time.perf_counter() - started
 
+    model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params, schedule,
+                                            scale, tuple(means.shape[1:]))
+    if checkpoint_dir is not None:
+        checkpoint.save(checkpoint_dir, model, cfg)
+
     labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
     started = time.perf_counter()
-    latents = sample_latents(unet, unet_state.ema_params, schedule, sample_cfg, labels,
-                             jax.random.fold_in(root, KEY_SAMPLE), latent_shape=means.shape[1:])
-    latents = latents / scale
-    images_out = jax.nn.sigmoid(vae.apply({"params": vae_params}, latents, method=VAE.decode))
+    scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
+                             seed=cfg["seed"], labels=labels,
+                             guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
+                             spacing=sample_cfg["timestep_spacing"])
+    images_out = sampling.decode(model, scaled)
     images_out.block_until_ready()
     metrics["sample_seconds"] = time.perf_counter() - started
     progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
-    return LdmResult(latents, images_out, labels, metrics)
-
-
-def sample_latents(unet: UNet, params, schedule, sample_cfg: dict, labels: np.ndarray, key,
-                   latent_shape) -> jax.Array:
-    """Runs the configured sampler from Gaussian noise. Returns [S, h, w, c] scaled latents."""
-    noise_key, sampler_key = jax.random.split(key)
-    x_T = jax.random.normal(noise_key, (len(labels),) + tuple(latent_shape))
-    timesteps = schedules.sampling_timesteps(schedule.num_timesteps, sample_cfg["steps"],
-                                             sample_cfg["timestep_spacing"])
-    sampler = samplers.get_sampler(sample_cfg["sampler"])
-
-    @jax.jit
-    def run(params, x_T, labels, guidance_scale, key):
-        denoise = samplers.guided_denoiser(
-            lambda x, t, y: unet.apply({"params": params}, x, t, y), unet.prediction, schedule,
-            labels, unet.null_label, guidance_scale)
-        return sampler(denoise, x_T, schedule, timesteps, key, eta=sample_cfg["eta"])
-
-    return run(params, x_T, jnp.asarray(labels), jnp.float32(sample_cfg["guidance_scale"]),
-               sampler_key)
+    return LdmResult(scaled / scale, images_out, labels, metrics)

@@ -19,7 +19,8 @@ import jep.SharedInterpreter;
  * that the bridge owns. Calls from any Java thread are handed to that thread and wait for it.
  *
  * <p>Use {@link #start(Path)} once; it returns the JVM's bridge. Python's {@code sys.stdout} and
- * {@code sys.stderr} write to Java's {@code System.out} and {@code System.err}. CPython cannot
+ * {@code sys.stderr} write to whatever Java's {@code System.out} and {@code System.err} are at
+ * the time (JShell and notebook kernels replace them per snippet or cell). CPython cannot
  * restart inside a JVM: after {@link #close()} a new bridge gets a fresh interpreter over the
  * same already-imported modules.
  *
@@ -82,8 +83,8 @@ public final class PythonBridge implements AutoCloseable {
             .setIgnoreEnvironmentFlag(1));
         SharedInterpreter.setConfig(new JepConfig()
             .addIncludePaths(environment.sitePackages().toString())
-            .redirectStdout(System.out)
-            .redirectStdErr(System.err));
+            .redirectStdout(CurrentStream.out())
+            .redirectStdErr(CurrentStream.err()));
         mainInterpreterConfigured = true;
       }
       try {
@@ -142,6 +143,16 @@ public final class PythonBridge implements AutoCloseable {
     return number.longValue();
   }
 
+  /**
+   * Runs Python's cycle collector. Tensors that Java handed to Python are released when Python
+   * lets go of them; bfloat16 tensors wait for this collection (see {@code latentlab.bridge}).
+   *
+   * @return the number of Python objects freed
+   */
+  public long collectGarbage() {
+    return callForLong("collect_garbage");
+  }
+
   /** True when the caller is the interpreter's own thread (e.g. inside a progress callback). */
   public boolean onInterpreterThread() {
     return Thread.currentThread() == interpreterThread;
@@ -194,17 +205,24 @@ public final class PythonBridge implements AutoCloseable {
     String type = jepForm.matches() ? jepForm.group(1) : "Exception";
     String message = jepForm.matches() ? jepForm.group(2) : String.valueOf(e.getMessage());
     String traceback = "";
+    Throwable cause = e;
     try {
       Object details = submitUnchecked(() -> interpreter.invoke(ALIAS + ".last_error"));
-      if (details instanceof java.util.List<?> parts && parts.size() == 3) {
+      if (details instanceof java.util.List<?> parts && parts.size() == 4) {
         type = String.valueOf(parts.get(0));
         message = String.valueOf(parts.get(1));
         traceback = String.valueOf(parts.get(2));
+        java.util.List<?> causes = (java.util.List<?>) parts.get(3);
+        // Innermost first, so each Python cause wraps the one it was raised from.
+        for (int i = causes.size() - 1; i >= 0; i--) {
+          java.util.List<?> c = (java.util.List<?>) causes.get(i);
+          cause = new PythonException(String.valueOf(c.get(0)), String.valueOf(c.get(1)), "", cause);
+        }
       }
     } catch (RuntimeException ignored) {
       // keep what the JepException said
     }
-    return new PythonException(type, message, traceback, e);
+    return new PythonException(type, message, traceback, cause);
   }
 
   /** Closes the interpreter and its thread. Later calls fail with a clear message. */

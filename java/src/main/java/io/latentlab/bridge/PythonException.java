@@ -2,6 +2,8 @@ package io.latentlab.bridge;
 
 /**
  * An exception raised in Python, carried into Java with its Python type, message and traceback.
+ * Its cause is the Python exception it was raised from ({@code raise ... from}, or raised while
+ * handling), as another {@code PythonException}; the innermost cause is Jep's own exception.
  */
 public final class PythonException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -27,7 +29,8 @@ public final class PythonException extends RuntimeException {
     return pythonMessage;
   }
 
-  /** The Python traceback, innermost call last, as Python prints it. */
+  /** The Python traceback, innermost call last, as Python prints it (chained causes included);
+   * empty for a cause. */
   public String traceback() {
     return traceback;
   }

@@ -43,6 +43,8 @@ public final class ExperimentRunner {
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
       .enable(SerializationFeature.INDENT_OUTPUT)
       .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+  /** The run directory's folder of trained weights, which {@code SamplerSession} opens. */
+  public static final String CHECKPOINT = "checkpoint";
   private static final int GRID_COLUMNS = 8;
   private static final int GRID_ZOOM = 2;
 
@@ -113,7 +115,8 @@ public final class ExperimentRunner {
         progress.update(stage, step, total, loss);
       };
       JsonNode output = readJson(bridge.callForString("train_and_sample",
-          loader.canonicalJson(trial.config()), data.toString(), recording,
+          loader.canonicalJson(trial.config()), data.toString(),
+          dir.path().resolve(CHECKPOINT).toString(), recording,
           latentSlot.arrayAddress(), latentSlot.schemaAddress(),
           imageSlot.arrayAddress(), imageSlot.schemaAddress()));
       try (Tensor latents = latentSlot.take(); Tensor images = imageSlot.take()) {
@@ -130,7 +133,7 @@ public final class ExperimentRunner {
 
   private ObjectNode writeOutputs(RunDirectory dir, Trial trial, JsonNode output, Tensor latents,
       Tensor images) {
-    byte[] png = png(images);
+    byte[] png = samplesPng(images);
     byte[] arrow = arrowFile(latents);
     dir.write("samples.png", png);
     dir.write("latents.arrow", arrow);
@@ -179,7 +182,8 @@ public final class ExperimentRunner {
     return absolute.startsWith(home) ? home.relativize(absolute).toString() : file.getFileName().toString();
   }
 
-  private static byte[] png(Tensor images) {
+  /** The samples grid as {@code samples.png} holds it: 8 columns, each pixel 2×2. */
+  static byte[] samplesPng(Tensor images) {
     try {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       ImageIO.write(Images.grid(images, GRID_COLUMNS, GRID_ZOOM), "png", out);

@@ -1,6 +1,7 @@
 package io.latentlab.bridge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,6 +30,7 @@ class PythonBridgeTest {
 
   @Test
   void start_twice_returnsTheSameBridge() {
+    bridge = PythonBridge.start(home());
     assertSame(bridge, PythonBridge.start(home()));
   }
 
@@ -53,6 +55,50 @@ class PythonBridgeTest {
     assertTrue(e.pythonMessage().startsWith("model.vae.chanels: unknown key; allowed: "), e.pythonMessage());
     assertTrue(e.traceback().contains("resolve_section"), e.traceback());
     assertTrue(e.traceback().contains("Traceback (most recent call last)"), e.traceback());
+  }
+
+  @Test
+  void call_raiseFrom_keepsTheChainedCause() {
+    PythonException e = assertThrows(PythonException.class, () -> bridge.call("resolve_config", "{not json"));
+    assertEquals("ValueError", e.pythonType());
+    assertEquals("the config sent to Python is not valid JSON", e.pythonMessage());
+    PythonException cause = (PythonException) e.getCause();
+    assertEquals("json.decoder.JSONDecodeError", cause.pythonType());
+    assertTrue(cause.pythonMessage().startsWith("Expecting property name"), cause.pythonMessage());
+    assertTrue(e.traceback().contains("The above exception was the direct cause"), e.traceback());
+  }
+
+  @Test
+  void pythonPrint_reachesTheCurrentSystemOut() {
+    java.io.PrintStream original = System.out;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      bridge.call("echo_print", "hello from Python");
+    } finally {
+      System.setOut(original);
+    }
+    assertEquals("hello from Python\n", captured.toString(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void jepVersionMismatch_isOneLineNamingBothAndTheFix() {
+    PythonEnvironment e = bridge.environment();
+    PythonEnvironment mismatched = new PythonEnvironment(e.home(), e.sitePackages(), e.jepLibrary(), "4.2.2", "4.3.1");
+    IllegalStateException error = assertThrows(IllegalStateException.class, mismatched::checkJepVersions);
+    assertTrue(error.getMessage().startsWith("Jep mismatch: the jar is 4.3.1 (pom.xml jep.version) but the native library in "), error.getMessage());
+    assertTrue(error.getMessage().endsWith(" is 4.2.2 (environment.yml); make the two pins equal and run ./latentlab setup"));
+    assertFalse(error.getMessage().contains("\n"));
+  }
+
+  @Test
+  void close_thenCall_failsClearly_andStartGivesAFreshBridge() {
+    PythonBridge old = PythonBridge.start(home());
+    old.close();
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> old.call("environment"));
+    assertEquals("the Python bridge is closed; start a new one with PythonBridge.start", e.getMessage());
+    bridge = PythonBridge.start(home());
+    assertTrue(bridge.callForString("environment").contains("\"backend\""));
   }
 
   @Test

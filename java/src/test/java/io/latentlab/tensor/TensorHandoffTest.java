@@ -10,7 +10,6 @@ import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.util.Map;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.SeekableReadChannel;
 import org.apache.arrow.vector.util.ByteArrayReadableSeekableByteChannel;
@@ -31,7 +30,7 @@ class TensorHandoffTest {
 
   @BeforeEach
   void allocate() {
-    allocator = new RootAllocator();
+    allocator = Allocators.aligned();
   }
 
   @AfterEach
@@ -65,6 +64,157 @@ class TensorHandoffTest {
       }
       assertEquals(7f, tensor.getFlat(7));
     }
+  }
+
+  /** Java → pyarrow → numpy → jax.Array → back to Java; returns [java, pyarrow, numpy, jax, back]. */
+  private long[] echo(Tensor tensor, float[] expected) {
+    long[] hops = new long[5];
+    hops[0] = tensor.dataAddress();
+    try (org.apache.arrow.c.ArrowArray array = org.apache.arrow.c.ArrowArray.allocateNew(allocator);
+        org.apache.arrow.c.ArrowSchema schema = org.apache.arrow.c.ArrowSchema.allocateNew(allocator)) {
+      tensor.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
+      try (Tensor back = Tensor.importFrom(allocator, (outArray, outSchema) -> {
+        java.util.List<?> seen = (java.util.List<?>) bridge.call("echo_tensor",
+            array.memoryAddress(), schema.memoryAddress(), outArray, outSchema);
+        for (int i = 0; i < 3; i++) {
+          hops[i + 1] = ((Number) seen.get(i)).longValue();
+        }
+      })) {
+        hops[4] = back.dataAddress();
+        if (expected != null) {
+          assertArrayEquals(expected, back.toFloatArray());
+          assertArrayEquals(tensor.shape(), back.shape());
+        }
+      }
+    }
+    return hops;
+  }
+
+  @Test
+  void roundTrip_javaToJaxAndBack_isTheSameMemoryAtEveryHop() {
+    float[] values = new float[3 * 4 * 5];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = i * 0.5f - 7f;
+    }
+    try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {3, 4, 5}, values)) {
+      long[] hops = echo(tensor, values);
+      for (int i = 1; i < hops.length; i++) {
+        assertEquals(hops[0], hops[i], "hop " + i + " of [java, pyarrow, numpy, jax, java]");
+      }
+    }
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.EnumSource(DType.class)
+  void roundTrip_everyDtype_sameMemoryAndValues(DType dtype) {
+    long[] shape = {2, 3, 4};
+    float[] expected = new float[24];
+    for (int i = 0; i < expected.length; i++) {
+      expected[i] = i % 7; // exact in every dtype
+    }
+    try (Tensor tensor = make(dtype, shape, expected)) {
+      assertEquals(dtype, tensor.dtype());
+      long[] hops = echo(tensor, expected);
+      for (int i = 1; i < hops.length; i++) {
+        assertEquals(hops[0], hops[i], dtype + ": hop " + i + " of [java, pyarrow, numpy, jax, java]");
+      }
+    }
+    bridge.collectGarbage(); // bfloat16's export is freed by Python's cycle collector
+  }
+
+  private Tensor make(DType dtype, long[] shape, float[] values) {
+    int n = values.length;
+    switch (dtype) {
+      case FLOAT32:
+        return Tensor.ofFloats(allocator, shape, values);
+      case INT32: {
+        int[] ints = new int[n];
+        for (int i = 0; i < n; i++) {
+          ints[i] = (int) values[i];
+        }
+        return Tensor.ofInts(allocator, shape, ints);
+      }
+      case UINT8: {
+        byte[] bytes = new byte[n];
+        for (int i = 0; i < n; i++) {
+          bytes[i] = (byte) values[i];
+        }
+        return Tensor.ofUnsignedBytes(allocator, shape, bytes);
+      }
+      default: {
+        short[] bits = new short[n];
+        for (int i = 0; i < n; i++) {
+          int f = Float.floatToIntBits(values[i]);
+          bits[i] = dtype == DType.BFLOAT16 ? (short) (f >>> 16) : float16Bits(values[i]);
+        }
+        return Tensor.ofHalfBits(allocator, dtype, shape, bits);
+      }
+    }
+  }
+
+  /** float16 bits of a small non-negative integer (enough for these tests). */
+  private static short float16Bits(float v) {
+    if (v == 0) {
+      return 0;
+    }
+    int exponent = Math.getExponent(v);
+    int mantissa = (int) ((v / Math.scalb(1f, exponent) - 1f) * 1024);
+    return (short) (((exponent + 15) << 10) | mantissa);
+  }
+
+  @Test
+  void wrap_vectorWithNulls_refused() {
+    Tensor valid = Tensor.ofFloats(allocator, new long[] {2, 2}, new float[4]);
+    var vector = valid.vector();
+    vector.setNull(1);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(vector));
+    assertEquals("a tensor must not contain nulls", e.getMessage());
+  }
+
+  @Test
+  void alignedAllocator_alignsEveryBuffer() {
+    for (int size = 1; size < 2000; size += 7) {
+      try (org.apache.arrow.memory.ArrowBuf buffer = allocator.buffer(size)) {
+        assertEquals(0, buffer.memoryAddress() % 64, "size " + size);
+      }
+    }
+  }
+
+  @Test
+  void roundTrips_tenThousand_leakNothing() throws Exception {
+    float[] values = new float[64 * 256];
+    try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {64, 256}, values)) {
+      for (int i = 0; i < 2000; i++) {
+        echo(tensor, null); // warm up caches, pools and the Java heap before measuring
+      }
+      System.gc();
+      long before = residentBytes();
+      for (int i = 0; i < 10_000; i++) {
+        echo(tensor, null);
+      }
+      System.gc();
+      long after = residentBytes();
+      assertTrue(after < before * 1.05, "resident memory " + before + " → " + after);
+    }
+  }
+
+  private static long residentBytes() throws java.io.IOException {
+    for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    throw new IllegalStateException("no VmRSS in /proc/self/status");
+  }
+
+  @Test
+  void ofFloats_badShape_refused() {
+    IllegalArgumentException count = assertThrows(IllegalArgumentException.class,
+        () -> Tensor.ofFloats(allocator, new long[] {2, 3}, new float[5]));
+    assertEquals("shape [2, 3] holds 6 values, got 5", count.getMessage());
+    IllegalArgumentException negative = assertThrows(IllegalArgumentException.class,
+        () -> Tensor.ofFloats(allocator, new long[] {2, -3}, new float[6]));
+    assertTrue(negative.getMessage().startsWith("dimensions must be positive"));
   }
 
   @Test

@@ -1,0 +1,58 @@
+package io.latentlab.tensor;
+
+import org.apache.arrow.vector.types.FloatingPointPrecision;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+
+/**
+ * Element types a {@link Tensor} may hold, with their Arrow storage. bfloat16 has no Arrow type:
+ * it is stored as uint16 bit patterns under the extension name {@code latentlab.bfloat16_tensor}
+ * (same metadata as {@code arrow.fixed_shape_tensor}), which {@code latentlab.bridge} reads back
+ * as {@code jnp.bfloat16}.
+ */
+public enum DType {
+  FLOAT32("float32", 4, new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE)),
+  FLOAT16("float16", 2, new ArrowType.FloatingPoint(FloatingPointPrecision.HALF)),
+  BFLOAT16("bfloat16", 2, new ArrowType.Int(16, false)),
+  INT32("int32", 4, new ArrowType.Int(32, true)),
+  UINT8("uint8", 1, new ArrowType.Int(8, false));
+
+  private final String pythonName;
+  private final int bytes;
+  private final ArrowType arrowType;
+
+  DType(String pythonName, int bytes, ArrowType arrowType) {
+    this.pythonName = pythonName;
+    this.bytes = bytes;
+    this.arrowType = arrowType;
+  }
+
+  /** The NumPy/JAX name of this type. */
+  public String pythonName() {
+    return pythonName;
+  }
+
+  /** Bytes per element. */
+  public int bytes() {
+    return bytes;
+  }
+
+  ArrowType arrowType() {
+    return arrowType;
+  }
+
+  /** The element type of a tensor field, or an error naming what is supported. */
+  static DType of(org.apache.arrow.vector.types.pojo.Field tensorField) {
+    ArrowType type = tensorField.getChildren().get(0).getType();
+    if (TensorMetadata.BFLOAT16_TENSOR.equals(TensorMetadata.extensionName(tensorField))
+        && type.equals(BFLOAT16.arrowType)) {
+      return BFLOAT16;
+    }
+    for (DType dtype : values()) {
+      if (dtype != BFLOAT16 && dtype.arrowType.equals(type)) {
+        return dtype;
+      }
+    }
+    throw new IllegalArgumentException("tensor values of Arrow type " + type
+        + " are not supported; use float32, float16, bfloat16, int32 or uint8");
+  }
+}

@@ -1,0 +1,155 @@
+package io.latentlab.run;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonException;
+import io.latentlab.config.ConfigLoader;
+import io.latentlab.tensor.Allocators;
+import io.latentlab.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Sampling a really trained (tiny) model step by step from Java. */
+class SamplerSessionTest {
+  static final String TINY = """
+      name: tiny-session
+      seed: 11
+      model:
+        vae: {channels: 8}
+        unet: {channels: 16}
+      train:
+        vae: {steps: 4, batch_size: 8}
+        unet: {steps: 4, batch_size: 8}
+      sample: {steps: 4, num_samples: 6, guidance_scale: 2.0}
+      """;
+
+  @TempDir static Path runs;
+  static PythonBridge bridge;
+  static ExperimentRunner.RunResult run;
+  BufferAllocator allocator;
+
+  @BeforeAll
+  static void trainTinyModel() {
+    Path home = Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath();
+    bridge = PythonBridge.start(home);
+    ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
+    ExperimentRunner.Trial trial = runner.resolve(Path.of("tiny-session.yaml"),
+        new ConfigLoader().parse("tiny-session.yaml", TINY));
+    run = runner.run(trial, (stage, step, total, loss) -> { });
+  }
+
+  @BeforeEach
+  void allocate() {
+    allocator = Allocators.aligned();
+  }
+
+  @AfterEach
+  void noLeaks() {
+    assertEquals(0, allocator.getAllocatedMemory());
+    allocator.close();
+  }
+
+  private SamplerOptions options() {
+    List<Integer> labels = new ArrayList<>();
+    run.result().get("sample_labels").forEach(label -> labels.add(label.asInt()));
+    return new SamplerOptions("ddim", 4, 11, labels, 2.0, 0.0);
+  }
+
+  private SamplerSession open(List<String> progress) {
+    return SamplerSession.open(bridge, run.directory(), options(), allocator,
+        (stage, step, total, loss) -> progress.add(stage + " " + step + "/" + total));
+  }
+
+  @Test
+  void stepwise_untouched_reproducesTheRunsOwnSamplesBitForBit() {
+    List<String> progress = new ArrayList<>();
+    try (SamplerSession session = open(progress)) {
+      while (!session.done()) {
+        try (SamplerSession.Step step = session.step()) {
+          assertArrayEquals(new long[] {6, 8, 8, 4}, step.latents().shape());
+          assertArrayEquals(new long[] {6, 8, 8, 4}, step.x0().shape());
+        }
+      }
+      try (Tensor images = session.decode()) {
+        JsonNode result = run.result();
+        assertEquals(result.at("/outputs/samples.png").asText(),
+            Hashing.sha256(ExperimentRunner.samplesPng(images)),
+            "the session's final images are the run's samples.png, byte for byte");
+      }
+    }
+    assertEquals(List.of("sample 1/4", "sample 2/4", "sample 3/4", "sample 4/4"), progress);
+  }
+
+  @Test
+  void setLatents_replacesTheLatentsAndChangesTheResult() {
+    byte[] untouched;
+    try (SamplerSession session = open(new ArrayList<>())) {
+      while (!session.done()) {
+        session.step().close();
+      }
+      try (Tensor images = session.decode()) {
+        untouched = ExperimentRunner.samplesPng(images);
+      }
+    }
+    try (SamplerSession session = open(new ArrayList<>())) {
+      session.step().close();
+      float[] zeros = new float[6 * 8 * 8 * 4];
+      try (Tensor replacement = Tensor.ofFloats(allocator, new long[] {6, 8, 8, 4}, zeros)) {
+        session.setLatents(replacement);
+      }
+      try (Tensor current = session.latents()) {
+        assertArrayEquals(zeros, current.toFloatArray(), "Python holds what Java set");
+      }
+      while (!session.done()) {
+        session.step().close();
+      }
+      try (Tensor images = session.decode()) {
+        assertFalse(java.util.Arrays.equals(untouched, ExperimentRunner.samplesPng(images)));
+      }
+    }
+  }
+
+  @Test
+  void setLatents_wrongShape_refusedByPython() {
+    try (SamplerSession session = open(new ArrayList<>());
+        Tensor wrong = Tensor.ofFloats(allocator, new long[] {2, 4}, new float[8])) {
+      PythonException e = assertThrows(PythonException.class, () -> session.setLatents(wrong));
+      assertTrue(e.getMessage().contains("expected") || e.getMessage().contains("latents must be"), e.getMessage());
+    }
+  }
+
+  @Test
+  void stepPastTheEnd_andClosedSession_areRefused() {
+    SamplerSession session = open(new ArrayList<>());
+    for (int i = 0; i < 4; i++) {
+      session.step().close();
+    }
+    IllegalStateException end = assertThrows(IllegalStateException.class, session::step);
+    assertEquals("all 4 steps are done; decode() or close()", end.getMessage());
+    session.close();
+    IllegalStateException closed = assertThrows(IllegalStateException.class, session::decode);
+    assertEquals("the sampler session is closed", closed.getMessage());
+  }
+
+  @Test
+  void open_runWithoutCheckpoint_refused(@TempDir Path empty) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SamplerSession.open(bridge, empty, options(), allocator, null));
+    assertTrue(e.getMessage().endsWith("has no checkpoint; run the experiment to completion first"));
+    assertNotEquals(0, options().labels().size());
+  }
+}

@@ -1,0 +1,141 @@
+"""Sampling a trained latent diffusion model, fused or step by step.
+
+Both modes run the same step function (:mod:`latentlab.diffusion.samplers`) with the same keys:
+``fold_in(PRNGKey(seed), KEY_SAMPLE)`` split into the initial-noise key and the sampler's key,
+so a :class:`SamplingSession` left untouched ends with exactly the fused result.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from latentlab.checkpoint import LatentDiffusionModel
+from latentlab.diffusion import samplers, schedules
+
+KEY_SAMPLE = 3  # the purpose index of sampling under the config's seed
+
+
+def sampling_keys(seed: int):
+    """(noise key, sampler key) of a seed."""
+    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), KEY_SAMPLE))
+
+
+def _denoiser(model: LatentDiffusionModel, params, labels, guidance_scale):
+    return samplers.guided_denoiser(
+        lambda x, t, y: model.unet.apply({"params": params}, x, t, y), model.unet.prediction,
+        model.schedule, labels, model.unet.null_label, guidance_scale)
+
+
+@partial(jax.jit, static_argnames=("model", "sampler", "timesteps", "eta"))
+def _fused(model, params, x_T, labels, guidance_scale, key, *, sampler, timesteps, eta):
+    denoise = _denoiser(model, params, labels, guidance_scale)
+    return samplers.get_sampler(sampler)(denoise, x_T, model.schedule, np.array(timesteps), key,
+                                         eta=eta)
+
+
+@partial(jax.jit, static_argnames=("model", "sampler", "timesteps", "eta"))
+def _step(model, params, state, labels, guidance_scale, key, *, sampler, timesteps, eta):
+    denoise = _denoiser(model, params, labels, guidance_scale)
+    return samplers.get_step(sampler)(denoise, state, model.schedule, np.array(timesteps), key,
+                                      eta=eta)
+
+
+@partial(jax.jit, static_argnames=("model",))
+def _decode(model, params, latents):
+    return jax.nn.sigmoid(model.vae.apply({"params": params}, latents / model.latent_scale,
+                                          method=model.vae.decode))
+
+
+class _Hashable:
+    """Wraps the model for jit's static arguments by identity (params are traced)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
+           guidance_scale: float, eta: float = 0.0, spacing: str = "trailing") -> jax.Array:
+    """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
+    U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int."""
+    labels = jnp.asarray(labels, jnp.int32)
+    noise_key, key = sampling_keys(seed)
+    x_T = jax.random.normal(noise_key, (labels.shape[0],) + model.latent_shape)
+    timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
+        model.schedule.num_timesteps, steps, spacing))
+    return _fused(_static(model), model.unet_params, x_T, labels, jnp.float32(guidance_scale),
+                  key, sampler=sampler, timesteps=timesteps, eta=float(eta))
+
+
+def decode(model: LatentDiffusionModel, latents) -> jax.Array:
+    """Scaled latents [B, h, w, c] → images [B, H, W, C] in [0, 1]."""
+    return _decode(_static(model), model.vae_params, latents)
+
+
+_STATIC: dict[int, _Hashable] = {}
+
+
+def _static(model: LatentDiffusionModel) -> "_Hashable":
+    # One wrapper per model object, so jit's cache hits across calls with the same model.
+    wrapper = _STATIC.get(id(model))
+    if wrapper is None or wrapper.model is not model:
+        wrapper = _STATIC[id(model)] = _Hashable(model)
+    return wrapper
+
+
+class SamplingSession:
+    """Sampling one step at a time; the caller may read and replace the latents in between.
+
+    Left untouched, the final latents equal :func:`sample` with the same arguments bit for bit
+    on CPU. Not thread-safe (Java drives it from the bridge's one thread).
+    """
+
+    def __init__(self, model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int,
+                 labels, guidance_scale: float, eta: float = 0.0, spacing: str = "trailing"):
+        samplers.get_step(sampler)  # fail early on an unknown name
+        self.model = model
+        self.sampler, self.eta = sampler, float(eta)
+        self.labels = jnp.asarray(labels, jnp.int32)        # [B] int32
+        self.guidance_scale = jnp.float32(guidance_scale)
+        noise_key, self.key = sampling_keys(seed)
+        x_T = jax.random.normal(noise_key, (self.labels.shape[0],) + model.latent_shape)
+        self.timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
+            model.schedule.num_timesteps, steps, spacing))
+        self.state = samplers.init_state(x_T)
+
+    @property
+    def steps_done(self) -> int:
+        return int(self.state.index)
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.timesteps)
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done >= self.total_steps
+
+    def step(self) -> samplers.SamplerState:
+        """Takes one step. Raises RuntimeError once all steps are done."""
+        if self.done:
+            raise RuntimeError(f"all {self.total_steps} steps are done; close the session")
+        self.state = _step(_static(self.model), self.model.unet_params, self.state, self.labels,
+                           self.guidance_scale, self.key, sampler=self.sampler,
+                           timesteps=self.timesteps, eta=self.eta)
+        return self.state
+
+    def set_latents(self, x) -> None:
+        """Replaces the current latents x_t (an intervention); shape and dtype must match."""
+        x = jnp.asarray(x) if not isinstance(x, jax.Array) else x
+        if x.shape != self.state.x.shape or x.dtype != self.state.x.dtype:
+            raise ValueError(f"latents must be {self.state.x.dtype}{list(self.state.x.shape)}, "
+                             f"got {x.dtype}{list(x.shape)}")
+        self.state = self.state.replace(x=x)
+
+    def decode(self) -> jax.Array:
+        """The current latents decoded to images [B, H, W, C] in [0, 1]."""
+        return decode(self.model, self.state.x)
