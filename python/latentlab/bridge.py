@@ -23,7 +23,8 @@ TENSOR_EXTENSION = "arrow.fixed_shape_tensor"
 PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
           "echo_tensor", "session_open", "session_step", "session_latents",
           "session_set_latents", "session_decode", "session_close", "session_info",
-          "echo_print", "collect_garbage")
+          "echo_print", "collect_garbage", "noop", "bench_hold", "bench_release",
+          "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample")
 
 _last_error: list | None = None
 
@@ -320,3 +321,41 @@ def session_decode(handle: int, array: int, schema: int) -> None:
 def session_close(handle: int) -> None:
     """Forgets a session (its arrays are freed once Java has closed what it holds)."""
     _sessions.pop(handle, None)
+
+
+def noop() -> None:
+    """Does nothing: the bridge's own cost, for benchmarks."""
+
+
+def bench_hold(nbytes: int) -> int:
+    """Keeps a float32 jax.Array of ``nbytes`` alive in Python; returns its handle."""
+    from latentlab import bench
+    return bench.hold(int(nbytes))
+
+
+def bench_release(handle: int) -> None:
+    from latentlab import bench
+    bench.release(handle)
+
+
+def bench_export_held(handle: int, array: int, schema: int) -> None:
+    """Exports a held jax.Array to Java (the JAX → Java half of a handoff)."""
+    from latentlab import bench
+    export_tensor(bench.held(handle), array, schema)
+
+
+def bench_import(array: int, schema: int) -> int:
+    """Takes a Java tensor as a jax.Array and drops it (the Java → JAX half of a handoff)."""
+    return import_tensor(array, schema).unsafe_buffer_pointer()
+
+
+def bench_checkpoint(folder: str) -> None:
+    """Writes a quickstart-shaped model with random weights."""
+    from latentlab import bench
+    bench.random_checkpoint(folder)
+
+
+def bench_fused_sample(checkpoint_dir: str, steps: int, labels) -> None:
+    """Fused DDIM sampling on a checkpoint, to completion."""
+    from latentlab import bench
+    bench.fused_sample(_model(checkpoint_dir), int(steps), [int(v) for v in labels])

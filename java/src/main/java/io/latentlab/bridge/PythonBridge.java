@@ -2,11 +2,6 @@ package io.latentlab.bridge;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import jep.Interpreter;
 import jep.JepConfig;
 import jep.JepException;
@@ -35,20 +30,13 @@ public final class PythonBridge implements AutoCloseable {
   private static PythonBridge current;
 
   private final PythonEnvironment environment;
-  private final ExecutorService thread;
-  private final Thread interpreterThread;
+  private final InterpreterThread thread;
   private Interpreter interpreter;
   private volatile boolean closed;
 
   private PythonBridge(PythonEnvironment environment) {
     this.environment = environment;
-    Thread[] holder = new Thread[1];
-    this.thread = Executors.newSingleThreadExecutor(runnable -> {
-      Thread t = new Thread(runnable, "latentlab-python");
-      t.setDaemon(true);
-      holder[0] = t;
-      return t;
-    });
+    this.thread = new InterpreterThread("latentlab-python");
     submitUnchecked(() -> {
       interpreter = new SharedInterpreter();
       interpreter.exec("import site, sys");
@@ -57,7 +45,6 @@ public final class PythonBridge implements AutoCloseable {
       interpreter.exec("import " + MODULE + " as " + ALIAS);
       return null;
     });
-    this.interpreterThread = holder[0];
   }
 
   /**
@@ -153,9 +140,22 @@ public final class PythonBridge implements AutoCloseable {
     return callForLong("collect_garbage");
   }
 
+  /**
+   * Runs code with the raw Jep interpreter on its own thread, for benchmarks that compare the
+   * bridge with plain Jep.
+   */
+  <T> T withInterpreter(java.util.function.Function<Interpreter, T> task) {
+    return submit(() -> task.apply(interpreter));
+  }
+
+  /** The name under which {@code latentlab.bridge} is imported in the interpreter. */
+  static String moduleAlias() {
+    return ALIAS;
+  }
+
   /** True when the caller is the interpreter's own thread (e.g. inside a progress callback). */
   public boolean onInterpreterThread() {
-    return Thread.currentThread() == interpreterThread;
+    return Thread.currentThread() == thread.thread();
   }
 
   private <T> T submit(Callable<T> task) {
@@ -173,27 +173,7 @@ public final class PythonBridge implements AutoCloseable {
     if (onInterpreterThread()) {
       throw new IllegalStateException("a Python call cannot be made from inside another (e.g. from a progress callback)");
     }
-    Future<T> future;
-    try {
-      future = thread.submit(task);
-    } catch (RejectedExecutionException e) {
-      throw new IllegalStateException("the Python bridge is closed", e);
-    }
-    try {
-      return future.get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for Python", e);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof RuntimeException runtime) {
-        throw runtime;
-      }
-      if (cause instanceof Error error) {
-        throw error;
-      }
-      throw new IllegalStateException(cause);
-    }
+    return thread.call(task);
   }
 
   /** Turns a JepException into a PythonException, with the details Python recorded. */

@@ -58,6 +58,19 @@ public final class Tensor implements AutoCloseable {
         buffer -> buffer.asFloatBuffer().put(values));
   }
 
+  /**
+   * A new tensor of zeros.
+   *
+   * @throws IllegalArgumentException for an empty shape or a non-positive dimension
+   */
+  public static Tensor zeros(BufferAllocator allocator, DType dtype, long[] shape) {
+    long total = 1;
+    for (long d : shape) {
+      total = Math.multiplyExact(total, Math.max(d, 0));
+    }
+    return filled(allocator, dtype, shape, Math.toIntExact(total), buffer -> { });
+  }
+
   /** Copies int32 values into a new tensor; see {@link #ofFloats}. */
   public static Tensor ofInts(BufferAllocator allocator, long[] shape, int[] values) {
     return filled(allocator, DType.INT32, shape, values.length, buffer -> buffer.asIntBuffer().put(values));
@@ -109,8 +122,10 @@ public final class Tensor implements AutoCloseable {
         vector.setNotNull(i);
       }
       BaseFixedWidthVector data = (BaseFixedWidthVector) vector.getDataVector();
-      fill.accept(data.getDataBuffer().nioBuffer(0, Math.multiplyExact(count, dtype.bytes()))
-          .order(ByteOrder.nativeOrder()));
+      data.getDataBuffer().setZero(0, (long) count * dtype.bytes());
+      if (count > 0 && (long) count * dtype.bytes() <= Integer.MAX_VALUE) {
+        fill.accept(data.getDataBuffer().nioBuffer(0, count * dtype.bytes()).order(ByteOrder.nativeOrder()));
+      }
       data.getValidityBuffer().setOne(0, (count + 7) / 8);
       data.setValueCount(count);
       vector.setValueCount(rows);

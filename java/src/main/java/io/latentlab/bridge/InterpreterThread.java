@@ -1,0 +1,115 @@
+package io.latentlab.bridge;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The one thread that runs Python. Callers hand it work and wait for the answer; both sides
+ * spin briefly before parking, because a park/unpark round trip costs tens of microseconds on
+ * small machines while a Python call can take well under one (measured in bench/reports).
+ */
+final class InterpreterThread {
+  /** How long either side spins before it parks; short enough to cost nothing when idle. */
+  private static final long SPIN_NANOS = 50_000;
+
+  private final ConcurrentLinkedQueue<Task<?>> queue = new ConcurrentLinkedQueue<>();
+  private final Thread thread;
+  private volatile boolean running = true;
+
+  InterpreterThread(String name) {
+    thread = new Thread(this::loop, name);
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** The thread itself. */
+  Thread thread() {
+    return thread;
+  }
+
+  /**
+   * Runs {@code body} on the interpreter thread and returns its result.
+   *
+   * @throws IllegalStateException if the thread was shut down
+   * @throws RuntimeException or Error: whatever {@code body} threw (checked ones wrapped)
+   */
+  <T> T call(Callable<T> body) {
+    if (!running) {
+      throw new IllegalStateException("the Python bridge is closed; start a new one with PythonBridge.start");
+    }
+    Task<T> task = new Task<>(body, Thread.currentThread());
+    queue.add(task);
+    LockSupport.unpark(thread);
+    boolean interrupted = false;
+    long spinUntil = System.nanoTime() + SPIN_NANOS;
+    while (!task.done) {
+      if (System.nanoTime() < spinUntil) {
+        Thread.onSpinWait();
+      } else {
+        LockSupport.park(task);
+        // A Python call cannot be abandoned half-way: wait it out, keep the interrupt for later.
+        interrupted |= Thread.interrupted();
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (task.failure instanceof RuntimeException runtime) {
+      throw runtime;
+    }
+    if (task.failure instanceof Error error) {
+      throw error;
+    }
+    if (task.failure != null) {
+      throw new IllegalStateException(task.failure);
+    }
+    return task.result;
+  }
+
+  /** Lets queued work finish, then ends the thread. */
+  void shutdown() {
+    running = false;
+    LockSupport.unpark(thread);
+  }
+
+  private void loop() {
+    long idleSince = System.nanoTime();
+    while (running || !queue.isEmpty()) {
+      Task<?> task = queue.poll();
+      if (task == null) {
+        if (System.nanoTime() - idleSince < SPIN_NANOS) {
+          Thread.onSpinWait();
+        } else {
+          LockSupport.park(this);
+        }
+        continue;
+      }
+      task.run();
+      idleSince = System.nanoTime();
+    }
+  }
+
+  private static final class Task<T> {
+    private final Callable<T> body;
+    private final Thread caller;
+    private T result;
+    private Throwable failure;
+    private volatile boolean done; // written last: publishes result and failure
+
+    Task(Callable<T> body, Thread caller) {
+      this.body = body;
+      this.caller = caller;
+    }
+
+    void run() {
+      try {
+        result = body.call();
+      } catch (Throwable e) {
+        failure = e;
+      }
+      done = true;
+      LockSupport.unpark(caller);
+    }
+  }
+}
