@@ -5,7 +5,9 @@ Each function parses its arguments and calls one library function.
 """
 
 import ctypes
+import functools
 import json
+import math
 import os
 import platform
 import traceback
@@ -109,13 +111,18 @@ _ARROW_TYPES = {"float32": pa.float32(), "float16": pa.float16(), "bfloat16": pa
 BFLOAT16_TENSOR_EXTENSION = "latentlab.bfloat16_tensor"
 
 
-def _tensor_field(dtype_name: str, item_shape: list[int]) -> pa.Field:
+_NUMPY_BY_ARROW_ID = {t.id: name for name, t in _ARROW_TYPES.items() if name != "bfloat16"}
+
+
+@functools.lru_cache(maxsize=256)
+def _tensor_field(dtype_name: str, item_shape: tuple[int, ...]) -> pa.Field:
+    """The schema of a tensor column (cached: a handoff's fixed cost is what matters)."""
     item = pa.field("item", _ARROW_TYPES[dtype_name], nullable=False)
-    size = int(np.prod(item_shape))
+    size = math.prod(item_shape)
     extension = BFLOAT16_TENSOR_EXTENSION if dtype_name == "bfloat16" else TENSOR_EXTENSION
     return pa.field("tensor", pa.list_(item, size), nullable=False, metadata={
         b"ARROW:extension:name": extension.encode(),
-        b"ARROW:extension:metadata": json.dumps({"shape": item_shape},
+        b"ARROW:extension:metadata": json.dumps({"shape": list(item_shape)},
                                                 separators=(",", ":")).encode()})
 
 
@@ -137,7 +144,7 @@ def export_tensor(x, array_address: int, schema_address: int) -> int:
         raise ValueError("export_tensor: array is not C-contiguous")
     if host.ndim < 2:
         raise ValueError(f"export_tensor: need [batch, ...], got shape {list(host.shape)}")
-    field = _tensor_field(name, [int(d) for d in host.shape[1:]])
+    field = _tensor_field(name, tuple(int(d) for d in host.shape[1:]))
     buffer = pa.py_buffer(host)
     values = pa.Array.from_buffers(field.type.value_type, host.size, [None, buffer])
     storage = pa.FixedSizeListArray.from_arrays(values, type=field.type)
@@ -168,11 +175,10 @@ def import_tensor_from(array: pa.Array, field: pa.Field | None = None) -> jax.Ar
     if storage.null_count or storage.values.null_count:
         raise ValueError("a tensor must not contain nulls")
     values = storage.values
-    names = {v: k for k, v in _ARROW_TYPES.items() if k != "bfloat16"}
     if bfloat16 and values.type == pa.uint16():
         dtype = jnp.bfloat16
-    elif values.type in names:
-        dtype = np.dtype(names[values.type])
+    elif values.type.id in _NUMPY_BY_ARROW_ID:
+        dtype = np.dtype(_NUMPY_BY_ARROW_ID[values.type.id])
     else:
         raise TypeError(f"tensor values of type {values.type} cannot cross; use one of "
                         f"{', '.join(_ARROW_TYPES)}")

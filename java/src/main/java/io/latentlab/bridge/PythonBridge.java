@@ -48,6 +48,16 @@ public final class PythonBridge implements AutoCloseable {
   }
 
   /**
+   * Returns the JVM's bridge for the project found by {@link PythonEnvironment#discoverHome()}:
+   * what JShell and notebooks call.
+   *
+   * @throws IllegalStateException in one line if no project or environment is found
+   */
+  public static PythonBridge start() {
+    return start(PythonEnvironment.discoverHome());
+  }
+
+  /**
    * Returns the JVM's bridge, starting CPython on first use.
    *
    * @param home the project root, which holds {@code .venv}

@@ -26,6 +26,28 @@ public record PythonEnvironment(
   private static final Pattern JAR_NAME = Pattern.compile("jep-([0-9][^/]*)\\.jar$");
 
   /**
+   * Finds the project root: the {@code latentlab.home} system property (the launcher sets it),
+   * else the nearest folder at or above the working directory that holds both
+   * {@code environment.yml} and {@code .venv}.
+   *
+   * @throws IllegalStateException in one line if there is none
+   */
+  public static Path discoverHome() {
+    String property = System.getProperty("latentlab.home");
+    if (property != null) {
+      return Path.of(property).toAbsolutePath().normalize();
+    }
+    Path start = Path.of(System.getProperty("user.dir")).toAbsolutePath().normalize();
+    for (Path dir = start; dir != null; dir = dir.getParent()) {
+      if (Files.isRegularFile(dir.resolve("environment.yml")) && Files.isDirectory(dir.resolve(".venv"))) {
+        return dir;
+      }
+    }
+    throw new IllegalStateException("no LatentLab project (environment.yml and .venv) at or above "
+        + start + "; run ./latentlab setup there, or set -Dlatentlab.home=<project>");
+  }
+
+  /**
    * Locates the environment under a project root.
    *
    * @throws IllegalStateException in one line saying what is missing and how to set it up
