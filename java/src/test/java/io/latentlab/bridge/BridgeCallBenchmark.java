@@ -1,5 +1,6 @@
 package io.latentlab.bridge;
 
+import io.latentlab.testing.TestProject;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -33,7 +34,7 @@ public class BridgeCallBenchmark {
 
   @Setup
   public void start() {
-    bridge = PythonBridge.start(Path.of(System.getProperty("latentlab.home", ".")));
+    bridge = PythonBridge.start(TestProject.home());
     noop = PythonBridge.moduleAlias() + ".noop";
     viaCall = PythonBridge.moduleAlias() + ".call";
   }

@@ -1,5 +1,6 @@
 package io.latentlab.bridge;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * thread), as a researcher uses it: Python's output shows in JShell and tensors arrive.
  */
 class JShellBridgeTest {
-  private static final Path HOME = Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath();
+  private static final Path HOME = TestProject.home();
 
   @Test
   void jshellDefaultMode_callsPythonAndSeesItsOutput(@TempDir Path dir) throws IOException, InterruptedException {

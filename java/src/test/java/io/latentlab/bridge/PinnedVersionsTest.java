@@ -1,5 +1,6 @@
 package io.latentlab.bridge;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 /** The Jep jar (pom.xml) and the Jep that pip builds (environment.yml) must be one version. */
 class PinnedVersionsTest {
-  private static final Path HOME = Path.of(System.getProperty("latentlab.home", "."));
+  private static final Path HOME = TestProject.home();
 
   private static String find(Path file, String regex) throws IOException {
     Matcher m = Pattern.compile(regex).matcher(Files.readString(file));

@@ -1,5 +1,6 @@
 package io.latentlab.bridge;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -20,7 +21,7 @@ class PythonBridgeTest {
   static PythonBridge bridge;
 
   static Path home() {
-    return Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath();
+    return TestProject.home();
   }
 
   @BeforeAll

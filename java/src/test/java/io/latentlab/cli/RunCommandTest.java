@@ -1,5 +1,6 @@
 package io.latentlab.cli;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,18 +22,7 @@ import picocli.CommandLine;
 
 /** The CLI end to end in this JVM: real config parsing, real Python, real files. */
 class RunCommandTest {
-  /** A job small enough for a unit test: a few steps of tiny models. */
-  static final String TINY = """
-      name: tiny
-      seed: 1
-      model:
-        vae: {channels: 8}
-        unet: {channels: 16}
-      train:
-        vae: {steps: 4, batch_size: 8}
-        unet: {steps: 4, batch_size: 8}
-      sample: {steps: 3, num_samples: 10}
-      """;
+  static final String TINY = TestProject.tinyExperiment("tiny", 1, 3, 10);
 
   @TempDir Path dir;
 

@@ -1,5 +1,6 @@
 package io.latentlab.run;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,17 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Sampling a really trained (tiny) model step by step from Java. */
 class SamplerSessionTest {
-  static final String TINY = """
-      name: tiny-session
-      seed: 11
-      model:
-        vae: {channels: 8}
-        unet: {channels: 16}
-      train:
-        vae: {steps: 4, batch_size: 8}
-        unet: {steps: 4, batch_size: 8}
-      sample: {steps: 4, num_samples: 6, guidance_scale: 2.0}
-      """;
+  static final String TINY = TestProject.tinyExperiment("tiny-session", 11, 4, 6);
 
   @TempDir static Path runs;
   static PythonBridge bridge;
@@ -44,7 +35,7 @@ class SamplerSessionTest {
 
   @BeforeAll
   static void trainTinyModel() {
-    Path home = Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath();
+    Path home = TestProject.home();
     bridge = PythonBridge.start(home);
     ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
     ExperimentRunner.Trial trial = runner.resolve(Path.of("tiny-session.yaml"),

@@ -1,5 +1,6 @@
 package io.latentlab.run;
 
+import io.latentlab.testing.TestProject;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.tensor.Allocators;
 import java.io.IOException;
@@ -43,7 +44,7 @@ public class SamplingBenchmark {
 
   @Setup
   public void setUp() throws IOException {
-    bridge = PythonBridge.start(Path.of(System.getProperty("latentlab.home", ".")));
+    bridge = PythonBridge.start(TestProject.home());
     allocator = Allocators.aligned();
     run = Files.createTempDirectory("latentlab-bench");
     bridge.call("bench_checkpoint", run.resolve(ExperimentRunner.CHECKPOINT).toString());

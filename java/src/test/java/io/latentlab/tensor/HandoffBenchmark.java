@@ -1,5 +1,6 @@
 package io.latentlab.tensor;
 
+import io.latentlab.testing.TestProject;
 import io.latentlab.bridge.PythonBridge;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -45,7 +46,7 @@ public class HandoffBenchmark {
 
   @Setup
   public void setUp() {
-    bridge = PythonBridge.start(Path.of(System.getProperty("latentlab.home", ".")));
+    bridge = PythonBridge.start(TestProject.home());
     allocator = Allocators.aligned();
     tensor = Tensor.zeros(allocator, DType.FLOAT32, new long[] {1, bytes / Float.BYTES});
     held = bridge.callForLong("bench_hold", bytes);

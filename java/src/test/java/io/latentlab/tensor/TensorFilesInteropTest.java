@@ -1,5 +1,6 @@
 package io.latentlab.tensor;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** An Arrow IPC file written by Java, opened by the real pyarrow, pandas and DuckDB. */
 class TensorFilesInteropTest {
-  private static final Path HOME = Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath();
+  private static final Path HOME = TestProject.home();
 
   private static final String READER = String.join("\n",
       "import sys, duckdb, pyarrow.ipc as ipc",

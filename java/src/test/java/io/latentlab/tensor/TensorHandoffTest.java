@@ -1,5 +1,6 @@
 package io.latentlab.tensor;
 
+import io.latentlab.testing.TestProject;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -25,7 +26,7 @@ class TensorHandoffTest {
 
   @BeforeAll
   static void start() {
-    bridge = PythonBridge.start(Path.of(System.getProperty("latentlab.home", ".")));
+    bridge = PythonBridge.start(TestProject.home());
   }
 
   @BeforeEach

@@ -1,0 +1,35 @@
+package io.latentlab.testing;
+
+import java.nio.file.Path;
+
+/** What tests share about the project they run in. */
+public final class TestProject {
+  private TestProject() {}
+
+  /** The project root: Surefire sets {@code latentlab.home}; the launcher's JMH run does too. */
+  public static Path home() {
+    return Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath().normalize();
+  }
+
+  /**
+   * A real experiment small enough for a unit test: tiny models, a few training steps each.
+   *
+   * @param name the experiment's name
+   * @param seed its seed
+   * @param sampleSteps DDIM steps
+   * @param samples how many samples
+   */
+  public static String tinyExperiment(String name, long seed, int sampleSteps, int samples) {
+    return """
+        name: %s
+        seed: %d
+        model:
+          vae: {channels: 8}
+          unet: {channels: 16}
+        train:
+          vae: {steps: 4, batch_size: 8}
+          unet: {steps: 4, batch_size: 8}
+        sample: {steps: %d, num_samples: %d, guidance_scale: 2.0}
+        """.formatted(name, seed, sampleSteps, samples);
+  }
+}
