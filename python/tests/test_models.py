@@ -58,7 +58,7 @@ def test_config_resolve_checks_python_owned_names():
             "diffusion": {"beta_schedule": "linear"}}
     resolved = config_lib.resolve(base)
     assert set(resolved["model"]) == {"vae", "unet"}
-    with pytest.raises(ValueError, match="sample.sampler: unknown value 'magic'; allowed: ddim"):
+    with pytest.raises(ValueError, match="sample.sampler: unknown value 'magic'; allowed: ddim, ddpm, euler, heun, dpmpp_2m"):
         config_lib.resolve({**base, "sample": {"sampler": "magic"}})
     with pytest.raises(ValueError, match="model.gan: unknown model section"):
         config_lib.resolve({**base, "model": {"gan": {}}})

@@ -40,10 +40,12 @@ def model():
 ARGS = dict(sampler="ddim", steps=6, seed=5, labels=[0, 3, 7], guidance_scale=2.0)
 
 
-@pytest.mark.parametrize("eta", [0.0, 1.0])
-def test_stepwise_equals_fused_bit_for_bit(model, eta):
-    fused = sampling.sample(model, eta=eta, **ARGS)
-    session = sampling.SamplingSession(model, eta=eta, **ARGS)
+@pytest.mark.parametrize("sampler, eta", [("ddim", 0.0), ("ddim", 1.0), ("ddpm", 1.0),
+                                         ("euler", 0.0), ("heun", 0.0), ("dpmpp_2m", 0.0)])
+def test_stepwise_equals_fused_bit_for_bit(model, sampler, eta):
+    args = {**ARGS, "sampler": sampler}
+    fused = sampling.sample(model, eta=eta, **args)
+    session = sampling.SamplingSession(model, eta=eta, **args)
     x0_predictions = []
     while not session.done:
         x0_predictions.append(session.step().x0)

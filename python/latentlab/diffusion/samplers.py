@@ -21,9 +21,6 @@ from latentlab.diffusion.schedules import NoiseSchedule
 
 Denoiser = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
-SAMPLERS = ("ddim",)
-
-
 def guided_denoiser(apply_fn, prediction: str, schedule: NoiseSchedule, labels,
                     null_label: int, guidance_scale) -> Denoiser:
     """Wraps a U-Net apply function ``apply_fn(x, t[B], labels[B])`` as a :data:`Denoiser`
@@ -83,26 +80,126 @@ def ddim_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, t
     return SamplerState(x=x_next, x0=x0, index=i + 1)
 
 
-def ddim(denoise: Denoiser, x_T, schedule: NoiseSchedule, timesteps, key, eta=0.0):
-    """DDIM, fused: every :func:`ddim_step` inside one ``lax.scan``. η = 0 is deterministic;
-    η = 1 matches DDPM's posterior variance. ``timesteps`` [S] int32, decreasing."""
-    steps = len(timesteps)
-
-    def body(state, _):
-        return ddim_step(denoise, state, schedule, timesteps, key, eta), None
-
-    final, _ = jax.lax.scan(body, init_state(x_T), None, length=steps)
-    return final.x
+def _alpha_bar(schedule: NoiseSchedule, t):
+    """ᾱ_t, with t = -1 meaning "after the last step" (ᾱ = 1, clean data)."""
+    return jnp.where(t >= 0, schedule.alphas_cumprod[jnp.maximum(t, 0)], 1.0)
 
 
-STEPS = {"ddim": ddim_step}
+def _sigma(alpha_bar):
+    """σ = √((1-ᾱ)/ᾱ): the noise level of x/√ᾱ, where the PF-ODE is dy/dσ = (y - D(y, σ))/σ."""
+    return jnp.sqrt((1.0 - alpha_bar) / alpha_bar)
+
+
+def _neighbours(state: SamplerState, timesteps):
+    """(t_prev, t, t_next) around step ``state.index``; -1 past either end."""
+    timesteps = jnp.asarray(timesteps, jnp.int32)
+    last = timesteps.shape[0] - 1
+    i = state.index
+    t = timesteps[i]
+    t_next = jnp.where(i < last, timesteps[jnp.minimum(i + 1, last)], -1)
+    t_prev = jnp.where(i > 0, timesteps[jnp.maximum(i - 1, 0)], -1)
+    return t_prev, t, t_next
+
+
+def euler_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps, key,
+               eta=0.0) -> SamplerState:
+    """One Euler step of the probability-flow ODE in σ (Karras et al. 2022, Algorithm 1 without
+    its second-order correction): y' = y + (σ' - σ)(y - D)/σ with y = x/√ᾱ. With an
+    x0-predicting denoiser this is DDIM with η = 0; it is here under its ODE name."""
+    del key, eta
+    _, t, t_next = _neighbours(state, timesteps)
+    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
+    x0, _ = denoise(state.x, t)
+    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
+    y = state.x / jnp.sqrt(a_t)
+    y_next = y + (sigma_next - sigma) * (y - x0) / sigma
+    return SamplerState(x=y_next * jnp.sqrt(a_next), x0=x0, index=state.index + 1)
+
+
+def heun_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps, key,
+              eta=0.0) -> SamplerState:
+    """One step of Heun's second-order method (Karras et al. 2022, Algorithm 1): an Euler step,
+    then the trapezoidal correction with a second denoiser call at σ'; the final step to σ = 0
+    is plain Euler. Two model evaluations per step but the last."""
+    del key, eta
+    _, t, t_next = _neighbours(state, timesteps)
+    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
+    x0, _ = denoise(state.x, t)
+    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
+    y = state.x / jnp.sqrt(a_t)
+    slope = (y - x0) / sigma
+    y_euler = y + (sigma_next - sigma) * slope
+
+    def corrected(_):
+        x0_next, _ = denoise(y_euler * jnp.sqrt(a_next), jnp.maximum(t_next, 0))
+        slope_next = (y_euler - x0_next) / sigma_next
+        return y + (sigma_next - sigma) * 0.5 * (slope + slope_next)
+
+    y_next = jax.lax.cond(t_next >= 0, corrected, lambda _: y_euler, None)
+    return SamplerState(x=y_next * jnp.sqrt(a_next), x0=x0, index=state.index + 1)
+
+
+def dpmpp_2m_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps,
+                  key, eta=0.0) -> SamplerState:
+    """One step of DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): a second-order multistep
+    solver in λ = -log σ that reuses the previous step's x0 prediction (kept in the state).
+    The first step, and the last one to σ = 0, are first order."""
+    del key, eta
+    t_prev, t, t_next = _neighbours(state, timesteps)
+    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
+    x0, _ = denoise(state.x, t)
+    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
+    y = state.x / jnp.sqrt(a_t)
+    lam = -jnp.log(sigma)
+    # Where σ' = 0, λ' = ∞: the update is y' = x0, so any finite h works in the formula below.
+    lam_next = jnp.where(t_next >= 0, -jnp.log(jnp.maximum(sigma_next, 1e-20)), lam + 1.0)
+    h = lam_next - lam
+    lam_prev = -jnp.log(_sigma(_alpha_bar(schedule, jnp.maximum(t_prev, 0))))
+    r = (lam - lam_prev) / h
+    second_order = (t_prev >= 0) & (t_next >= 0)
+    x0_mix = jnp.where(second_order,
+                       (1.0 + 1.0 / (2.0 * r)) * x0 - (1.0 / (2.0 * r)) * state.x0, x0)
+    ratio = jnp.where(t_next >= 0, sigma_next / sigma, 0.0)
+    y_next = ratio * y - jnp.expm1(-h) * x0_mix
+    y_next = jnp.where(t_next >= 0, y_next, x0)
+    return SamplerState(x=y_next * jnp.sqrt(a_next), x0=x0, index=state.index + 1)
+
+
+def ddpm_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps, key,
+              eta=1.0) -> SamplerState:
+    """One step of ancestral DDPM sampling (Ho et al. 2020, Algorithm 2), written as DDIM with
+    η = 1, which draws from the same posterior q(x_{t'} | x_t, x̂0) (Song et al. 2021, §4.1)."""
+    del eta
+    return ddim_step(denoise, state, schedule, timesteps, key, eta=1.0)
+
+
+STEPS = {"ddim": ddim_step, "ddpm": ddpm_step, "euler": euler_step, "heun": heun_step,
+         "dpmpp_2m": dpmpp_2m_step}
+SAMPLERS = tuple(STEPS)
+
+
+def fused(step):
+    """The fused form of a step function: every step inside one ``lax.scan``."""
+
+    def sample(denoise: Denoiser, x_T, schedule: NoiseSchedule, timesteps, key, eta=0.0):
+        def body(state, _):
+            return step(denoise, state, schedule, timesteps, key, eta=eta), None
+
+        final, _ = jax.lax.scan(body, init_state(x_T), None, length=len(timesteps))
+        return final.x
+
+    sample.__doc__ = f"Fused {step.__name__}: " + (step.__doc__ or "")
+    return sample
+
+
+ddim = fused(ddim_step)
+ddim.__doc__ = """DDIM, fused: every :func:`ddim_step` inside one ``lax.scan``. η = 0 is
+deterministic; η = 1 matches DDPM's posterior variance. ``timesteps`` [S] int32, decreasing."""
 
 
 def get_sampler(name: str):
     """The fused sampler registered under ``name`` (as configs spell it)."""
-    if name == "ddim":
-        return ddim
-    raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+    return fused(get_step(name))
 
 
 def get_step(name: str):
