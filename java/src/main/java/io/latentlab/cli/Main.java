@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = VersionProvider.class,
     description = "Latent diffusion research from Java: configs, runs with provenance, models in JAX/Flax.",
-    subcommands = {RunCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
+        CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
 public final class Main implements Runnable {
@@ -33,6 +34,11 @@ public final class Main implements Runnable {
   /** The project root: {@code -Dlatentlab.home}, set by the launcher, or the working directory. */
   static Path home() {
     return Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath().normalize();
+  }
+
+  /** The runs root: {@code --runs-dir} if given, else {@code runs/} in the project. */
+  static Path runsDir(Path option) {
+    return option != null ? option.toAbsolutePath().normalize() : home().resolve("runs");
   }
 
   /** Builds the command line with LatentLab's error handling. */

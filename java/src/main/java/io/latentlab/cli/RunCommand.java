@@ -48,7 +48,7 @@ final class RunCommand implements Callable<Integer> {
       err.println(e.getMessage());
       return Main.EXIT_FAILED;
     }
-    Path runs = runsDir != null ? runsDir.toAbsolutePath().normalize() : home.resolve("runs");
+    Path runs = Main.runsDir(runsDir);
     ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
     ExperimentRunner.Trial trial = runner.resolve(configFile, config);
     out.printf("experiment %s, trial %s%n", trial.config().name(), trial.id().shortId());

@@ -143,6 +143,21 @@ class RunCommandTest {
     assertEquals(result.get("outputs"), again.get("outputs"), "samples.png and latents.arrow hashes");
     assertEquals(result.at("/metrics/unet_final_loss"), again.at("/metrics/unet_final_loss"));
 
+    // The store sees the run straight from its files.
+    Outcome listed = execute("runs", "--runs-dir", runs().toString(), "--status", "completed");
+    assertEquals(0, listed.exitCode(), listed.err());
+    assertTrue(listed.out().contains("tiny        " + run.getFileName() + "  completed"), listed.out());
+    Path csv = dir.resolve("losses.csv");
+    Outcome exported = execute("query", "SELECT stage, count(*) AS n FROM metrics GROUP BY stage ORDER BY stage",
+        "--runs-dir", runs().toString(), "--csv", csv.toString());
+    assertEquals(0, exported.exitCode(), exported.err());
+    assertEquals("stage,n", Files.readAllLines(csv).get(0));
+    Outcome shown = execute("show", run.getFileName().toString(), "--runs-dir", runs().toString());
+    assertTrue(shown.out().contains("\"status\" : \"completed\""), shown.out());
+    Outcome badSql = execute("query", "SELEC 1", "--runs-dir", runs().toString());
+    assertEquals(2, badSql.exitCode());
+    assertEquals(1, badSql.err().lines().count(), badSql.err());
+
     String resultBefore = Files.readString(run.resolve("result.json"));
     Outcome second = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(0, second.exitCode(), second.err());

@@ -1,0 +1,58 @@
+package io.latentlab.cli;
+
+import io.latentlab.store.RunStore;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code latentlab query SQL}: SQL over the run files. */
+@Command(
+    name = "query",
+    mixinStandardHelpOptions = true,
+    description = {"Runs SQL (DuckDB) over the run files. Views: runs (one row per run),",
+        "provenance, results (result.json) and metrics (every line of metrics.jsonl, with its",
+        "filename). Prints a table, or writes CSV or Parquet."},
+    footer = {"", "Examples:",
+        "  ./latentlab query \"SELECT experiment, count(*) FROM runs GROUP BY experiment\"",
+        "  ./latentlab query \"SELECT stage, min(loss) FROM metrics GROUP BY stage\"",
+        "  ./latentlab query \"SELECT * FROM runs\" --parquet runs.parquet"})
+final class QueryCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "SQL", description = "the query")
+  String sql;
+
+  @Option(names = "--csv", paramLabel = "FILE", description = "write the result as CSV (with a header) instead of printing it")
+  Path csv;
+
+  @Option(names = "--parquet", paramLabel = "FILE", description = "write the result as Parquet instead of printing it")
+  Path parquet;
+
+  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
+  Path runsDir;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    if (csv != null && parquet != null) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "give --csv or --parquet, not both");
+    }
+    try (RunStore store = RunStore.open(Main.runsDir(runsDir))) {
+      if (csv != null || parquet != null) {
+        Path file = csv != null ? csv : parquet;
+        store.export(sql, file, csv != null ? RunStore.Format.CSV : RunStore.Format.PARQUET);
+        spec.commandLine().getOut().println("wrote " + file.toAbsolutePath().normalize());
+      } else {
+        spec.commandLine().getOut().print(store.query(sql).render());
+      }
+      spec.commandLine().getOut().flush();
+      return 0;
+    } catch (IllegalArgumentException e) {
+      spec.commandLine().getErr().println("query: " + e.getMessage());
+      return Main.EXIT_USAGE;
+    }
+  }
+}

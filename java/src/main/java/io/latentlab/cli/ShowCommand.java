@@ -1,0 +1,71 @@
+package io.latentlab.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code latentlab show RUN}: one run's provenance and result. */
+@Command(
+    name = "show",
+    mixinStandardHelpOptions = true,
+    description = {"Prints a run's provenance.json and result.json (or says it is incomplete).",
+        "RUN is a run directory or the start of a trial id (as 'latentlab runs' lists it)."},
+    footer = {"", "Examples:",
+        "  ./latentlab show 7e61bed25bcc",
+        "  ./latentlab show runs/quickstart/7e61bed25bcc"})
+final class ShowCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "RUN", description = "a run directory or a trial id prefix")
+  String run;
+
+  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
+  Path runsDir;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public Integer call() throws IOException {
+    Path dir = resolve();
+    var out = spec.commandLine().getOut();
+    out.println("run: " + dir);
+    for (String file : List.of("provenance.json", "result.json")) {
+      Path path = dir.resolve(file);
+      out.println("--- " + file);
+      out.println(Files.isRegularFile(path) ? Files.readString(path).strip()
+          : "(none: the run did not complete)");
+    }
+    out.flush();
+    return 0;
+  }
+
+  private Path resolve() throws IOException {
+    Path direct = Path.of(run);
+    if (Files.isRegularFile(direct.resolve("provenance.json"))) {
+      return direct.toAbsolutePath().normalize();
+    }
+    if (!run.matches("[0-9a-f]{4,64}")) {
+      throw new CommandLine.ParameterException(spec.commandLine(),
+          "show: '" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
+    }
+    Path root = Main.runsDir(runsDir);
+    List<Path> matches;
+    try (Stream<Path> dirs = Files.isDirectory(root) ? Files.walk(root, 2) : Stream.empty()) {
+      matches = dirs.filter(p -> p.getNameCount() == root.getNameCount() + 2)
+          .filter(p -> p.getFileName().toString().startsWith(run.substring(0, Math.min(run.length(), 12))))
+          .filter(p -> Files.isRegularFile(p.resolve("provenance.json")))
+          .toList();
+    }
+    if (matches.size() != 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), String.format(
+          "show: %d runs under %s match '%s'; give more digits or the directory", matches.size(), root, run));
+    }
+    return matches.get(0);
+  }
+}
