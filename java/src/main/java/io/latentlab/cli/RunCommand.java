@@ -21,16 +21,26 @@ import picocli.CommandLine.Parameters;
     description = {
         "Trains and samples the experiment in CONFIG and writes runs/<experiment>/<trial-id>/:",
         "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, result.json (last).",
-        "A trial that already completed is reported, not rerun."},
+        "Overrides (key.path=value) apply after the file and its 'extends:' chain, and are part",
+        "of the trial's identity. A trial that already completed is reported, not rerun."},
     footer = {"", "Examples:",
         "  ./latentlab run experiments/quickstart.yaml",
+        "  ./latentlab run experiments/quickstart.yaml train.unet.steps=500 sample.sampler=heun",
+        "  ./latentlab run experiments/quickstart.yaml --rerun",
         "  ./latentlab run experiments/quickstart.yaml --runs-dir /tmp/my-runs"})
 final class RunCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "CONFIG", description = "the experiment's YAML file")
   Path configFile;
 
+  @Parameters(index = "1..*", paramLabel = "OVERRIDE",
+      description = "key.path=value, applied after the file, e.g. train.unet.steps=500")
+  java.util.List<String> overrides = new java.util.ArrayList<>();
+
   @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories go (default: runs/ in the project)")
   Path runsDir;
+
+  @Option(names = "--rerun", description = "run a trial that already completed again; the earlier run directory is kept, renamed <trial>.replaced-<time>")
+  boolean rerun;
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -40,7 +50,7 @@ final class RunCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Path home = Main.home();
-    ExperimentConfig config = new ConfigLoader().load(configFile);
+    ExperimentConfig config = new ConfigLoader().load(configFile, overrides);
     PythonBridge bridge;
     try {
       bridge = PythonBridge.start(home);
@@ -55,7 +65,7 @@ final class RunCommand implements Callable<Integer> {
     out.flush();
     ExperimentRunner.RunResult result;
     try (ProgressBars bars = new ProgressBars()) {
-      result = runner.run(trial, bars);
+      result = runner.run(trial, bars, rerun);
     } catch (PythonException e) {
       err.println("run failed: " + e.getMessage());
       err.println(e.traceback());

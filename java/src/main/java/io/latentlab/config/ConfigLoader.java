@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -27,7 +29,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.yaml.snakeyaml.LoaderOptions;
 
@@ -92,11 +100,26 @@ public final class ConfigLoader {
    * @throws ConfigException naming the file, position and key for any problem
    */
   public ExperimentConfig load(Path file) {
-    String text = readUtf8(file);
-    if (text.isBlank()) {
-      throw new ConfigException(file + ": the file is empty; a config needs at least 'name: <experiment>'");
+    return load(file, List.of());
+  }
+
+  /**
+   * Loads a config file, its {@code extends:} chain, and command-line style overrides.
+   *
+   * <p>{@code extends: base.yaml} names a file beside this one (or below it); this file's keys
+   * replace the base's, section by section. Overrides are {@code key.path=value}, the value
+   * read as YAML ({@code 3}, {@code 2.0e-3}, {@code ddim}, {@code [1, 2]}), applied last; the
+   * same grammar serves the CLI and JShell.
+   *
+   * @throws ConfigException naming the file (or the override), position and key
+   */
+  public ExperimentConfig load(Path file, List<String> overrides) {
+    Map<String, String> origins = new HashMap<>();
+    ObjectNode tree = loadTree(file, origins, new ArrayList<>());
+    for (String override : overrides) {
+      applyOverride(tree, override, origins);
     }
-    return parse(file.toString(), text);
+    return bind(file.toString(), tree, origins);
   }
 
   /**
@@ -105,15 +128,112 @@ public final class ConfigLoader {
    * @throws ConfigException naming the source, position and key for any problem
    */
   public ExperimentConfig parse(String source, String text) {
-    java.util.Map<String, String> keyPositions = YamlGuard.check(source, text, options);
-    try {
-      ExperimentConfig config = yaml.readValue(text, ExperimentConfig.class);
-      if (config == null) {
-        throw new ConfigException(source + ": the file holds no mapping; a config needs at least 'name: <experiment>'");
+    Map<String, String> origins = new HashMap<>();
+    ObjectNode tree = readTree(source, text, origins);
+    if (tree.has("extends")) {
+      throw new ConfigException(source + ": 'extends' needs a config file, not text");
+    }
+    return bind(source, tree, origins);
+  }
+
+  private static final int MAX_EXTENDS = 8;
+  private static final Pattern OVERRIDE = Pattern.compile("([a-z_][a-z0-9_]*(?:\\.[a-z_][a-z0-9_]*)*)=(.*)", Pattern.DOTALL);
+
+  private ObjectNode loadTree(Path file, Map<String, String> origins, List<Path> chain) {
+    Path real = file.toAbsolutePath().normalize();
+    if (chain.contains(real)) {
+      throw new ConfigException(file + ": 'extends' forms a cycle: " + chain + " → " + real);
+    }
+    if (chain.size() >= MAX_EXTENDS) {
+      throw new ConfigException(file + ": 'extends' chain longer than " + MAX_EXTENDS);
+    }
+    chain.add(real);
+    String text = readUtf8(file);
+    if (text.isBlank()) {
+      throw new ConfigException(file + ": the file is empty; a config needs at least 'name: <experiment>'");
+    }
+    Map<String, String> own = new HashMap<>();
+    ObjectNode tree = readTree(file.toString(), text, own);
+    JsonNode parent = tree.remove("extends");
+    if (parent == null) {
+      origins.putAll(own);
+      return tree;
+    }
+    String where = own.getOrDefault("extends", file.toString());
+    if (!parent.isTextual()) {
+      throw new ConfigException(where + ": extends: expected a file name, e.g. 'extends: base.yaml'");
+    }
+    Path dir = real.getParent();
+    Path base = dir.resolve(parent.asText()).normalize();
+    if (!base.startsWith(dir)) {
+      throw new ConfigException(where + ": extends: '" + parent.asText()
+          + "' leaves the config's folder; keep base configs beside or below it");
+    }
+    if (!Files.isRegularFile(base)) {
+      throw new ConfigException(where + ": extends: no such file " + base);
+    }
+    ObjectNode merged = loadTree(base, origins, chain);
+    merge(merged, tree);
+    origins.putAll(own);
+    return merged;
+  }
+
+  /** Copies {@code top} onto {@code base}: mappings merge key by key, anything else replaces. */
+  private static void merge(ObjectNode base, ObjectNode top) {
+    top.fields().forEachRemaining(entry -> {
+      JsonNode existing = base.get(entry.getKey());
+      if (existing instanceof ObjectNode baseSection && entry.getValue() instanceof ObjectNode topSection) {
+        merge(baseSection, topSection);
+      } else {
+        base.set(entry.getKey(), entry.getValue());
       }
-      return config;
+    });
+  }
+
+  private void applyOverride(ObjectNode tree, String override, Map<String, String> origins) {
+    Matcher m = OVERRIDE.matcher(override);
+    String where = "override '" + override + "'";
+    if (!m.matches()) {
+      throw new ConfigException(where + ": write key.path=value, e.g. train.unet.steps=500");
+    }
+    String[] keys = m.group(1).split("\\.");
+    JsonNode value = readValue(where, m.group(2).isEmpty() ? "''" : m.group(2));
+    ObjectNode section = tree;
+    StringBuilder path = new StringBuilder();
+    for (int i = 0; i < keys.length - 1; i++) {
+      path.append(i == 0 ? "" : ".").append(keys[i]);
+      JsonNode next = section.get(keys[i]);
+      if (next == null) {
+        next = section.putObject(keys[i]);
+      } else if (!(next instanceof ObjectNode)) {
+        throw new ConfigException(where + ": " + path + " is a value, not a section");
+      }
+      section = (ObjectNode) next;
+    }
+    section.set(keys[keys.length - 1], value);
+    origins.put(m.group(1), where);
+  }
+
+  private JsonNode readValue(String source, String text) {
+    return readNode(source, text, new HashMap<>());
+  }
+
+  private ObjectNode readTree(String source, String text, Map<String, String> origins) {
+    JsonNode node = readNode(source, text, origins);
+    if (!(node instanceof ObjectNode object)) {
+      throw new ConfigException(source + ": the file holds no mapping; a config needs at least 'name: <experiment>'");
+    }
+    return object;
+  }
+
+  private JsonNode readNode(String source, String text, Map<String, String> origins) {
+    Map<String, String> positions = YamlGuard.check(source, text, options);
+    positions.forEach((path, position) -> origins.put(path, source + ":" + position));
+    try {
+      JsonNode node = yaml.readTree(text);
+      return node == null ? yaml.nullNode() : node;
     } catch (JsonProcessingException e) {
-      throw new ConfigException(describe(source, e, keyPositions));
+      throw new ConfigException(describe(source, e, origins));
     } catch (IllegalArgumentException e) { // YAML limits (aliases, depth, size) from SnakeYAML
       throw new ConfigException(source + ": " + firstLine(e.getMessage()));
     } catch (RuntimeException e) {
@@ -121,6 +241,16 @@ public final class ConfigLoader {
         throw new ConfigException(source + ": YAML refused: " + firstLine(e.getMessage()));
       }
       throw e;
+    }
+  }
+
+  private ExperimentConfig bind(String source, ObjectNode tree, Map<String, String> origins) {
+    try {
+      return yaml.treeToValue(tree, ExperimentConfig.class);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(describe(source, e, origins));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(source + ": " + firstLine(e.getMessage()));
     }
   }
 
@@ -171,13 +301,13 @@ public final class ConfigLoader {
     }
   }
 
-  private static String describe(String source, JsonProcessingException e,
-      java.util.Map<String, String> keyPositions) {
+  /** @param origins key path → where it was written ({@code file:line:column} or an override) */
+  private static String describe(String source, JsonProcessingException e, Map<String, String> origins) {
     String where = source + position(e.getLocation());
     if (e instanceof JsonMappingException mapping) {
       String path = keyPath(mapping);
-      if (keyPositions.containsKey(path)) { // where the key starts, not where the parser stopped
-        where = source + ":" + keyPositions.get(path);
+      if (origins.containsKey(path)) { // where the key starts, not where the parser stopped
+        where = origins.get(path);
       }
       if (e instanceof UnrecognizedPropertyException unknown) {
         String allowed = unknown.getKnownPropertyIds().stream()
@@ -189,15 +319,39 @@ public final class ConfigLoader {
       }
       if (e instanceof ValueInstantiationException && e.getCause() instanceof IllegalArgumentException bad) {
         String key = bad.getMessage().split(":", 2)[0];
-        String at = keyPositions.containsKey(key) ? source + ":" + keyPositions.get(key) : where;
-        return at + ": " + bad.getMessage();
+        return origins.getOrDefault(key, where) + ": " + bad.getMessage();
       }
       if (e instanceof MismatchedInputException mismatch && mismatch.getTargetType() != null) {
         return String.format("%s: %s: expected %s", where, path, describeType(mismatch.getTargetType()));
       }
       return String.format("%s: %s: %s", where, path, firstLine(e.getOriginalMessage()));
     }
-    return where + ": YAML syntax error: " + firstLine(e.getOriginalMessage());
+    String key = keyOnLine(origins, where);
+    return where + ": " + (key == null ? "" : key + ": ") + "YAML syntax error: "
+        + firstLine(e.getOriginalMessage());
+  }
+
+  /** The last key written on the line of a {@code file:line:column} position, if any. */
+  private static String keyOnLine(Map<String, String> origins, String where) {
+    Matcher at = Pattern.compile(":(\\d+):(\\d+)$").matcher(where);
+    if (!at.find()) {
+      return null;
+    }
+    String line = where.substring(0, at.start()) + ":" + at.group(1) + ":";
+    int column = Integer.parseInt(at.group(2));
+    String best = null;
+    int bestColumn = -1;
+    for (Map.Entry<String, String> origin : origins.entrySet()) {
+      String value = origin.getValue();
+      if (value.startsWith(line)) {
+        int keyColumn = Integer.parseInt(value.substring(line.length()));
+        if (keyColumn <= column && keyColumn > bestColumn) {
+          best = origin.getKey();
+          bestColumn = keyColumn;
+        }
+      }
+    }
+    return best;
   }
 
   private static String keyPath(JsonMappingException e) {

@@ -94,8 +94,28 @@ public final class ExperimentRunner {
    * @throws PythonException if training or sampling failed (the run is marked failed)
    */
   public RunResult run(Trial trial, ProgressListener progress) {
+    return run(trial, progress, false);
+  }
+
+  /**
+   * Runs a resolved trial; with {@code rerun}, runs it again even if it completed, keeping the
+   * earlier run directory under the name {@code <trial>.replaced-<UTC time>}.
+   *
+   * @throws PythonException if training or sampling failed (the run is marked failed)
+   */
+  public RunResult run(Trial trial, ProgressListener progress, boolean rerun) {
     if (Files.isRegularFile(trial.directory().resolve(RunDirectory.RESULT))) {
-      return new RunResult(trial.directory(), readJson(trial.directory().resolve(RunDirectory.RESULT)), true);
+      if (!rerun) {
+        return new RunResult(trial.directory(), readJson(trial.directory().resolve(RunDirectory.RESULT)), true);
+      }
+      String stamp = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'")
+          .withZone(java.time.ZoneOffset.UTC).format(Instant.now());
+      Path kept = trial.directory().resolveSibling(trial.directory().getFileName() + ".replaced-" + stamp);
+      try {
+        Files.move(trial.directory(), kept, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot keep the earlier run " + trial.directory(), e);
+      }
     }
     Path data = dataFile(trial.config());
     RunDirectory dir = RunDirectory.create(runsRoot, trial.config().name(), trial.id(), "config.yaml",

@@ -163,5 +163,20 @@ class RunCommandTest {
     assertEquals(0, second.exitCode(), second.err());
     assertTrue(second.out().contains("already completed; nothing was rerun"), second.out());
     assertEquals(resultBefore, Files.readString(run.resolve("result.json")), "completed result untouched");
+
+    Outcome rerun = execute("run", file.toString(), "--runs-dir", runs().toString(), "--rerun");
+    assertEquals(0, rerun.exitCode(), rerun.err());
+    try (Stream<Path> list = Files.list(experiment)) {
+      List<String> names = list.map(p -> p.getFileName().toString()).sorted().toList();
+      assertEquals(2, names.size(), names.toString());
+      assertTrue(names.get(1).startsWith(run.getFileName() + ".replaced-"), names.toString());
+      assertEquals(resultBefore, Files.readString(experiment.resolve(names.get(1)).resolve("result.json")),
+          "the earlier result is kept");
+    }
+
+    Outcome overridden = execute("run", file.toString(), "sample.steps=2", "--runs-dir", runs().toString());
+    assertEquals(0, overridden.exitCode(), overridden.err());
+    assertTrue(overridden.out().contains("experiment tiny, trial "), overridden.out());
+    assertFalse(overridden.out().contains("trial " + run.getFileName()), "an override makes another trial");
   }
 }

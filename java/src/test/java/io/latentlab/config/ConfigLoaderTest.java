@@ -163,6 +163,67 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void overrides_setNestedValuesAndCreateSections() throws IOException {
+    Path file = write("name: x\ntrain:\n  unet: {steps: 10}\n");
+    ExperimentConfig config = loader.load(file, java.util.List.of(
+        "train.unet.steps=25", "sample.guidance_scale=1.5", "seed=9", "sample.sampler=ddpm"));
+    assertEquals(25, config.train().unet().steps());
+    assertEquals(1.5, config.sample().guidanceScale());
+    assertEquals(9L, config.seed());
+    assertEquals("ddpm", config.sample().sampler());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
+      "train.unet.steps=-1      | override 'train.unet.steps=-1': train.unet.steps: must be in [1,",
+      "train.unet.stepz=3       | override 'train.unet.stepz=3': train.unet.stepz: unknown key",
+      "seed=abc                 | override 'seed=abc': seed: expected an integer",
+      "seed                     | override 'seed': write key.path=value",
+      "Train.unet.steps=3       | override 'Train.unet.steps=3': write key.path=value",
+      "name.first=x             | override 'name.first=x': name is a value, not a section",
+      "seed=!!java.net.URL [x]  | override 'seed=!!java.net.URL [x]':1:1: YAML tag",
+  })
+  void overrides_bad_nameTheOverride(String override, String expected) throws IOException {
+    Path file = write("name: x\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(file, java.util.List.of(override)));
+    assertTrue(e.getMessage().startsWith(expected), e.getMessage());
+  }
+
+  @Test
+  void extends_mergesSectionBySection() throws IOException {
+    Files.writeString(dir.resolve("base.yaml"), "name: base\nseed: 4\ntrain:\n  vae: {steps: 7, batch_size: 3}\n");
+    Path child = dir.resolve("child.yaml");
+    Files.writeString(child, "extends: base.yaml\nname: child\ntrain:\n  vae: {steps: 8}\n");
+    ExperimentConfig config = loader.load(child);
+    assertEquals("child", config.name());
+    assertEquals(4L, config.seed());
+    assertEquals(8, config.train().vae().steps());
+    assertEquals(3, config.train().vae().batchSize());
+  }
+
+  @Test
+  void extends_errorInBase_pointsIntoTheBase() throws IOException {
+    Path base = dir.resolve("base.yaml");
+    Files.writeString(base, "name: base\ntrain:\n  vae: {stepz: 7}\n");
+    Path child = dir.resolve("child.yaml");
+    Files.writeString(child, "extends: base.yaml\nname: child\n");
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(child));
+    assertTrue(e.getMessage().startsWith(base + ":3:9: train.vae.stepz: unknown key"), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', quoteCharacter = '"', value = {
+      "extends: ../outside.yaml       | extends: '../outside.yaml' leaves the config's folder",
+      "extends: missing.yaml          | extends: no such file",
+      "extends: experiment.yaml       | 'extends' forms a cycle",
+      "extends: [a.yaml]              | extends: expected a file name",
+  })
+  void extends_bad_refused(String line, String expected) throws IOException {
+    String message = failure(line + "\nname: x\n");
+    assertTrue(message.contains(expected), message);
+  }
+
+  @Test
   void canonicalJson_sortsKeysWhateverTheInputOrder() throws IOException {
     ExperimentConfig a = loader.load(write("name: x\nseed: 3\nsample: {steps: 10, eta: 0.5}\n"));
     ExperimentConfig b = loader.load(write("sample: {eta: 0.5, steps: 10}\nseed: 3\nname: x\n"));
