@@ -64,3 +64,37 @@ def test_one_denoiser_step_changes_params_and_reports_progress(images):
 def test_nan_loss_stops_with_the_step_number():
     with pytest.raises(FloatingPointError, match="unet: loss became nan at step 7"):
         check_finite(float("nan"), "unet", 7)
+
+
+class _Killed(Exception):
+    """Stands in for a kill: raised from the progress callback mid-stage."""
+
+
+def test_a_stage_stopped_midway_resumes_bitwise_equal(images, tmp_path):
+    from latentlab.train.resume import StageCheckpoints
+    x, _ = images
+    vae = VAE(channels=8)
+    kwargs = dict(steps=30, batch_size=16, learning_rate=3e-3, kl_weight=1e-3)
+    reports = []
+    uninterrupted, loss = loops.train_vae(
+        vae, x, jax.random.PRNGKey(0), checkpoints=StageCheckpoints(tmp_path / "a", 10),
+        progress=lambda *a: reports.append(a), **kwargs)
+
+    def die_at_25(stage, step, total, value):
+        if step == 25:
+            raise _Killed()
+
+    with pytest.raises(_Killed):
+        loops.train_vae(vae, x, jax.random.PRNGKey(0), progress=die_at_25,
+                        checkpoints=StageCheckpoints(tmp_path / "b", 10), **kwargs)
+    resumed_reports = []
+    resumed, resumed_loss = loops.train_vae(
+        vae, x, jax.random.PRNGKey(0), checkpoints=StageCheckpoints(tmp_path / "b", 10),
+        progress=lambda *a: resumed_reports.append(a), **kwargs)
+    assert resumed_loss == loss and resumed_reports == reports
+    same = jax.tree.map(jnp.array_equal, resumed.params, uninterrupted.params)
+    assert all(jax.tree.leaves(same)) and int(resumed.step) == 30
+    # A finished stage restores instead of training again.
+    again, again_loss = loops.train_vae(vae, x, jax.random.PRNGKey(0),
+                                        checkpoints=StageCheckpoints(tmp_path / "b", 10), **kwargs)
+    assert again_loss == loss and int(again.step) == 30

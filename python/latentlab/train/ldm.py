@@ -4,6 +4,7 @@
 as a plain dict (see :mod:`latentlab.config`) and returns arrays and scalar metrics.
 """
 
+import os
 import time
 from typing import Any, NamedTuple
 
@@ -18,11 +19,14 @@ from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
 from latentlab.models import VAE, UNet
 from latentlab.train import loops
+from latentlab.train.resume import StageCheckpoints
 from latentlab.train.state import ProgressFn, no_progress
 
 # Keys by purpose, each fold_in'ed into the root key of the config's seed (sampling's is
 # latentlab.sampling.KEY_SAMPLE).
 KEY_VAE, KEY_UNET = 1, 2
+# Training state is saved this often (steps) so a killed run resumes; it does not change results.
+CHECKPOINT_EVERY = 100
 
 
 class LdmResult(NamedTuple):
@@ -40,7 +44,8 @@ def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
 def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_progress,
                      checkpoint_dir: str | None = None) -> LdmResult:
     """Trains a VAE and a latent U-Net on the bundled digits, saves them to ``checkpoint_dir``
-    (if given) and samples from them with the config's seed."""
+    (if given) and samples from them with the config's seed. With ``checkpoint_dir``, training
+    state is saved as it goes (``training/``) and a run started again resumes from it."""
     cfg = config_lib.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
@@ -48,15 +53,19 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
     metrics: dict[str, Any] = {}
 
+    checkpoints = None if checkpoint_dir is None else StageCheckpoints(
+        os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
     train_digits, held_digits = mnist.split(mnist.load(data_path), cfg["data"]["holdout"])
     images = mnist.to_model_input(train_digits.images)
 
+    for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
+        metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
     started = time.perf_counter()
     vae_state, metrics["vae_final_loss"] = loops.train_vae(
         vae, images, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["vae"]["steps"],
         batch_size=train_cfg["vae"]["batch_size"],
         learning_rate=train_cfg["vae"]["learning_rate"],
-        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress)
+        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress, checkpoints=checkpoints)
     metrics["vae_train_seconds"] = time.perf_counter() - started
     vae_params = vae_state.params
 
@@ -78,7 +87,8 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
         batch_size=train_cfg["unet"]["batch_size"],
         learning_rate=train_cfg["unet"]["learning_rate"],
         ema_decay=train_cfg["unet"]["ema_decay"],
-        label_dropout=train_cfg["unet"]["label_dropout"], progress=progress)
+        label_dropout=train_cfg["unet"]["label_dropout"], progress=progress,
+        checkpoints=checkpoints)
     metrics["unet_train_seconds"] = time.perf_counter() - started
 
     model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params, schedule,

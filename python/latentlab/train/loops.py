@@ -15,6 +15,7 @@ from latentlab.diffusion.losses import denoising_loss
 from latentlab.diffusion.schedules import NoiseSchedule
 from latentlab.models.unet import UNet
 from latentlab.models.vae import VAE
+from latentlab.train.resume import StageCheckpoints
 from latentlab.train.state import ProgressFn, TrainState, adamw, check_finite, no_progress
 
 REPORT_EVERY = 25
@@ -39,20 +40,31 @@ def vae_loss(vae: VAE, params, images, key, kl_weight: float):
     return jnp.mean(recon + kl_weight * kl), (jnp.mean(recon), jnp.mean(kl))
 
 
-def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn):
-    """Runs ``steps`` jitted steps, reporting the loss every REPORT_EVERY steps and at the end."""
-    loss = jnp.nan
-    for step in range(steps):
+def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn,
+         checkpoints: StageCheckpoints | None = None):
+    """Runs jitted steps up to ``steps``, reporting the loss every REPORT_EVERY steps and at
+    the end. With ``checkpoints``, starts from the stage's saved state (replaying its reports)
+    and saves every ``checkpoints.every`` steps and at the end."""
+    history: list[tuple[int, float]] = []
+    if checkpoints is not None:
+        state, history = checkpoints.restore(stage, state)
+        for step, value in history:
+            progress(stage, step, steps, value)
+    for step in range(int(state.step), steps):
         state, loss = step_fn(state)
         if (step + 1) % REPORT_EVERY == 0 or step + 1 == steps:
             value = float(loss)
             check_finite(value, stage, step + 1)
+            history.append((step + 1, value))
             progress(stage, step + 1, steps, value)
-    return state, float(loss)
+        if checkpoints is not None and ((step + 1) % checkpoints.every == 0 or step + 1 == steps):
+            checkpoints.save(stage, state, history)
+    return state, (history[-1][1] if history else float("nan"))
 
 
 def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
-              learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress):
+              learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
+              checkpoints: StageCheckpoints | None = None):
     """Trains the VAE on images [N, H, W, C] in [0, 1]. Returns (TrainState, final loss)."""
     init_key, data_key, noise_key = jax.random.split(key, 3)
     data = jnp.asarray(images)
@@ -67,7 +79,7 @@ def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
         (loss, _), grads = grad_fn(state.params, data[idx], key, kl_weight)
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
-    return _run("vae", state, lambda s: step_fn(s, data), steps, progress)
+    return _run("vae", state, lambda s: step_fn(s, data), steps, progress, checkpoints)
 
 
 def encode_dataset(vae: VAE, params, images: np.ndarray, batch_size: int = 500):
@@ -90,7 +102,7 @@ def latent_scale(means) -> float:
 def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: float,
                    schedule: NoiseSchedule, key, *, steps: int, batch_size: int,
                    learning_rate: float, ema_decay: float, label_dropout: float,
-                   progress: ProgressFn = no_progress):
+                   progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None):
     """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step.
 
     latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int. Returns (TrainState, loss).
@@ -115,4 +127,4 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
         return state.apply_gradients(grads, ema_decay), loss
 
     return _run("unet", state, lambda s: step_fn(s, means, log_vars, label_array), steps,
-                progress)
+                progress, checkpoints)
