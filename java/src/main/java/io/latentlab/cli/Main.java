@@ -46,6 +46,12 @@ public final class Main implements Runnable {
     CommandLine cli = new CommandLine(new Main());
     cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException
         || e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_FAILED);
+    cli.setParameterExceptionHandler((e, args) -> {
+      CommandLine command = e.getCommandLine();
+      command.getErr().println(e.getMessage() + " (see: latentlab "
+          + command.getCommandSpec().qualifiedName(" ").replaceFirst("^latentlab ?", "") + " --help)");
+      return EXIT_USAGE;
+    });
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof ConfigException) {
         commandLine.getErr().println(e.getMessage());

@@ -60,6 +60,25 @@ class RunCommandTest {
   @ParameterizedTest
   @ValueSource(strings = {
       "name: tiny\nsample: {stepz: 3}\n",
+      "name: tiny\nseed: 1\nseed: 2\n",
+      "name: tiny\nseed: abc\n",
+      "name: tiny\nseed: 1.5\n",
+      "name: tiny\ntrain: {vae: {learning_rate: .nan}}\n",
+      "name: tiny\ntrain: {vae: {batch_size: 99999999}}\n",
+      "name: tiny\nsample: {eta: -0.5}\n",
+      "name: tiny\ndata: {dataset: imagenet}\n",
+      "name: ../escape\n",
+      "seed: 3\n",
+      "",
+      "   \n\n",
+      "name: !!java.net.URL [\"http://example.com\"]\n",
+      "name: tiny\nseed: !!python/object/apply:os.system [\"true\"]\n",
+      "!!javax.script.ScriptEngineManager [!!java.net.URLClassLoader [[]]]\n",
+      "name: tiny\nmodel: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+      "name: tiny\na0: &a0 [x, x, x, x, x, x, x, x, x]\na1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\na2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\na3: [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n",
+      "name: tiny\n  seed: : 3\n",
+      "extends: ../../etc/passwd\nname: tiny\n",
+      "extends: missing.yaml\nname: tiny\n",
       "name: tiny\nseed: [1]\n",
       "name: tiny\ntrain: {unet: {steps: -1}}\n",
       "name: tiny\nmodel: {vae: {chanels: 8}}\n",
@@ -77,6 +96,44 @@ class RunCommandTest {
     assertEquals(1, lines.size(), "one line: " + outcome.err());
     assertTrue(lines.get(0).startsWith(file.toString()), lines.get(0));
     assertEquals(0, filesUnder(runs()), "nothing written");
+  }
+
+  @Test
+  void run_binaryAndNonUtf8Files_oneLineExit2WritesNothing() throws IOException {
+    for (byte[] content : List.of(new byte[] {0, (byte) 0xff, 0x13, 0x37}, "name: caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1))) {
+      Path file = dir.resolve("config.yaml");
+      Files.write(file, content);
+      Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+      assertEquals(2, outcome.exitCode(), outcome.err());
+      assertEquals(1, outcome.err().lines().count(), outcome.err());
+      assertEquals(0, filesUnder(runs()));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "train.unet.steps=-1", "train.unet.stepz=3", "seed=abc", "seed", "Train.steps=1",
+      "name.first=x", "sample.sampler=magic", "model.vae.channels=many", "seed=!!java.net.URL [x]",
+  })
+  void run_badOverride_oneLineExit2WritesNothing(String override) throws IOException {
+    Path file = config("name: tiny\n");
+    Outcome outcome = execute("run", file.toString(), override, "--runs-dir", runs().toString());
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    List<String> lines = outcome.err().lines().toList();
+    assertEquals(1, lines.size(), outcome.err());
+    assertTrue(lines.get(0).contains(override.split("=")[0]), lines.get(0));
+    assertEquals(0, filesUnder(runs()));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"--runs-dir", "--no-such-option", "--rerun=maybe"})
+  void run_badOption_isUsageErrorExit2(String option) throws IOException {
+    Path file = config("name: tiny\n");
+    Outcome outcome = execute("run", file.toString(), option);
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    assertEquals(1, outcome.err().lines().count(), outcome.err());
+    assertTrue(outcome.err().strip().endsWith("(see: latentlab run --help)"), outcome.err());
+    assertEquals(0, filesUnder(runs()));
   }
 
   @Test
