@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     versionProvider = VersionProvider.class,
     description = "Latent diffusion research from Java: configs, runs with provenance, models in JAX/Flax.",
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
+        ReproduceCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
@@ -39,6 +40,36 @@ public final class Main implements Runnable {
   /** The runs root: {@code --runs-dir} if given, else {@code runs/} in the project. */
   static Path runsDir(Path option) {
     return option != null ? option.toAbsolutePath().normalize() : home().resolve("runs");
+  }
+
+  /**
+   * A run named on the command line: its directory, or the start of its trial id.
+   *
+   * @throws CommandLine.ParameterException if it names no run or several
+   */
+  static Path findRun(CommandLine command, String run, Path runsDir) throws java.io.IOException {
+    Path direct = Path.of(run);
+    if (java.nio.file.Files.isRegularFile(direct.resolve("provenance.json"))) {
+      return direct.toAbsolutePath().normalize();
+    }
+    if (!run.matches("[0-9a-f]{4,64}")) {
+      throw new CommandLine.ParameterException(command,
+          "'" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
+    }
+    Path root = runsDir(runsDir);
+    java.util.List<Path> matches;
+    try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.isDirectory(root)
+        ? java.nio.file.Files.walk(root, 2) : java.util.stream.Stream.empty()) {
+      matches = dirs.filter(p -> p.getNameCount() == root.getNameCount() + 2)
+          .filter(p -> p.getFileName().toString().startsWith(run.substring(0, Math.min(run.length(), 12))))
+          .filter(p -> java.nio.file.Files.isRegularFile(p.resolve("provenance.json")))
+          .toList();
+    }
+    if (matches.size() != 1) {
+      throw new CommandLine.ParameterException(command, String.format(
+          "%d runs under %s match '%s'; give more digits or the directory", matches.size(), root, run));
+    }
+    return matches.get(0);
   }
 
   /** Builds the command line with LatentLab's error handling. */

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,26 +45,6 @@ final class ShowCommand implements Callable<Integer> {
   }
 
   private Path resolve() throws IOException {
-    Path direct = Path.of(run);
-    if (Files.isRegularFile(direct.resolve("provenance.json"))) {
-      return direct.toAbsolutePath().normalize();
-    }
-    if (!run.matches("[0-9a-f]{4,64}")) {
-      throw new CommandLine.ParameterException(spec.commandLine(),
-          "show: '" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
-    }
-    Path root = Main.runsDir(runsDir);
-    List<Path> matches;
-    try (Stream<Path> dirs = Files.isDirectory(root) ? Files.walk(root, 2) : Stream.empty()) {
-      matches = dirs.filter(p -> p.getNameCount() == root.getNameCount() + 2)
-          .filter(p -> p.getFileName().toString().startsWith(run.substring(0, Math.min(run.length(), 12))))
-          .filter(p -> Files.isRegularFile(p.resolve("provenance.json")))
-          .toList();
-    }
-    if (matches.size() != 1) {
-      throw new CommandLine.ParameterException(spec.commandLine(), String.format(
-          "show: %d runs under %s match '%s'; give more digits or the directory", matches.size(), root, run));
-    }
-    return matches.get(0);
+    return Main.findRun(spec.commandLine(), run, runsDir);
   }
 }

@@ -221,6 +221,12 @@ class RunCommandTest {
     assertTrue(second.out().contains("already completed; nothing was rerun"), second.out());
     assertEquals(resultBefore, Files.readString(run.resolve("result.json")), "completed result untouched");
 
+    Outcome reproduced = execute("reproduce", run.getFileName().toString(), "--runs-dir", runs().toString());
+    assertEquals(0, reproduced.exitCode(), reproduced.out() + reproduced.err());
+    assertTrue(reproduced.out().contains("identical: trial id, config, versions, data, metrics and outputs"),
+        reproduced.out());
+    assertTrue(reproduced.out().contains("reproduction: " + runs().resolve(".reproductions")), reproduced.out());
+
     Outcome rerun = execute("run", file.toString(), "--runs-dir", runs().toString(), "--rerun");
     assertEquals(0, rerun.exitCode(), rerun.err());
     try (Stream<Path> list = Files.list(experiment)) {
