@@ -236,7 +236,8 @@ def sample_tensor(rows: int, array_address: int, schema_address: int) -> int:
     return x.unsafe_buffer_pointer()
 
 
-def train_and_sample(config_json: str, data_path: str, checkpoint_dir: str, progress,
+def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoint_dir: str,
+                     progress,
                      latents_array: int, latents_schema: int,
                      images_array: int, images_schema: int) -> str:
     """Runs :func:`latentlab.train.ldm.train_and_sample`; ``progress`` is a Java object with
@@ -248,7 +249,8 @@ def train_and_sample(config_json: str, data_path: str, checkpoint_dir: str, prog
     def report(stage, step, total, loss):
         progress.update(stage, step, total, loss)
 
-    result = ldm.train_and_sample(json.loads(config_json), data_path, report, checkpoint_dir)
+    result = ldm.train_and_sample(json.loads(config_json), data_path, report, checkpoint_dir,
+                                  int(replicate))
     export_tensor(result.latents, latents_array, latents_schema)
     export_tensor(result.images, images_array, images_schema)
     return json.dumps({"metrics": result.metrics,

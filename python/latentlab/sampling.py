@@ -17,9 +17,19 @@ from latentlab.diffusion import samplers, schedules
 KEY_SAMPLE = 3  # the purpose index of sampling under the config's seed
 
 
-def sampling_keys(seed: int):
-    """(noise key, sampler key) of a seed."""
-    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), KEY_SAMPLE))
+def root_key(seed: int, replicate: int = 0):
+    """The root of a run's randomness: the seed's key, folded with the replicate index for
+    replicates after the first (replicate 0 is the seed's own key)."""
+    key = jax.random.PRNGKey(seed)
+    return key if replicate == 0 else jax.random.fold_in(key, REPLICATE_BASE + replicate)
+
+
+REPLICATE_BASE = 1 << 20  # keeps replicate keys apart from the purpose indices below it
+
+
+def sampling_keys(seed: int, replicate: int = 0):
+    """(noise key, sampler key) of a seed and replicate."""
+    return jax.random.split(jax.random.fold_in(root_key(seed, replicate), KEY_SAMPLE))
 
 
 def _denoiser(model: LatentDiffusionModel, params, labels, guidance_scale):
@@ -59,11 +69,12 @@ class _Hashable:
 
 
 def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
-           guidance_scale: float, eta: float = 0.0, spacing: str = "trailing") -> jax.Array:
+           guidance_scale: float, eta: float = 0.0, spacing: str = "trailing",
+           replicate: int = 0) -> jax.Array:
     """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
     U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int."""
     labels = jnp.asarray(labels, jnp.int32)
-    noise_key, key = sampling_keys(seed)
+    noise_key, key = sampling_keys(seed, replicate)
     x_T = jax.random.normal(noise_key, (labels.shape[0],) + model.latent_shape)
     timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
         model.schedule.num_timesteps, steps, spacing))
@@ -95,13 +106,14 @@ class SamplingSession:
     """
 
     def __init__(self, model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int,
-                 labels, guidance_scale: float, eta: float = 0.0, spacing: str = "trailing"):
+                 labels, guidance_scale: float, eta: float = 0.0, spacing: str = "trailing",
+                 replicate: int = 0):
         samplers.get_step(sampler)  # fail early on an unknown name
         self.model = model
         self.sampler, self.eta = sampler, float(eta)
         self.labels = jnp.asarray(labels, jnp.int32)        # [B] int32
         self.guidance_scale = jnp.float32(guidance_scale)
-        noise_key, self.key = sampling_keys(seed)
+        noise_key, self.key = sampling_keys(seed, replicate)
         x_T = jax.random.normal(noise_key, (self.labels.shape[0],) + model.latent_shape)
         self.timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
             model.schedule.num_timesteps, steps, spacing))

@@ -42,14 +42,15 @@ def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
 
 
 def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_progress,
-                     checkpoint_dir: str | None = None) -> LdmResult:
+                     checkpoint_dir: str | None = None, replicate: int = 0) -> LdmResult:
     """Trains a VAE and a latent U-Net on the bundled digits, saves them to ``checkpoint_dir``
     (if given) and samples from them with the config's seed. With ``checkpoint_dir``, training
-    state is saved as it goes (``training/``) and a run started again resumes from it."""
+    state is saved as it goes (``training/``) and a run started again resumes from it.
+    ``replicate`` > 0 draws every key from another root (see :func:`sampling.root_key`)."""
     cfg = config_lib.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
-    root = jax.random.PRNGKey(cfg["seed"])
+    root = sampling.root_key(cfg["seed"], replicate)
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
     metrics: dict[str, Any] = {}
 
@@ -101,7 +102,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
                              seed=cfg["seed"], labels=labels,
                              guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
-                             spacing=sample_cfg["timestep_spacing"])
+                             spacing=sample_cfg["timestep_spacing"], replicate=replicate)
     images_out = sampling.decode(model, scaled)
     images_out.block_until_ready()
     metrics["sample_seconds"] = time.perf_counter() - started

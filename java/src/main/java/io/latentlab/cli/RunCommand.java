@@ -27,6 +27,7 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab run experiments/quickstart.yaml",
         "  ./latentlab run experiments/quickstart.yaml train.unet.steps=500 sample.sampler=heun",
         "  ./latentlab run experiments/quickstart.yaml --rerun",
+        "  ./latentlab run experiments/quickstart.yaml --replicate 1",
         "  ./latentlab run experiments/quickstart.yaml --runs-dir /tmp/my-runs"})
 final class RunCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "CONFIG", description = "the experiment's YAML file")
@@ -39,6 +40,10 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories go (default: runs/ in the project)")
   Path runsDir;
 
+  @Option(names = "--replicate", paramLabel = "N", defaultValue = "0",
+      description = "replicate N of the config: same config, other randomness, its own trial (default 0)")
+  int replicate;
+
   @Option(names = "--rerun", description = "run a trial that already completed again; the earlier run directory is kept, renamed <trial>.replaced-<time>")
   boolean rerun;
 
@@ -50,6 +55,9 @@ final class RunCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     Path home = Main.home();
+    if (replicate < 0) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--replicate must be >= 0, got " + replicate);
+    }
     ExperimentConfig config = new ConfigLoader().load(configFile, overrides);
     PythonBridge bridge;
     try {
@@ -60,7 +68,7 @@ final class RunCommand implements Callable<Integer> {
     }
     Path runs = Main.runsDir(runsDir);
     ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
-    ExperimentRunner.Trial trial = runner.resolve(configFile, config);
+    ExperimentRunner.Trial trial = runner.resolve(configFile, config, replicate);
     out.printf("experiment %s, trial %s%n", trial.config().name(), trial.id().shortId());
     out.flush();
     ExperimentRunner.RunResult result;

@@ -71,6 +71,16 @@ public final class ExperimentRunner {
    * @throws ConfigException if Python refuses a model section or a sampler/schedule name
    */
   public Trial resolve(Path configFile, ExperimentConfig config) {
+    return resolve(configFile, config, 0);
+  }
+
+  /**
+   * Like {@link #resolve(Path, ExperimentConfig)} for replicate {@code replicate} of the config:
+   * the same config run again with other randomness (its own trial id and run directory).
+   *
+   * @param replicate 0 for the first run of a config
+   */
+  public Trial resolve(Path configFile, ExperimentConfig config, int replicate) {
     String resolvedJson;
     try {
       resolvedJson = bridge.callForString("resolve_config", loader.canonicalJson(config));
@@ -82,8 +92,8 @@ public final class ExperimentRunner {
     }
     ExperimentConfig resolved = loader.fromJson(resolvedJson);
     String canonical = loader.canonicalJson(resolved);
-    return new Trial(configFile, resolved, canonical, TrialId.of(canonical, 0),
-        RunDirectory.locate(runsRoot, resolved.name(), TrialId.of(canonical, 0)));
+    TrialId id = TrialId.of(canonical, replicate);
+    return new Trial(configFile, resolved, canonical, id, RunDirectory.locate(runsRoot, resolved.name(), id));
   }
 
   /**
@@ -135,7 +145,7 @@ public final class ExperimentRunner {
         progress.update(stage, step, total, loss);
       };
       JsonNode output = readJson(bridge.callForString("train_and_sample",
-          loader.canonicalJson(trial.config()), data.toString(),
+          loader.canonicalJson(trial.config()), trial.id().replicate(), data.toString(),
           dir.path().resolve(CHECKPOINT).toString(), recording,
           latentSlot.arrayAddress(), latentSlot.schemaAddress(),
           imageSlot.arrayAddress(), imageSlot.schemaAddress()));

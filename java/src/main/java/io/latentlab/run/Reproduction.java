@@ -52,8 +52,9 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
         .ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     ConfigLoader loader = new ConfigLoader();
     ExperimentRunner runner = new ExperimentRunner(home, scratch, bridge);
+    JsonNode recorded = read(original.resolve("provenance.json"));
     ExperimentRunner.Trial trial = runner.resolve(original.resolve("config.yaml"),
-        loader.load(original.resolve("config.yaml")));
+        loader.load(original.resolve("config.yaml")), recorded.path("replicate").asInt(0));
     ExperimentRunner.RunResult again = runner.run(trial, progress);
 
     List<String> differences = new ArrayList<>();

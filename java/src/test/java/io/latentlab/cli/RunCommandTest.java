@@ -48,6 +48,14 @@ class RunCommandTest {
     return dir.resolve("runs");
   }
 
+  private static String readQuietly(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   private static long filesUnder(Path root) throws IOException {
     if (!Files.exists(root)) {
       return 0;
@@ -126,7 +134,7 @@ class RunCommandTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"--runs-dir", "--no-such-option", "--rerun=maybe"})
+  @ValueSource(strings = {"--runs-dir", "--no-such-option", "--rerun=maybe", "--replicate=-1", "--replicate=x"})
   void run_badOption_isUsageErrorExit2(String option) throws IOException {
     Path file = config("name: tiny\n");
     Outcome outcome = execute("run", file.toString(), option);
@@ -241,5 +249,17 @@ class RunCommandTest {
     assertEquals(0, overridden.exitCode(), overridden.err());
     assertTrue(overridden.out().contains("experiment tiny, trial "), overridden.out());
     assertFalse(overridden.out().contains("trial " + run.getFileName()), "an override makes another trial");
+
+    Outcome replicate = execute("run", file.toString(), "--replicate", "1", "--runs-dir", runs().toString());
+    assertEquals(0, replicate.exitCode(), replicate.err());
+    assertFalse(replicate.out().contains("trial " + run.getFileName()), "a replicate is another trial");
+    JsonNode replicateResult;
+    try (Stream<Path> results = Files.walk(experiment)) {
+      Path file1 = results.filter(p -> p.getFileName().toString().equals("provenance.json"))
+          .filter(p -> readQuietly(p).contains("\"replicate\" : 1"))
+          .findFirst().orElseThrow();
+      replicateResult = json.readTree(file1.resolveSibling("result.json").toFile());
+    }
+    assertFalse(result.get("outputs").equals(replicateResult.get("outputs")), "other randomness, other samples");
   }
 }

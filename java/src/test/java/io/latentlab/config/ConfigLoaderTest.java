@@ -190,6 +190,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void builder_setsValuesWithTheCommandLineGrammar() throws IOException {
+    Path file = write("name: x\n");
+    ConfigBuilder builder = ConfigBuilder.from(file)
+        .set("train.unet.steps", 500).set("sample.sampler", "heun").set("sample.eta", 0.5)
+        .override("seed=3");
+    assertEquals(java.util.List.of("train.unet.steps=500", "sample.sampler=\"heun\"", "sample.eta=0.5", "seed=3"),
+        builder.overrides());
+    ExperimentConfig config = builder.build();
+    assertEquals(500, config.train().unet().steps());
+    assertEquals("heun", config.sample().sampler());
+    assertEquals(0.5, config.sample().eta());
+    assertEquals(3L, config.seed());
+    ConfigException e = assertThrows(ConfigException.class, () -> ConfigBuilder.from(file).set("seed", "x").build());
+    assertTrue(e.getMessage().startsWith("override 'seed=\"x\"': seed: expected an integer"), e.getMessage());
+  }
+
+  @Test
   void extends_mergesSectionBySection() throws IOException {
     Files.writeString(dir.resolve("base.yaml"), "name: base\nseed: 4\ntrain:\n  vae: {steps: 7, batch_size: 3}\n");
     Path child = dir.resolve("child.yaml");

@@ -185,14 +185,16 @@ class TensorHandoffTest {
   void roundTrips_tenThousand_leakNothing() throws Exception {
     float[] values = new float[64 * 256];
     try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {64, 256}, values)) {
-      for (int i = 0; i < 2000; i++) {
+      for (int i = 0; i < 5000; i++) {
         echo(tensor, null); // warm up caches, pools and the Java heap before measuring
       }
+      bridge.collectGarbage();
       System.gc();
       long before = residentBytes();
       for (int i = 0; i < 10_000; i++) {
         echo(tensor, null);
       }
+      bridge.collectGarbage();
       System.gc();
       long after = residentBytes();
       assertTrue(after < before * 1.05, "resident memory " + before + " → " + after);
