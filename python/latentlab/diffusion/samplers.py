@@ -101,6 +101,13 @@ def _neighbours(state: SamplerState, timesteps):
     return t_prev, t, t_next
 
 
+def _in_sigma(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, t, t_next):
+    """The state in σ coordinates: (ᾱ_{t'}, x̂0 at t, σ_t, σ_{t'}, y = x_t/√ᾱ_t)."""
+    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
+    x0, _ = denoise(state.x, t)
+    return a_next, x0, _sigma(a_t), _sigma(a_next), state.x / jnp.sqrt(a_t)
+
+
 def euler_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, timesteps, key,
                eta=0.0) -> SamplerState:
     """One Euler step of the probability-flow ODE in σ (Karras et al. 2022, Algorithm 1 without
@@ -108,10 +115,7 @@ def euler_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, 
     x0-predicting denoiser this is DDIM with η = 0; it is here under its ODE name."""
     del key, eta
     _, t, t_next = _neighbours(state, timesteps)
-    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
-    x0, _ = denoise(state.x, t)
-    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
-    y = state.x / jnp.sqrt(a_t)
+    a_next, x0, sigma, sigma_next, y = _in_sigma(denoise, state, schedule, t, t_next)
     y_next = y + (sigma_next - sigma) * (y - x0) / sigma
     return SamplerState(x=y_next * jnp.sqrt(a_next), x0=x0, index=state.index + 1)
 
@@ -123,10 +127,7 @@ def heun_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedule, t
     is plain Euler. Two model evaluations per step but the last."""
     del key, eta
     _, t, t_next = _neighbours(state, timesteps)
-    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
-    x0, _ = denoise(state.x, t)
-    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
-    y = state.x / jnp.sqrt(a_t)
+    a_next, x0, sigma, sigma_next, y = _in_sigma(denoise, state, schedule, t, t_next)
     slope = (y - x0) / sigma
     y_euler = y + (sigma_next - sigma) * slope
 
@@ -146,10 +147,7 @@ def dpmpp_2m_step(denoise: Denoiser, state: SamplerState, schedule: NoiseSchedul
     The first step, and the last one to σ = 0, are first order."""
     del key, eta
     t_prev, t, t_next = _neighbours(state, timesteps)
-    a_t, a_next = _alpha_bar(schedule, t), _alpha_bar(schedule, t_next)
-    x0, _ = denoise(state.x, t)
-    sigma, sigma_next = _sigma(a_t), _sigma(a_next)
-    y = state.x / jnp.sqrt(a_t)
+    a_next, x0, sigma, sigma_next, y = _in_sigma(denoise, state, schedule, t, t_next)
     lam = -jnp.log(sigma)
     # Where σ' = 0, λ' = ∞: the update is y' = x0, so any finite h works in the formula below.
     lam_next = jnp.where(t_next >= 0, -jnp.log(jnp.maximum(sigma_next, 1e-20)), lam + 1.0)

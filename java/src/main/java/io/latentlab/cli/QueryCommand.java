@@ -29,8 +29,8 @@ final class QueryCommand implements Callable<Integer> {
   @Option(names = "--parquet", paramLabel = "FILE", description = "write the result as Parquet instead of printing it")
   Path parquet;
 
-  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
-  Path runsDir;
+  @CommandLine.Mixin
+  RunsDirOption runs = new RunsDirOption();
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -40,7 +40,7 @@ final class QueryCommand implements Callable<Integer> {
     if (csv != null && parquet != null) {
       throw new CommandLine.ParameterException(spec.commandLine(), "give --csv or --parquet, not both");
     }
-    try (RunStore store = RunStore.open(Main.runsDir(runsDir))) {
+    try (RunStore store = RunStore.open(runs.resolve())) {
       if (csv != null || parquet != null) {
         Path file = csv != null ? csv : parquet;
         store.export(sql, file, csv != null ? RunStore.Format.CSV : RunStore.Format.PARQUET);

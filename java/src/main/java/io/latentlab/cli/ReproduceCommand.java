@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code latentlab reproduce RUN}: run it again from what it recorded, and compare. */
 @Command(
@@ -22,11 +20,8 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab reproduce 7e61bed25bcc",
         "  ./latentlab reproduce runs/quickstart/7e61bed25bcc"})
 final class ReproduceCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "RUN", description = "a run directory or a trial id prefix")
-  String run;
-
-  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
-  Path runsDir;
+  @CommandLine.Mixin
+  RunArgument run = new RunArgument();
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -34,7 +29,7 @@ final class ReproduceCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Path dir = Main.findRun(spec.commandLine(), run, runsDir);
+    Path dir = run.find(spec.commandLine());
     Reproduction result;
     try (ProgressBars bars = new ProgressBars()) {
       result = Reproduction.of(Main.home(), PythonBridge.start(Main.home()), dir, bars);

@@ -37,8 +37,8 @@ final class RunCommand implements Callable<Integer> {
       description = "key.path=value, applied after the file, e.g. train.unet.steps=500")
   java.util.List<String> overrides = new java.util.ArrayList<>();
 
-  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories go (default: runs/ in the project)")
-  Path runsDir;
+  @CommandLine.Mixin
+  RunsDirOption runs = new RunsDirOption();
 
   @Option(names = "--replicate", paramLabel = "N", defaultValue = "0",
       description = "replicate N of the config: same config, other randomness, its own trial (default 0)")
@@ -66,8 +66,8 @@ final class RunCommand implements Callable<Integer> {
       err.println(e.getMessage());
       return Main.EXIT_FAILED;
     }
-    Path runs = Main.runsDir(runsDir);
-    ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
+    Path runsRoot = runs.resolve();
+    ExperimentRunner runner = new ExperimentRunner(home, runsRoot, bridge);
     ExperimentRunner.Trial trial = runner.resolve(configFile, config, replicate);
     out.printf("experiment %s, trial %s%n", trial.config().name(), trial.id().shortId());
     out.flush();

@@ -1,7 +1,6 @@
 package io.latentlab.cli;
 
 import io.latentlab.store.RunStore;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -24,15 +23,15 @@ final class RunsCommand implements Callable<Integer> {
   @Option(names = "--status", paramLabel = "STATUS", description = "only completed, incomplete or failed runs")
   String status;
 
-  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
-  Path runsDir;
+  @CommandLine.Mixin
+  RunsDirOption runs = new RunsDirOption();
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
   @Override
   public Integer call() {
-    try (RunStore store = RunStore.open(Main.runsDir(runsDir))) {
+    try (RunStore store = RunStore.open(runs.resolve())) {
       spec.commandLine().getOut().print(store.runs(experiment, status).render());
       spec.commandLine().getOut().flush();
       return 0;

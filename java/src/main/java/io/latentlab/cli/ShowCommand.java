@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code latentlab show RUN}: one run's provenance and result. */
 @Command(
@@ -20,11 +18,8 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab show 7e61bed25bcc",
         "  ./latentlab show runs/quickstart/7e61bed25bcc"})
 final class ShowCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "RUN", description = "a run directory or a trial id prefix")
-  String run;
-
-  @Option(names = "--runs-dir", paramLabel = "DIR", description = "where run directories are (default: runs/ in the project)")
-  Path runsDir;
+  @CommandLine.Mixin
+  RunArgument run = new RunArgument();
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -45,6 +40,6 @@ final class ShowCommand implements Callable<Integer> {
   }
 
   private Path resolve() throws IOException {
-    return Main.findRun(spec.commandLine(), run, runsDir);
+    return run.find(spec.commandLine());
   }
 }
