@@ -95,6 +95,7 @@ public final class RunDirectory {
     Path temp = null;
     try {
       temp = Files.createTempFile(path, "." + name, ".tmp");
+      readableByAll(temp); // temp files start owner-only; run files are for the whole team
       try (OutputStream out = Files.newOutputStream(temp, StandardOpenOption.WRITE)) {
         writer.writeTo(out);
       }
@@ -132,6 +133,12 @@ public final class RunDirectory {
       Files.deleteIfExists(path.resolve(name));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot delete " + path.resolve(name), e);
+    }
+  }
+
+  private static void readableByAll(Path file) throws IOException {
+    if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     }
   }
 

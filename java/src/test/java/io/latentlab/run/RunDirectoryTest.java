@@ -46,6 +46,8 @@ class RunDirectoryTest {
     assertEquals("{\"a\":2}", Files.readString(dir.path().resolve("result.json")));
     assertEquals(List.of("config.yaml", "result.json"), names(dir.path()));
     assertTrue(dir.isComplete());
+    assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(dir.path().resolve("result.json"))));
   }
 
   @Test
