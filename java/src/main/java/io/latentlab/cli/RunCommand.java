@@ -20,7 +20,8 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     description = {
         "Trains and samples the experiment in CONFIG and writes runs/<experiment>/<trial-id>/:",
-        "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, result.json (last).",
+        "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, checkpoint/,",
+        "result.json (last). A killed run resumes from its last checkpoint when run again.",
         "Overrides (key.path=value) apply after the file and its 'extends:' chain, and are part",
         "of the trial's identity. A trial that already completed is reported, not rerun."},
     footer = {"", "Examples:",

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.config.ExperimentConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -52,18 +53,18 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
         .ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     ConfigLoader loader = new ConfigLoader();
     ExperimentRunner runner = new ExperimentRunner(home, scratch, bridge);
-    JsonNode recorded = read(original.resolve("provenance.json"));
-    ExperimentRunner.Trial trial = runner.resolve(original.resolve("config.yaml"),
-        loader.load(original.resolve("config.yaml")), recorded.path("replicate").asInt(0));
+    JsonNode oldProvenance = read(original.resolve("provenance.json"));
+    ExperimentConfig recorded = loader.load(original.resolve("config.yaml"));
+    ExperimentRunner.Trial trial = runner.resolve(original.resolve("config.yaml"), recorded,
+        oldProvenance.path("replicate").asInt(0));
     ExperimentRunner.RunResult again = runner.run(trial, progress);
 
     List<String> differences = new ArrayList<>();
-    JsonNode oldProvenance = read(original.resolve("provenance.json"));
     JsonNode newProvenance = read(again.directory().resolve("provenance.json"));
     JsonNode oldResult = read(original.resolve(RunDirectory.RESULT));
     JsonNode newResult = again.result();
     compare("trial id", oldProvenance.get("trial_id"), newProvenance.get("trial_id"), differences);
-    compare("config", flatten(read(original.resolve("config.yaml"), loader)),
+    compare("config", flatten(JSON.valueToTree(recorded)),
         flatten(JSON.valueToTree(trial.config())), differences);
     compare("git", oldProvenance.get("git"), newProvenance.get("git"), differences);
     compare("java", oldProvenance.get("java"), newProvenance.get("java"), differences);
@@ -81,10 +82,6 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + file, e);
     }
-  }
-
-  private static JsonNode read(Path configYaml, ConfigLoader loader) {
-    return JSON.valueToTree(loader.load(configYaml));
   }
 
   private static JsonNode withoutTimings(JsonNode metrics) {

@@ -246,7 +246,7 @@ class TensorHandoffTest {
   }
 
   @Test
-  void imageGrid_laysOutRowsWithGaps() {
+  void imageGrid_withoutChannelAxis_refused() {
     try (Tensor tensor = fromJax(5, new long[1])) {
       // 5 items of [2, 3] read as images [N, H=2, W=3, 1] would need a channel axis: refused
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
