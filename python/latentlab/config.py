@@ -15,7 +15,8 @@ MODEL_SECTIONS = {"vae": VAE, "unet": UNet}
 
 
 def resolve(config: dict) -> dict:
-    """Returns a copy of ``config`` with model sections filled with their defaults.
+    """Returns a copy of ``config`` with model sections filled with their defaults, and the
+    sampler's own η where the config leaves ``sample.eta`` out.
 
     Raises:
       ValueError: ``key.path: what is wrong; what is allowed`` for the first problem found.
@@ -30,7 +31,10 @@ def resolve(config: dict) -> dict:
                        for name, cls in MODEL_SECTIONS.items()}
     _check_choice(config, ("diffusion", "beta_schedule"), schedules.BETA_SCHEDULES)
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
-    _check_choice(config, ("sample", "timestep_spacing"), schedules.TIMESTEP_SPACINGS)
+    _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
+    sample = config.get("sample")
+    if sample is not None and sample.get("eta") is None and sample.get("sampler"):
+        sample["eta"] = samplers.default_eta(sample["sampler"])  # the sampler's own noise
     return config
 
 

@@ -33,23 +33,23 @@ def sampling_keys(seed: int, replicate: int = 0):
 
 
 def _denoiser(model: LatentDiffusionModel, params, labels, guidance_scale):
-    return samplers.guided_denoiser(
+    return samplers.model_denoiser(
         lambda x, t, y: model.unet.apply({"params": params}, x, t, y), model.unet.prediction,
         model.schedule, labels, model.unet.null_label, guidance_scale)
 
 
-@partial(jax.jit, static_argnames=("model", "sampler", "timesteps", "eta"))
-def _fused(model, params, x_T, labels, guidance_scale, key, *, sampler, timesteps, eta):
+# Only the sampler's name and the shapes are static: σ grid, η, guidance, labels and keys are
+# traced, so a sweep over them compiles once per (model, sampler, steps, batch).
+@partial(jax.jit, static_argnames=("model", "sampler"))
+def _fused(model, params, x_T, labels, guidance_scale, key, sigmas, eta, *, sampler):
     denoise = _denoiser(model, params, labels, guidance_scale)
-    return samplers.get_sampler(sampler)(denoise, x_T, model.schedule, np.array(timesteps), key,
-                                         eta=eta)
+    return samplers.get_sampler(sampler)(denoise, x_T, sigmas, key, eta=eta)
 
 
-@partial(jax.jit, static_argnames=("model", "sampler", "timesteps", "eta"))
-def _step(model, params, state, labels, guidance_scale, key, *, sampler, timesteps, eta):
+@partial(jax.jit, static_argnames=("model", "sampler"))
+def _step(model, params, state, labels, guidance_scale, key, sigmas, eta, *, sampler):
     denoise = _denoiser(model, params, labels, guidance_scale)
-    return samplers.get_step(sampler)(denoise, state, model.schedule, np.array(timesteps), key,
-                                      eta=eta)
+    return samplers.get_step(sampler)(denoise, state, sigmas, key, eta=eta)
 
 
 @partial(jax.jit, static_argnames=("model",))
@@ -68,18 +68,32 @@ class _Hashable:
         return getattr(self.model, name)
 
 
-def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
-           guidance_scale: float, eta: float = 0.0, spacing: str = "trailing",
-           replicate: int = 0) -> jax.Array:
-    """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
-    U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int."""
+def compile_count() -> int:
+    """How many times the fused sampler has been compiled in this process."""
+    return _fused._cache_size()
+
+
+def _start(model: LatentDiffusionModel, sampler: str, steps: int, seed: int, labels,
+           eta, spacing: str, rho: float, replicate: int):
+    """(x_T, sampler key, σ grid, η, labels) of a sampling call."""
+    eta = samplers.default_eta(sampler) if eta is None else float(eta)
     labels = jnp.asarray(labels, jnp.int32)
+    sigmas = jnp.asarray(schedules.sigmas(model.schedule, steps, spacing, rho))
     noise_key, key = sampling_keys(seed, replicate)
-    x_T = jax.random.normal(noise_key, (labels.shape[0],) + model.latent_shape)
-    timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
-        model.schedule.num_timesteps, steps, spacing))
+    x_T = samplers.initial_noise(noise_key, (labels.shape[0],) + model.latent_shape, sigmas)
+    return x_T, key, sigmas, jnp.float32(eta), labels
+
+
+def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
+           guidance_scale: float, eta: float | None = None, spacing: str = "karras",
+           rho: float = 7.0, replicate: int = 0) -> jax.Array:
+    """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
+    U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int. ``eta`` None is the
+    sampler's own default (see :func:`latentlab.diffusion.samplers.default_eta`)."""
+    x_T, key, sigmas, eta, labels = _start(model, sampler, steps, seed, labels, eta, spacing,
+                                           rho, replicate)
     return _fused(_static(model), model.unet_params, x_T, labels, jnp.float32(guidance_scale),
-                  key, sampler=sampler, timesteps=timesteps, eta=float(eta))
+                  key, sigmas, eta, sampler=sampler)
 
 
 def decode(model: LatentDiffusionModel, latents) -> jax.Array:
@@ -106,17 +120,14 @@ class SamplingSession:
     """
 
     def __init__(self, model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int,
-                 labels, guidance_scale: float, eta: float = 0.0, spacing: str = "trailing",
-                 replicate: int = 0):
+                 labels, guidance_scale: float, eta: float | None = None,
+                 spacing: str = "karras", rho: float = 7.0, replicate: int = 0):
         samplers.get_step(sampler)  # fail early on an unknown name
         self.model = model
-        self.sampler, self.eta = sampler, float(eta)
-        self.labels = jnp.asarray(labels, jnp.int32)        # [B] int32
+        self.sampler = sampler
+        x_T, self.key, self.sigmas, self.eta, self.labels = _start(
+            model, sampler, steps, seed, labels, eta, spacing, rho, replicate)
         self.guidance_scale = jnp.float32(guidance_scale)
-        noise_key, self.key = sampling_keys(seed, replicate)
-        x_T = jax.random.normal(noise_key, (self.labels.shape[0],) + model.latent_shape)
-        self.timesteps = tuple(int(t) for t in schedules.sampling_timesteps(
-            model.schedule.num_timesteps, steps, spacing))
         self.state = samplers.init_state(x_T)
 
     @property
@@ -125,7 +136,7 @@ class SamplingSession:
 
     @property
     def total_steps(self) -> int:
-        return len(self.timesteps)
+        return int(self.sigmas.shape[0]) - 1
 
     @property
     def done(self) -> bool:
@@ -136,12 +147,18 @@ class SamplingSession:
         if self.done:
             raise RuntimeError(f"all {self.total_steps} steps are done; close the session")
         self.state = _step(_static(self.model), self.model.unet_params, self.state, self.labels,
-                           self.guidance_scale, self.key, sampler=self.sampler,
-                           timesteps=self.timesteps, eta=self.eta)
+                           self.guidance_scale, self.key, self.sigmas, self.eta,
+                           sampler=self.sampler)
         return self.state
 
+    @property
+    def sigma(self) -> float:
+        """The noise level σ of the current latents (0 once done)."""
+        return float(self.sigmas[self.steps_done])
+
     def set_latents(self, x) -> None:
-        """Replaces the current latents x_t (an intervention); shape and dtype must match."""
+        """Replaces the current latents x = x0 + σ ε (an intervention); shape and dtype must
+        match. Multistep samplers keep their history of earlier predictions."""
         x = jnp.asarray(x) if not isinstance(x, jax.Array) else x
         if x.shape != self.state.x.shape or x.dtype != self.state.x.dtype:
             raise ValueError(f"latents must be {self.state.x.dtype}{list(self.state.x.shape)}, "

@@ -54,11 +54,21 @@ def test_resolve_section_fills_defaults_and_checks_types():
 
 
 def test_config_resolve_checks_python_owned_names():
-    base = {"sample": {"sampler": "ddim", "timestep_spacing": "trailing"},
+    base = {"sample": {"sampler": "ddim", "spacing": "trailing"},
             "diffusion": {"beta_schedule": "linear"}}
     resolved = config_lib.resolve(base)
     assert set(resolved["model"]) == {"vae", "unet"}
-    with pytest.raises(ValueError, match="sample.sampler: unknown value 'magic'; allowed: ddim, ddpm, euler, heun, dpmpp_2m"):
+    with pytest.raises(ValueError, match="sample.sampler: unknown value 'magic'; allowed: ddpm, ddim, euler, "):
         config_lib.resolve({**base, "sample": {"sampler": "magic"}})
+    with pytest.raises(ValueError, match="sample.spacing: unknown value 'cosine'; allowed: leading, "
+                                         "trailing, linspace, karras, exponential, polyexponential"):
+        config_lib.resolve({**base, "sample": {"spacing": "cosine"}})
     with pytest.raises(ValueError, match="model.gan: unknown model section"):
         config_lib.resolve({**base, "model": {"gan": {}}})
+
+
+def test_config_resolve_fills_the_samplers_own_eta():
+    for sampler, eta in (("ddim", 0.0), ("euler_ancestral", 1.0), ("dpmpp_2m_sde", 1.0)):
+        resolved = config_lib.resolve({"sample": {"sampler": sampler, "eta": None}})
+        assert resolved["sample"]["eta"] == eta
+    assert config_lib.resolve({"sample": {"sampler": "ddim", "eta": 0.5}})["sample"]["eta"] == 0.5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from latentlab import checkpoint, sampling
-from latentlab.diffusion import schedules
+from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
 
@@ -40,12 +40,11 @@ def model():
 ARGS = dict(sampler="ddim", steps=6, seed=5, labels=[0, 3, 7], guidance_scale=2.0)
 
 
-@pytest.mark.parametrize("sampler, eta", [("ddim", 0.0), ("ddim", 1.0), ("ddpm", 1.0),
-                                         ("euler", 0.0), ("heun", 0.0), ("dpmpp_2m", 0.0)])
-def test_stepwise_equals_fused_bit_for_bit(model, sampler, eta):
+@pytest.mark.parametrize("sampler", samplers.SAMPLERS)
+def test_stepwise_equals_fused_bit_for_bit(model, sampler):
     args = {**ARGS, "sampler": sampler}
-    fused = sampling.sample(model, eta=eta, **args)
-    session = sampling.SamplingSession(model, eta=eta, **args)
+    fused = sampling.sample(model, **args)
+    session = sampling.SamplingSession(model, **args)
     x0_predictions = []
     while not session.done:
         x0_predictions.append(session.step().x0)
@@ -73,11 +72,24 @@ def test_intervention_changes_the_result(model):
     assert not jnp.array_equal(session.state.x, untouched)
 
 
-def test_changing_seed_labels_or_guidance_does_not_recompile(model):
+def test_changing_seed_labels_guidance_eta_or_spacing_does_not_recompile(model):
     sampling.sample(model, **ARGS)
-    before = sampling._fused._cache_size()
-    sampling.sample(model, **{**ARGS, "seed": 6, "labels": [1, 1, 1], "guidance_scale": 5.0})
-    assert sampling._fused._cache_size() == before
+    before = sampling.compile_count()
+    for change in ({"seed": 6}, {"labels": [1, 1, 1]}, {"guidance_scale": 5.0}, {"eta": 0.3},
+                   {"spacing": "exponential"}, {"rho": 3.0}):
+        sampling.sample(model, **{**ARGS, **change})
+    assert sampling.compile_count() == before
+    sampling.sample(model, **{**ARGS, "steps": 7})  # the check can fail: a new shape compiles
+    assert sampling.compile_count() == before + 1
+
+
+def test_session_reports_the_sigma_of_its_latents(model):
+    session = sampling.SamplingSession(model, **{**ARGS, "spacing": "trailing"})
+    table = np.exp(np.asarray(schedules.log_sigmas(model.schedule), np.float64))
+    assert session.sigma == pytest.approx(table[-1], rel=1e-5)
+    while not session.done:
+        session.step()
+    assert session.sigma == 0.0
 
 
 def test_checkpoint_round_trip(model, tmp_path):

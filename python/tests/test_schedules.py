@@ -61,3 +61,106 @@ def test_parameterizations_invert_their_targets(prediction):
     # jnp works in float32: 1e-5 is a few ulps after the divisions by √0.01.
     np.testing.assert_allclose(got_x0, x0, atol=1e-5)
     np.testing.assert_allclose(got_eps, eps, atol=1e-5)
+
+
+def test_alpha_sigma_and_log_snr_convert_both_ways():
+    a = jnp.array([0.999, 0.5, 0.01, 1e-4])
+    sigma = schedules.sigma_from_alpha_bar(a)
+    lam = schedules.log_snr_from_alpha_bar(a)
+    np.testing.assert_allclose(schedules.alpha_bar_from_sigma(sigma), a, rtol=1e-5)
+    np.testing.assert_allclose(schedules.alpha_bar_from_log_snr(lam), a, rtol=1e-5)
+    np.testing.assert_allclose(schedules.sigma_from_log_snr(lam), sigma, rtol=1e-5)
+    np.testing.assert_allclose(schedules.log_snr_from_sigma(sigma), lam, rtol=1e-5, atol=1e-5)
+    # ᾱ = 1/2 is SNR 1: σ = 1, λ = 0.
+    assert float(sigma[1]) == pytest.approx(1.0) and float(lam[1]) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_sigma_to_t_is_exact_at_training_timesteps_and_interpolates_log_sigma_between():
+    s = schedules.make_schedule("linear", 1000)
+    table = np.asarray(schedules.log_sigmas(s))
+    for t in (0, 1, 500, 998, 999):
+        assert float(schedules.sigma_to_t(s, np.exp(table[t]))) == pytest.approx(t, abs=1e-3)
+    halfway = np.exp(0.5 * (table[10] + table[11]))
+    assert float(schedules.sigma_to_t(s, halfway)) == pytest.approx(10.5, abs=1e-3)
+    # Clamped beyond the schedule's ends.
+    assert float(schedules.sigma_to_t(s, 1e-6)) == 0.0
+    assert float(schedules.sigma_to_t(s, 1e6)) == 999.0
+
+
+def test_karras_grid_is_uniform_in_sigma_to_the_one_over_rho():
+    s = schedules.make_schedule("linear", 1000)
+    grid = schedules.sigmas(s, 8, "karras", rho=7.0)
+    assert len(grid) == 9 and grid[-1] == 0.0
+    table = np.exp(np.asarray(schedules.log_sigmas(s), np.float64))
+    assert grid[0] == pytest.approx(table[-1], rel=1e-5)
+    assert grid[-2] == pytest.approx(table[0], rel=1e-5)
+    steps = np.diff(grid[:-1].astype(np.float64) ** (1 / 7))
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-4)
+
+
+def test_exponential_grid_is_uniform_in_log_sigma_and_polyexponential_with_rho_one_equals_it():
+    s = schedules.make_schedule("linear", 1000)
+    grid = schedules.sigmas(s, 6, "exponential", sigma_min=0.1, sigma_max=10.0)
+    np.testing.assert_allclose(grid[:-1], np.geomspace(10.0, 0.1, 6), rtol=1e-5)
+    poly = schedules.sigmas(s, 6, "polyexponential", rho=1.0, sigma_min=0.1, sigma_max=10.0)
+    np.testing.assert_allclose(poly, grid, rtol=1e-5)
+    # ρ > 1 spends more steps at low noise: a lower middle.
+    steeper = schedules.sigmas(s, 6, "polyexponential", rho=2.0, sigma_min=0.1, sigma_max=10.0)
+    assert steeper[3] < grid[3] and steeper[0] == pytest.approx(10.0)
+
+
+def test_timestep_spacings_take_sigma_at_their_timesteps():
+    s = schedules.make_schedule("linear", 1000)
+    grid = schedules.sigmas(s, 4, "trailing")
+    table = np.exp(np.asarray(schedules.log_sigmas(s), np.float64))
+    np.testing.assert_allclose(grid[:-1], table[[999, 749, 499, 249]], rtol=1e-5)
+
+
+def test_bad_grids_are_refused_with_the_allowed_values():
+    s = schedules.make_schedule("linear", 100)
+    with pytest.raises(ValueError, match="allowed: leading, trailing, linspace, karras"):
+        schedules.sigmas(s, 4, "cosine")
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        schedules.sigmas(s, 0, "karras")
+    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
+        schedules.sigmas(s, 4, "karras", sigma_min=5.0, sigma_max=1.0)
+
+
+def test_model_denoiser_converts_to_vp_and_guides():
+    from latentlab.diffusion import samplers
+    s = schedules.make_schedule("linear", 1000)
+    seen = {}
+
+    def apply_fn(x_t, t, labels):
+        # A fake "network" whose ε is the label: guidance w gives ε_∅ + w (ε_c - ε_∅).
+        seen["x_t"], seen["t"] = x_t, t
+        return jnp.broadcast_to(labels[:, None].astype(jnp.float32), x_t.shape)
+
+    labels, null, sigma = jnp.array([2, 5]), 10, 2.0
+    denoise = samplers.model_denoiser(apply_fn, "eps", s, labels, null, 3.0)
+    x = jnp.full((2, 1), 4.0)
+    x0 = denoise(x, sigma)
+    a = 1.0 / (1.0 + sigma ** 2)
+    np.testing.assert_allclose(seen["x_t"][:2], np.sqrt(a) * 4.0, rtol=1e-6)
+    np.testing.assert_allclose(seen["t"], schedules.sigma_to_t(s, sigma), rtol=1e-6)
+    eps = np.array([10 + 3 * (2 - 10), 10 + 3 * (5 - 10)], np.float32)[:, None]
+    # x = x0 + σ ε in σ coordinates, so x̂0 = x - σ ε̂.
+    np.testing.assert_allclose(x0, 4.0 - sigma * eps, rtol=1e-5)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_min_snr_weights_make_every_parameterisation_an_x0_loss_weighted_min_snr_gamma(prediction):
+    from latentlab.diffusion import losses
+    rng = np.random.default_rng(1)
+    x0, eps = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    a = np.array([0.99, 0.5, 0.02])
+    snr = a / (1 - a)
+    x0_hat = x0 + rng.normal(size=x0.shape) * 0.1  # some prediction error
+    x_t = np.sqrt(a)[:, None] * x0 + np.sqrt(1 - a)[:, None] * eps
+    # The same prediction expressed in the network's parameterisation:
+    eps_hat = (x_t - np.sqrt(a)[:, None] * x0_hat) / np.sqrt(1 - a)[:, None]
+    out = parameterization.target(prediction, x0_hat, eps_hat, a[:, None])
+    mse = np.mean((np.asarray(out) - np.asarray(parameterization.target(prediction, x0, eps, a[:, None]))) ** 2, axis=1)
+    weighted = mse * np.asarray(losses.min_snr_weight(prediction, snr, 5.0))
+    expected = np.minimum(snr, 5.0) * np.mean((x0_hat - x0) ** 2, axis=1)
+    np.testing.assert_allclose(weighted, expected, rtol=1e-4)

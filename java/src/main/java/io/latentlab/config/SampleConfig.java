@@ -3,14 +3,17 @@ package io.latentlab.config;
 import static io.latentlab.config.Checks.orDefault;
 
 /**
- * How samples are drawn at the end of a run. Python checks the sampler and spacing names.
+ * How samples are drawn at the end of a run. Python checks the sampler and spacing names and
+ * fills {@code eta} with the sampler's own default where the config leaves it out.
  *
  * @param sampler the sampler's name as {@code latentlab.diffusion.samplers} registers it
  * @param steps denoising steps
- * @param eta DDIM's η: 0 deterministic, 1 as DDPM
+ * @param eta noise of the stochastic samplers in [0, 1] (DDIM's η; 1 is the full SDE)
  * @param numSamples how many samples; 64 fill the 8×8 grid of samples.png
  * @param guidanceScale classifier-free guidance w (1 = conditional only, 0 = unconditional)
- * @param timestepSpacing {@code trailing}, {@code leading} or {@code linspace}
+ * @param spacing the σ grid: {@code karras}, {@code exponential}, {@code polyexponential}, or
+ *     the training timesteps by {@code trailing}, {@code leading} or {@code linspace}
+ * @param rho ρ of the {@code karras} and {@code polyexponential} spacings
  */
 public record SampleConfig(
     String sampler,
@@ -18,19 +21,23 @@ public record SampleConfig(
     Double eta,
     Integer numSamples,
     Double guidanceScale,
-    String timestepSpacing) {
+    String spacing,
+    Double rho) {
 
-  /** Fills defaults (ddim, 50 steps, η 0, 64 samples, w 3, trailing) and checks ranges. */
+  /** Fills defaults (dpmpp_2m, 20 steps, 64 samples, w 3, karras, ρ 7) and checks ranges. */
   public SampleConfig {
-    sampler = orDefault(sampler, "ddim");
-    steps = Checks.atLeast("sample.steps", orDefault(steps, 50), 1, 100_000);
-    eta = Checks.inRange("sample.eta", orDefault(eta, 0.0), 0.0, 1.0);
+    sampler = orDefault(sampler, "dpmpp_2m");
+    steps = Checks.atLeast("sample.steps", orDefault(steps, 20), 1, 100_000);
+    if (eta != null) {
+      eta = Checks.inRange("sample.eta", eta, 0.0, 1.0);
+    }
     numSamples = Checks.atLeast("sample.num_samples", orDefault(numSamples, 64), 1, 100_000);
     guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, 100.0);
-    timestepSpacing = orDefault(timestepSpacing, "trailing");
+    spacing = orDefault(spacing, "karras");
+    rho = Checks.inRange("sample.rho", orDefault(rho, 7.0), 0.01, 100.0);
   }
 
   static SampleConfig defaults() {
-    return new SampleConfig(null, null, null, null, null, null);
+    return new SampleConfig(null, null, null, null, null, null, null);
   }
 }

@@ -54,7 +54,8 @@ public final class SamplerSession implements AutoCloseable {
       throw new IllegalArgumentException(run + " has no checkpoint; run the experiment to completion first");
     }
     long handle = bridge.callForLong("session_open", checkpoint.toString(), options.sampler(),
-        options.steps(), options.seed(), options.labels(), options.guidanceScale(), options.eta());
+        options.steps(), options.seed(), options.labels(), options.guidanceScale(), options.eta(),
+        options.spacing(), options.rho());
     return new SamplerSession(bridge, allocator, progress, handle, options.steps());
   }
 

@@ -56,7 +56,7 @@ class SamplerSessionTest {
   private SamplerOptions options() {
     List<Integer> labels = new ArrayList<>();
     run.result().get("sample_labels").forEach(label -> labels.add(label.asInt()));
-    return new SamplerOptions("ddim", 4, 11, labels, 2.0, 0.0);
+    return new SamplerOptions("dpmpp_2m", 4, 11, labels, 2.0);
   }
 
   private SamplerSession open(List<String> progress) {
