@@ -88,7 +88,9 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
         batch_size=train_cfg["unet"]["batch_size"],
         learning_rate=train_cfg["unet"]["learning_rate"],
         ema_decay=train_cfg["unet"]["ema_decay"],
-        label_dropout=train_cfg["unet"]["label_dropout"], progress=progress,
+        label_dropout=train_cfg["unet"]["label_dropout"],
+        loss_weighting=train_cfg["unet"]["loss_weighting"],
+        min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
         checkpoints=checkpoints)
     metrics["unet_train_seconds"] = time.perf_counter() - started
 
@@ -102,7 +104,8 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
                              seed=cfg["seed"], labels=labels,
                              guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
-                             spacing=sample_cfg["timestep_spacing"], replicate=replicate)
+                             spacing=sample_cfg["spacing"], rho=sample_cfg["rho"],
+                             replicate=replicate)
     images_out = sampling.decode(model, scaled)
     images_out.block_until_ready()
     metrics["sample_seconds"] = time.perf_counter() - started

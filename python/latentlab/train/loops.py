@@ -102,6 +102,7 @@ def latent_scale(means) -> float:
 def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: float,
                    schedule: NoiseSchedule, key, *, steps: int, batch_size: int,
                    learning_rate: float, ema_decay: float, label_dropout: float,
+                   loss_weighting: str = "uniform", min_snr_gamma: float = 5.0,
                    progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None):
     """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step.
 
@@ -123,7 +124,8 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
         loss, grads = jax.value_and_grad(
             lambda p: denoising_loss(unet.apply, p, scale * z, label_array[idx], loss_key,
                                      schedule, unet.prediction, label_dropout,
-                                     unet.null_label))(state.params)
+                                     unet.null_label, loss_weighting,
+                                     min_snr_gamma))(state.params)
         return state.apply_gradients(grads, ema_decay), loss
 
     return _run("unet", state, lambda s: step_fn(s, means, log_vars, label_array), steps,

@@ -2,6 +2,8 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import java.util.List;
+
 /**
  * The two training stages of a latent diffusion model, run in order.
  *
@@ -13,7 +15,7 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
   /** Fills defaults. */
   public TrainConfig {
     vae = orDefault(vae, new VaeTraining(null, null, null, null));
-    unet = orDefault(unet, new UnetTraining(null, null, null, null, null));
+    unet = orDefault(unet, new UnetTraining(null, null, null, null, null, null, null));
   }
 
   static TrainConfig defaults() {
@@ -46,16 +48,31 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
    * @param learningRate AdamW peak learning rate
    * @param emaDecay decay of the exponential moving average of the weights used for sampling
    * @param labelDropout probability of replacing a label by the null label (for guidance)
+   * @param lossWeighting {@code uniform} (the simple DDPM loss) or {@code min_snr} (Hang et al.
+   *     2023: each timestep's loss weighted as an x0 loss of weight min(SNR, γ))
+   * @param minSnrGamma γ of {@code min_snr}
    */
   public record UnetTraining(
-      Integer steps, Integer batchSize, Double learningRate, Double emaDecay, Double labelDropout) {
-    /** Fills defaults (2500 steps, batch 64, 2e-3, 0.999, 0.1) and checks ranges. */
+      Integer steps,
+      Integer batchSize,
+      Double learningRate,
+      Double emaDecay,
+      Double labelDropout,
+      String lossWeighting,
+      Double minSnrGamma) {
+    /** The loss weightings there are. */
+    public static final List<String> LOSS_WEIGHTINGS = List.of("uniform", "min_snr");
+
+    /** Fills defaults (2500 steps, batch 64, 2e-3, 0.999, 0.1, uniform, γ 5) and checks ranges. */
     public UnetTraining {
       steps = Checks.atLeast("train.unet.steps", orDefault(steps, 2500), 1, 10_000_000);
       batchSize = Checks.atLeast("train.unet.batch_size", orDefault(batchSize, 64), 1, 8192);
       learningRate = Checks.inRange("train.unet.learning_rate", orDefault(learningRate, 2e-3), 1e-8, 1.0);
       emaDecay = Checks.inRange("train.unet.ema_decay", orDefault(emaDecay, 0.999), 0.0, 1.0);
       labelDropout = Checks.inRange("train.unet.label_dropout", orDefault(labelDropout, 0.1), 0.0, 1.0);
+      lossWeighting = Checks.oneOf("train.unet.loss_weighting", orDefault(lossWeighting, "uniform"),
+          LOSS_WEIGHTINGS);
+      minSnrGamma = Checks.inRange("train.unet.min_snr_gamma", orDefault(minSnrGamma, 5.0), 1e-3, 1e6);
     }
   }
 }
