@@ -26,7 +26,8 @@ PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
           "echo_tensor", "session_open", "session_step", "session_latents",
           "session_set_latents", "session_decode", "session_close", "session_info",
           "echo_print", "collect_garbage", "noop", "bench_hold", "bench_release",
-          "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample")
+          "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample",
+          "evaluate_run")
 
 _last_error: list | None = None
 
@@ -273,13 +274,16 @@ def _model(checkpoint_dir: str):
 
 
 def session_open(checkpoint_dir: str, sampler: str, steps: int, seed: int, labels,
-                 guidance_scale: float, eta: float) -> int:
+                 guidance_scale: float, eta, spacing: str, rho: float) -> int:
     """Starts a :class:`latentlab.sampling.SamplingSession` on a run's checkpoint; returns
-    its handle. ``labels`` is a sequence of ints, one per sample."""
+    its handle. ``labels`` is a sequence of ints, one per sample; ``eta`` None (Java null) is
+    the sampler's own default."""
     from latentlab.sampling import SamplingSession
     session = SamplingSession(_model(checkpoint_dir), sampler=sampler, steps=int(steps),
                               seed=int(seed), labels=[int(v) for v in labels],
-                              guidance_scale=float(guidance_scale), eta=float(eta))
+                              guidance_scale=float(guidance_scale),
+                              eta=None if eta is None else float(eta), spacing=str(spacing),
+                              rho=float(rho))
     handle = next(_next_handle)
     _sessions[handle] = session
     return handle
@@ -294,9 +298,9 @@ def _session(handle: int):
 
 
 def session_info(handle: int) -> list:
-    """[steps done, total steps]."""
+    """[steps done, total steps, σ of the current latents]."""
     session = _session(handle)
-    return [session.steps_done, session.total_steps]
+    return [session.steps_done, session.total_steps, session.sigma]
 
 
 def session_step(handle: int, x_array: int, x_schema: int, x0_array: int, x0_schema: int) -> int:
@@ -367,3 +371,32 @@ def bench_fused_sample(checkpoint_dir: str, steps: int, labels) -> None:
     """Fused DDIM sampling on a checkpoint, to completion."""
     from latentlab import bench
     bench.fused_sample(_model(checkpoint_dir), int(steps), [int(v) for v in labels])
+
+
+def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+                 request_json: str, progress) -> str:
+    """Scores a run's model (see :mod:`latentlab.evaluate`). ``request_json`` holds the
+    sampling options (``sampler``, ``steps``, ``guidance_scale``, ``num_samples``, ``seed``,
+    ``spacing``, ``rho``, ``eta``) and, for the quality-vs-NFE table, ``nfes`` and
+    ``table_samples``. Returns JSON: ``{"score": {...}, "table": [...], "markdown": "..."}``."""
+    from latentlab import evaluate
+
+    request = json.loads(request_json)
+
+    def report(stage, step, total, value):
+        progress.update(stage, step, total, value)
+
+    evaluator = evaluate.Evaluator(_model(checkpoint_dir), data_path, int(holdout), cache_dir,
+                                   report)
+    options = {k: request[k] for k in ("sampler", "steps", "guidance_scale", "seed", "spacing",
+                                       "rho", "eta")}
+    score = evaluator.score(num_samples=int(request["num_samples"]), **options)
+    out = {"score": score}
+    if request.get("nfes"):
+        table = evaluate.nfe_table(evaluator, nfes=tuple(request["nfes"]),
+                                   guidance_scale=options["guidance_scale"],
+                                   num_samples=int(request["table_samples"]), seed=options["seed"],
+                                   spacing=options["spacing"], progress=report)
+        out["table"] = table
+        out["markdown"] = evaluate.markdown(score, table)
+    return json.dumps(out, sort_keys=True)

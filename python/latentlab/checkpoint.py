@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax import serialization
 
 from latentlab.diffusion import schedules
+from latentlab.files import write_atomically
 from latentlab.models import UNet, VAE
 
 FORMAT = 1
@@ -35,21 +36,16 @@ class LatentDiffusionModel(NamedTuple):
     latent_shape: tuple[int, ...]  # (h, w, c) of one latent
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
 
 def save(folder: str | os.PathLike, model: LatentDiffusionModel, sections: dict) -> None:
     """Writes a checkpoint; ``sections`` holds the resolved ``model`` and ``diffusion`` config."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_atomically(folder / "vae.msgpack", serialization.to_bytes(model.vae_params))
-    _write_atomically(folder / "unet.msgpack", serialization.to_bytes(model.unet_params))
+    write_atomically(folder / "vae.msgpack", serialization.to_bytes(model.vae_params))
+    write_atomically(folder / "unet.msgpack", serialization.to_bytes(model.unet_params))
     meta = {"format": FORMAT, "model": sections["model"], "diffusion": sections["diffusion"],
             "latent_scale": model.latent_scale, "latent_shape": list(model.latent_shape)}
-    _write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
+    write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
 
 
 def load(folder: str | os.PathLike) -> LatentDiffusionModel:

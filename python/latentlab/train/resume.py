@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from flax import serialization
 
+from latentlab.files import write_atomically
 from latentlab.train.state import TrainState
 
 
@@ -50,7 +51,4 @@ class StageCheckpoints:
         data = serialization.msgpack_serialize({
             "state": serialization.to_state_dict(state),
             "history": np.asarray(history, np.float64).reshape(-1, 2)})
-        path = self._path(stage)
-        tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomically(self._path(stage), data)

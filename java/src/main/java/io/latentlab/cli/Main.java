@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
     versionProvider = VersionProvider.class,
     description = "Latent diffusion research from Java: configs, runs with provenance, models in JAX/Flax.",
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
-        ReproduceCommand.class,
+        EvaluateCommand.class, ReproduceCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})

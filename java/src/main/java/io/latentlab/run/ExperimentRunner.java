@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import javax.imageio.ImageIO;
@@ -121,13 +122,14 @@ public final class ExperimentRunner {
       String stamp = java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmssSSS'Z'")
           .withZone(java.time.ZoneOffset.UTC).format(Instant.now());
       Path kept = trial.directory().resolveSibling(trial.directory().getFileName() + ".replaced-" + stamp);
+      dataFile(trial); // a missing data folder must not move the completed run aside
       try {
         Files.move(trial.directory(), kept, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot keep the earlier run " + trial.directory(), e);
       }
     }
-    Path data = dataFile(trial.config());
+    Path data = dataFile(trial);
     RunDirectory dir = RunDirectory.create(runsRoot, trial.config().name(), trial.id(), "config.yaml",
         loader.toYaml(trial.config()).getBytes(StandardCharsets.UTF_8));
     dir.delete(RunDirectory.METRICS); // left by an earlier attempt that did not complete
@@ -182,13 +184,49 @@ public final class ExperimentRunner {
     return result;
   }
 
-  private Path dataFile(ExperimentConfig config) {
+  private Path dataFile(Trial trial) {
+    try {
+      return dataPath(home, trial.config());
+    } catch (ConfigException e) {
+      throw new ConfigException(trial.configFile() + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Where a config's data lives: the bundled digits' {@code .npz} under {@code .cache/}, or
+   * the IDX folder it names.
+   *
+   * @throws ConfigException if an IDX folder does not exist
+   * @throws IllegalStateException if the bundled digits were not set up
+   */
+  public static Path dataPath(Path home, ExperimentConfig config) {
+    if (config.data().dataset().equals("mnist-idx")) {
+      Path folder = home.resolve(config.data().path()).normalize();
+      if (!folder.startsWith(home) || !Files.isDirectory(folder)) {
+        throw new ConfigException("data.path: no folder " + folder
+            + "; put MNIST's train-images-idx3-ubyte and train-labels-idx1-ubyte (or .gz) there");
+      }
+      return folder;
+    }
     Path data = home.resolve(".cache").resolve("mnist-digits.npz");
     if (!Files.isRegularFile(data)) {
       throw new IllegalStateException("data set '" + config.data().dataset() + "' is not at " + data
           + "; run ./latentlab setup");
     }
     return data;
+  }
+
+  /** The files a data set reads: the file itself, or the IDX files of a folder (sorted). */
+  private static List<Path> dataFiles(Path data) {
+    if (!Files.isDirectory(data)) {
+      return List.of(data);
+    }
+    try (var files = Files.list(data)) {
+      return files.filter(f -> f.getFileName().toString().contains("-idx") && Files.isRegularFile(f))
+          .sorted().toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + data, e);
+    }
   }
 
   private Provenance provenance(Trial trial, Path data) {
@@ -199,7 +237,9 @@ public final class ExperimentRunner {
     javaSide.put("jep_jar", bridge.environment().jarJepVersion());
     javaSide.put("arrow", BuildInfo.get("arrow.version"));
     Map<String, String> dataHashes = new LinkedHashMap<>();
-    dataHashes.put(home.relativize(data).toString(), Hashing.sha256(data));
+    for (Path file : dataFiles(data)) {
+      dataHashes.put(home.relativize(file).toString(), Hashing.sha256(file));
+    }
     return new Provenance(trial.config().name(), trial.id().sha256(), trial.id().replicate(),
         Hashing.sha256(trial.canonicalJson().getBytes(StandardCharsets.UTF_8)),
         relative(trial.configFile()), GitState.of(home), javaSide,

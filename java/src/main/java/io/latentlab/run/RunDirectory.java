@@ -66,6 +66,19 @@ public final class RunDirectory {
     }
   }
 
+  /**
+   * An existing run's folder, for writing files beside what the run wrote (evaluations).
+   *
+   * @throws IllegalArgumentException if it is not a completed run
+   */
+  public static RunDirectory existing(Path folder) {
+    RunDirectory dir = new RunDirectory(folder.toAbsolutePath().normalize());
+    if (!dir.isComplete()) {
+      throw new IllegalArgumentException(folder + " is not a completed run (no " + RESULT + ")");
+    }
+    return dir;
+  }
+
   /** The folder. */
   public Path path() {
     return path;

@@ -95,6 +95,14 @@ class RunCommandTest {
       "name: tiny\nmodel: {transformer: {}}\n",
       "name: tiny\nsample: {sampler: magic}\n",
       "name: tiny\ndiffusion: {beta_schedule: quadratic}\n",
+      "name: tiny\nsample: {spacing: cosine}\n",
+      "name: tiny\nsample: {rho: 0}\n",
+      "name: tiny\ntrain: {unet: {loss_weighting: snr}}\n",
+      "name: tiny\ndata: {dataset: mnist-idx}\n",
+      "name: tiny\ndata: {dataset: mnist-idx, path: ../../data}\n",
+      "name: tiny\ndata: {dataset: mnist-idx, path: /etc}\n",
+      "name: tiny\ndata: {dataset: mnist-idx, path: no/such/folder}\n",
+      "name: tiny\ndata: {path: data/mnist}\n",
   })
   void run_badConfig_oneLineExit2WritesNothing(String yaml) throws IOException {
     Path file = config(yaml);

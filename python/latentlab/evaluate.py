@@ -1,0 +1,178 @@
+"""Scoring a trained latent diffusion model: FID beside its floor, conditional accuracy, and
+the quality-versus-NFE table of every sampler.
+
+Features and predictions come from :mod:`latentlab.metrics.classifier`, trained once on the
+model's own training split. Every FID is computed against the training images and reported with
+its floor: the FID of as many held-out real images (what a perfect generator would score with
+this sample size), and the FID of the VAE's reconstructions of them (what a perfect latent
+denoiser would score through this VAE).
+"""
+
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+
+from latentlab import sampling
+from latentlab.checkpoint import LatentDiffusionModel
+from latentlab.data import mnist
+from latentlab.diffusion import samplers
+from latentlab.metrics import classifier as classifier_lib
+from latentlab.metrics.fid import feature_stats, frechet_distance
+from latentlab.models import VAE
+
+ProgressFn = Callable[[str, int, int, float], None]
+
+
+def _no_progress(stage, step, total, loss):
+    pass
+
+
+class Evaluator:
+    """Holds the classifier and the reference statistics of one model's data."""
+
+    def __init__(self, model: LatentDiffusionModel, data_path: str, holdout: int, cache_dir: str,
+                 progress: ProgressFn = _no_progress):
+        self.model = model
+        train, held = mnist.split(mnist.load(data_path), holdout)
+        self.train_images = mnist.to_model_input(train.images)
+        self.held_images = mnist.to_model_input(held.images)
+        self.held_labels = held.labels.astype(np.int32)
+        self.classifier = classifier_lib.load_or_train(
+            cache_dir, self.train_images, train.labels, self.held_images, held.labels, progress)
+        self.train_stats = feature_stats(self.classifier.features(self.train_images))
+        self._floors: dict[int, dict] = {}
+
+    def floors(self, count: int) -> dict:
+        """FID of ``count`` held-out real images, and of their VAE reconstructions."""
+        if count not in self._floors:
+            if count > len(self.held_images):
+                raise ValueError(f"{count} samples but only {len(self.held_images)} held-out "
+                                 "images for the floor; raise data.holdout or sample fewer")
+            real = self.held_images[:count]
+            recon = np.asarray(_reconstruct(self.model, real))
+            self._floors[count] = {
+                "fid_floor": self._fid(real),
+                "fid_vae_reconstruction": self._fid(recon),
+            }
+        return self._floors[count]
+
+    def _fid(self, images) -> float:
+        return frechet_distance(feature_stats(self.classifier.features(images)), self.train_stats)
+
+    def score(self, *, sampler: str, steps: int, guidance_scale: float, num_samples: int,
+              seed: int = 0, spacing: str = "karras", rho: float = 7.0,
+              eta: float | None = None) -> dict:
+        """Samples ``num_samples`` images (labels cycling through the classes) and scores them."""
+        labels = (np.arange(num_samples) % classifier_lib.NUM_CLASSES).astype(np.int32)
+        started = time.perf_counter()
+        latents = sampling.sample(self.model, sampler=sampler, steps=steps, seed=seed,
+                                  labels=labels, guidance_scale=guidance_scale, eta=eta,
+                                  spacing=spacing, rho=rho)
+        images = np.asarray(sampling.decode(self.model, latents))
+        seconds = time.perf_counter() - started
+        predicted = self.classifier.predict(images)
+        fid = self._fid(images)
+        floors = self.floors(num_samples)
+        return {
+            "sampler": sampler, "steps": steps, "nfe": samplers.evaluations(sampler, steps),
+            "spacing": spacing, "guidance_scale": guidance_scale, "num_samples": num_samples,
+            "seed": seed, "eta": samplers.default_eta(sampler) if eta is None else eta,
+            "fid": fid, **floors, "fid_over_floor": fid / floors["fid_floor"],
+            "conditional_accuracy": float(np.mean(predicted == labels)),
+            "classifier_heldout_accuracy": self.classifier.heldout_accuracy,
+            "classifier_digest": self.classifier.digest, "seconds": seconds,
+        }
+
+
+def steps_for_nfe(sampler: str, nfe: int) -> int:
+    """The steps whose model evaluations come closest to ``nfe`` without exceeding it."""
+    steps = max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
+    return steps
+
+
+def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMPLERS,
+              guidance_scale: float, num_samples: int, seed: int = 0, spacing: str = "karras",
+              reference_steps: int = 100, progress: ProgressFn = _no_progress) -> list[dict]:
+    """Scores every sampler at every NFE, and DDIM at ``reference_steps`` as the many-step
+    reference. Rows are :meth:`Evaluator.score` dicts."""
+    jobs = [(name, steps_for_nfe(name, nfe)) for name in names for nfe in nfes]
+    jobs.append(("ddim", reference_steps))
+    rows = []
+    for done, (name, steps) in enumerate(jobs):
+        rows.append(evaluator.score(sampler=name, steps=steps, guidance_scale=guidance_scale,
+                                    num_samples=num_samples, seed=seed, spacing=spacing))
+        progress("evaluate", done + 1, len(jobs), rows[-1]["fid"])
+    return rows
+
+
+def _reconstruct(model: LatentDiffusionModel, images, batch_size: int = 500):
+    """VAE reconstructions (posterior mean, decoded) of images [N, 32, 32, 1]."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        mean = model.vae.apply({"params": model.vae_params}, batch, method=VAE.encode).mean
+        decoded = model.vae.apply({"params": model.vae_params}, mean, method=VAE.decode)
+        out.append(np.asarray(jax.nn.sigmoid(decoded)))
+    return np.concatenate(out)
+
+
+def markdown(score: dict, table: list[dict]) -> str:
+    """The quality-vs-NFE report: FID and conditional accuracy of every sampler at each NFE,
+    beside the many-step reference and the floors."""
+    reference = table[-1]
+    rows = table[:-1]
+    nfes = sorted({r["nfe"] for r in rows if r["sampler"] != "heun"})
+    names = list(dict.fromkeys(r["sampler"] for r in rows))
+    by = {(r["sampler"], r["nfe"]): r for r in rows}
+    heun = {nfe: next((r for r in rows if r["sampler"] == "heun"
+                       and steps_for_nfe("heun", nfe) == r["steps"]), None) for nfe in nfes}
+
+    def cell(name, nfe, key, fmt):
+        row = heun[nfe] if name == "heun" else by.get((name, nfe))
+        if row is None:
+            return "–"
+        text = fmt.format(row[key])
+        return text + (f" ({row['nfe']})" if name == "heun" else "")
+
+    n = reference["num_samples"]
+    lines = [
+        f"Samples per cell: {n}; guidance {reference['guidance_scale']}; spacing "
+        f"{reference['spacing']}; seed {reference['seed']}. FID against the training images on "
+        f"the features of LatentLab's digit classifier (held-out accuracy "
+        f"{reference['classifier_heldout_accuracy']:.4f}).",
+        "",
+        f"- Floor (FID of {n} held-out real images): **{reference['fid_floor']:.3f}**",
+        f"- VAE reconstructions of those images: {reference['fid_vae_reconstruction']:.3f}",
+        f"- Reference, DDIM {reference['steps']} steps: FID **{reference['fid']:.3f}**, "
+        f"conditional accuracy {reference['conditional_accuracy']:.4f}",
+        "",
+        "FID (lower is better; Heun's actual NFE in brackets):",
+        "",
+        "| sampler | " + " | ".join(f"NFE {nfe}" for nfe in nfes) + " |",
+        "|---|" + "---:|" * len(nfes),
+    ]
+    lines += [f"| {name} | " + " | ".join(cell(name, nfe, "fid", "{:.3f}") for nfe in nfes)
+              + " |" for name in names]
+    lines += ["", "FID relative to DDIM at "
+              f"{reference['steps']} steps (1.00 = as good as the many-step result):", "",
+              "| sampler | " + " | ".join(f"NFE {nfe}" for nfe in nfes) + " |",
+              "|---|" + "---:|" * len(nfes)]
+    for name in names:
+        cells = []
+        for nfe in nfes:
+            row = heun[nfe] if name == "heun" else by.get((name, nfe))
+            cells.append("–" if row is None else f"{row['fid'] / reference['fid']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Conditional accuracy (share of samples the classifier assigns to the requested "
+              "class):", "",
+              "| sampler | " + " | ".join(f"NFE {nfe}" for nfe in nfes) + " |",
+              "|---|" + "---:|" * len(nfes)]
+    lines += [f"| {name} | " + " | ".join(cell(name, nfe, "conditional_accuracy", "{:.3f}")
+                                         for nfe in nfes) + " |" for name in names]
+    lines += ["", f"Headline ({score['sampler']}, {score['steps']} steps, guidance "
+              f"{score['guidance_scale']}, {score['num_samples']} samples): FID "
+              f"{score['fid']:.3f} = {score['fid_over_floor']:.2f}× its floor "
+              f"{score['fid_floor']:.3f}; conditional accuracy {score['conditional_accuracy']:.4f}."]
+    return "\n".join(lines) + "\n"

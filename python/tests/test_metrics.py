@@ -1,0 +1,98 @@
+"""FID against closed forms; the digit classifier; an evaluation of a (random) model."""
+
+import jax
+import numpy as np
+import pytest
+import scipy.linalg
+
+from latentlab.data import mnist
+from latentlab.metrics import classifier as classifier_lib
+from latentlab.metrics.fid import FeatureStats, feature_stats, frechet_distance
+
+
+def _stats(mean, cov):
+    return FeatureStats(np.asarray(mean, np.float64), np.asarray(cov, np.float64), 1000)
+
+
+def test_frechet_distance_of_diagonal_gaussians_is_the_closed_form():
+    a = _stats([0.0, 1.0, 2.0], np.diag([1.0, 4.0, 9.0]))
+    b = _stats([1.0, 1.0, 0.0], np.diag([4.0, 1.0, 9.0]))
+    expected = (1 + 0 + 4) + ((1 - 2) ** 2 + (2 - 1) ** 2 + 0)  # ‖Δμ‖² + Σ(√a - √b)²
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_frechet_distance_of_scaled_covariances_is_one_minus_c_squared_times_the_trace():
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(5, 5))
+    cov = m @ m.T + 0.1 * np.eye(5)
+    c = 1.7
+    assert frechet_distance(_stats(np.zeros(5), cov), _stats(np.zeros(5), c ** 2 * cov)) == \
+        pytest.approx((1 - c) ** 2 * np.trace(cov), rel=1e-9)
+
+
+def test_frechet_distance_agrees_with_the_general_matrix_square_root():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    a, b = _stats(rng.normal(size=6), x @ x.T), _stats(rng.normal(size=6), y @ y.T)
+    root = scipy.linalg.sqrtm(a.cov @ b.cov).real
+    expected = np.sum((a.mean - b.mean) ** 2) + np.trace(a.cov + b.cov - 2 * root)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
+
+
+def test_feature_stats_estimate_mean_and_covariance():
+    rng = np.random.default_rng(2)
+    cov = np.array([[2.0, 0.5], [0.5, 1.0]])
+    x = rng.multivariate_normal([1.0, -1.0], cov, size=200_000)
+    stats = feature_stats(x)
+    np.testing.assert_allclose(stats.mean, [1.0, -1.0], atol=0.02)
+    np.testing.assert_allclose(stats.cov, cov, atol=0.03)
+    with pytest.raises(ValueError, match="need features"):
+        feature_stats(np.zeros((1, 3)))
+
+
+@pytest.fixture(scope="module")
+def split(digits_file):
+    train, held = mnist.split(mnist.load(digits_file), 1000)
+    return (mnist.to_model_input(train.images), train.labels,
+            mnist.to_model_input(held.images), held.labels)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("classifier-cache")
+
+
+@pytest.fixture(scope="module")
+def classifier(split, cache):
+    return classifier_lib.load_or_train(cache, *split)
+
+
+def test_classifier_recognises_held_out_digits(classifier):
+    assert classifier.heldout_accuracy >= 0.96
+
+
+def test_classifier_is_cached_by_content_and_reloads_the_same_weights(classifier, split, cache):
+    assert len(list(cache.glob("classifier-*.msgpack"))) == 1
+    again = classifier_lib.load_or_train(cache, *split)
+    assert again.digest == classifier.digest
+    assert again.heldout_accuracy == classifier.heldout_accuracy
+    assert all(jax.tree.leaves(jax.tree.map(np.array_equal, again.params, classifier.params)))
+    # Other training data is another digest, so a cached classifier is never reused for it.
+    images, labels = split[0], split[1]
+    assert classifier_lib.digest_of(images[:-1], labels[:-1]) != classifier.digest
+
+
+def test_classifier_training_is_deterministic(split):
+    images, labels, held, held_labels = (a[:1024] for a in split)
+    first = classifier_lib.train(images, labels, held[:100], held_labels[:100])
+    second = classifier_lib.train(images, labels, held[:100], held_labels[:100])
+    assert all(jax.tree.leaves(jax.tree.map(np.array_equal, first.params, second.params)))
+
+
+def test_fid_floor_is_small_and_noise_is_far(classifier, split):
+    train_stats = feature_stats(classifier.features(split[0]))
+    floor = frechet_distance(feature_stats(classifier.features(split[2])), train_stats)
+    noise = np.random.default_rng(3).uniform(size=split[2].shape).astype(np.float32)
+    far = frechet_distance(feature_stats(classifier.features(noise)), train_stats)
+    assert 0 < floor < 10 and far > 50 * floor, (floor, far)
