@@ -145,7 +145,7 @@ public final class SamplerSession implements AutoCloseable {
    * One step's output.
    *
    * @param stepsDone steps taken, this one included
-   * @param latents x_t after this step, {@code [B, h, w, c]}
+   * @param latents the latents after this step, x = x0 + σε in the samplers' σ coordinates, {@code [B, h, w, c]}
    * @param x0 the model's prediction of the clean latents at this step
    */
   public record Step(int stepsDone, Tensor latents, Tensor x0) implements AutoCloseable {

@@ -40,8 +40,12 @@ class ConfigLoaderTest {
     assertEquals(0L, config.seed());
     assertEquals("mnist-bundled", config.data().dataset());
     assertEquals(1000, config.data().holdout());
-    assertEquals("ddim", config.sample().sampler());
+    assertEquals("dpmpp_2m", config.sample().sampler());
+    assertEquals(20, config.sample().steps());
+    assertEquals("karras", config.sample().spacing());
+    assertEquals(null, config.sample().eta(), "left to the sampler's own default (Python fills it)");
     assertEquals(64, config.sample().numSamples());
+    assertEquals("uniform", config.train().unet().lossWeighting());
     assertEquals(500, config.train().vae().steps());
     assertEquals(64, config.train().unet().batchSize());
   }
@@ -61,7 +65,7 @@ class ConfigLoaderTest {
     String message = failure("name: x\ntrain:\n  unet:\n    stepz: 3\n");
     assertTrue(message.contains("experiment.yaml:4:5: "), message);
     assertTrue(message.contains("train.unet.stepz: unknown key"), message);
-    assertTrue(message.contains("allowed: batch_size, ema_decay, label_dropout, learning_rate, steps"), message);
+    assertTrue(message.contains("allowed: batch_size, ema_decay, label_dropout, learning_rate, loss_weighting, min_snr_gamma, steps"), message);
   }
 
   @Test
@@ -90,7 +94,12 @@ class ConfigLoaderTest {
       "name: x\\ntrain: {vae: {learning_rate: .nan}}\\n     | train.vae.learning_rate",
       "name: x\\nsample: {steps: 99999999999}\\n            | sample.steps",
       "name: x\\nsample: {eta: 1.5}\\n                      | sample.eta: must be in [0.0, 1.0]",
-      "name: x\\ndata: {holdout: 9999}\\n                   | data.holdout: must be in [0, 5000]",
+      "name: x\\ndata: {holdout: 99999}\\n                  | data.holdout: must be in [0, 50000]",
+      "name: x\\ndata: {dataset: mnist-idx}\\n               | data.path: mnist-idx needs the folder",
+      "name: x\\ndata: {dataset: mnist-idx, path: ../d}\\n   | data.path: must be a folder inside the project",
+      "name: x\\ndata: {path: data/mnist}\\n              | data.path: only mnist-idx reads a path",
+      "name: x\\ntrain: {unet: {loss_weighting: snr}}\\n  | train.unet.loss_weighting: must be one of uniform, min_snr",
+      "name: x\\nsample: {rho: -1}\\n                    | sample.rho: must be in",
       "name: x\\ndata: {dataset: cifar}\\n                  | data.dataset: must be one of mnist-bundled",
       "name: ../escape\\n                                 | name: '../escape' is not allowed",
       "seed: 3\\n                                         | name: required key is missing",
