@@ -6,7 +6,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
-/** One terminal progress bar per stage of a run (vae, unet, sample), fed from Python. */
+/** One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python. */
 final class ProgressBars implements ProgressListener, AutoCloseable {
   private ProgressBar bar;
   private String stage;
@@ -25,7 +25,9 @@ final class ProgressBars implements ProgressListener, AutoCloseable {
     }
     bar.stepTo(step);
     if (!Double.isNaN(loss)) {
-      bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f", loss));
+      // The value a stage reports: a training loss, or the FID of the last evaluated cell.
+      String name = stage.equals("evaluate") ? "FID" : "loss";
+      bar.setExtraMessage(String.format(Locale.ROOT, "%s %.4f", name, loss));
     }
     if (step >= total) {
       close();
@@ -37,6 +39,8 @@ final class ProgressBars implements ProgressListener, AutoCloseable {
       case "vae" -> "train VAE ";
       case "unet" -> "train U-Net";
       case "sample" -> "sample    ";
+      case "classifier" -> "train classifier";
+      case "evaluate" -> "evaluate  ";
       default -> stage;
     };
   }

@@ -2,6 +2,8 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import com.fasterxml.jackson.annotation.JsonAlias;
+
 /**
  * How samples are drawn at the end of a run. Python checks the sampler and spacing names and
  * fills {@code eta} with the sampler's own default where the config leaves it out.
@@ -12,7 +14,8 @@ import static io.latentlab.config.Checks.orDefault;
  * @param numSamples how many samples; 64 fill the 8×8 grid of samples.png
  * @param guidanceScale classifier-free guidance w (1 = conditional only, 0 = unconditional)
  * @param spacing the σ grid: {@code karras}, {@code exponential}, {@code polyexponential}, or
- *     the training timesteps by {@code trailing}, {@code leading} or {@code linspace}
+ *     the training timesteps by {@code trailing}, {@code leading} or {@code linspace}; runs
+ *     recorded before it had this name wrote {@code timestep_spacing}, still read
  * @param rho ρ of the {@code karras} and {@code polyexponential} spacings
  */
 public record SampleConfig(
@@ -21,7 +24,7 @@ public record SampleConfig(
     Double eta,
     Integer numSamples,
     Double guidanceScale,
-    String spacing,
+    @JsonAlias("timestep_spacing") String spacing,
     Double rho) {
 
   /** Fills defaults (dpmpp_2m, 20 steps, 64 samples, w 3, karras, ρ 7) and checks ranges. */
