@@ -138,7 +138,9 @@ def markdown(score: dict, table: list[dict]) -> str:
 
     n = reference["num_samples"]
     lines = [
-        f"Samples per cell: {n}; guidance {reference['guidance_scale']}; spacing "
+        "# Quality against the number of model evaluations",
+        "",
+        f"Written by `latentlab evaluate --nfe-table`. Samples per cell: {n}; guidance {reference['guidance_scale']}; spacing "
         f"{reference['spacing']}; seed {reference['seed']}. FID against the training images on "
         f"the features of LatentLab's digit classifier (held-out accuracy "
         f"{reference['classifier_heldout_accuracy']:.4f}).",

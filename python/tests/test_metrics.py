@@ -96,3 +96,25 @@ def test_fid_floor_is_small_and_noise_is_far(classifier, split):
     noise = np.random.default_rng(3).uniform(size=split[2].shape).astype(np.float32)
     far = frechet_distance(feature_stats(classifier.features(noise)), train_stats)
     assert 0 < floor < 10 and far > 50 * floor, (floor, far)
+
+
+def test_nfe_table_markdown_places_each_cell_and_heuns_real_nfe():
+    from latentlab import evaluate
+    rows = []
+    for name in ("ddim", "heun"):
+        for nfe in (5, 10):
+            steps = evaluate.steps_for_nfe(name, nfe)
+            rows.append({"sampler": name, "steps": steps, "nfe": 2 * steps - 1 if name == "heun"
+                         else steps, "fid": 10.0 + nfe + (name == "heun"),
+                         "conditional_accuracy": 0.5})
+    reference = {"sampler": "ddim", "steps": 100, "nfe": 100, "fid": 8.0,
+                 "conditional_accuracy": 0.99, "num_samples": 50, "guidance_scale": 3.0,
+                 "spacing": "karras", "seed": 0, "classifier_heldout_accuracy": 0.97,
+                 "fid_floor": 2.0, "fid_vae_reconstruction": 2.5}
+    score = {**reference, "sampler": "dpmpp_2m", "steps": 20, "fid": 4.0, "fid_over_floor": 2.0}
+    text = evaluate.markdown(score, rows + [reference])
+    assert "| ddim | 15.000 | 20.000 |" in text
+    assert "| heun | 16.000 (5) | 21.000 (9) |" in text  # 3 and 5 steps
+    assert "| ddim | 1.88 | 2.50 |" in text            # relative to the reference's 8.0
+    assert "FID 4.000 = 2.00× its floor 2.000" in text
+    assert [evaluate.steps_for_nfe("heun", n) for n in (5, 10, 20, 50)] == [3, 5, 10, 25]

@@ -66,6 +66,19 @@ def test_nan_loss_stops_with_the_step_number():
         check_finite(float("nan"), "unet", 7)
 
 
+def test_a_training_run_whose_loss_goes_nan_stops_at_its_first_report():
+    # Latents with a NaN make the loss NaN from step 1; the loop checks at every report
+    # (loops.REPORT_EVERY steps), so the run stops there instead of training on garbage.
+    unet = UNet(channels=8, channel_mult=(1,), attention_resolutions=(), num_heads=1)
+    means = np.zeros((16, 4, 4, 2), np.float32)
+    means[3, 0, 0, 0] = np.nan
+    with pytest.raises(FloatingPointError, match=f"unet: loss became nan at step {loops.REPORT_EVERY}"):
+        loops.train_denoiser(unet, means, np.zeros_like(means), np.zeros(16, np.int32), 1.0,
+                             schedules.make_schedule("linear", 100), jax.random.PRNGKey(0),
+                             steps=3 * loops.REPORT_EVERY, batch_size=16, learning_rate=1e-3,
+                             ema_decay=0.9, label_dropout=0.1)
+
+
 class _Killed(Exception):
     """Stands in for a kill: raised from the progress callback mid-stage."""
 
