@@ -27,7 +27,7 @@ PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
           "session_set_latents", "session_decode", "session_close", "session_info",
           "echo_print", "collect_garbage", "noop", "bench_hold", "bench_release",
           "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample",
-          "evaluate_run")
+          "evaluate_run", "trim_heap")
 
 _last_error: list | None = None
 
@@ -222,6 +222,17 @@ def collect_garbage() -> int:
     as a bfloat16 tensor is held by such a cycle inside ``jax.device_put`` until it runs."""
     import gc
     return gc.collect()
+
+
+def trim_heap() -> bool:
+    """Hands the C heap's free memory back to the OS (glibc ``malloc_trim``), so that resident
+    memory measures what is in use, not what malloc keeps for later (leak tests). False where
+    the C library has no malloc_trim."""
+    import ctypes
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
 
 
 def echo_print(text: str) -> None:
