@@ -95,6 +95,7 @@ def environment() -> str:
         "jaxlib": jaxlib.__version__,
         "flax": flax.__version__,
         "optax": optax.__version__,
+        "orbax_checkpoint": version("orbax-checkpoint"),
         "numpy": np.__version__,
         "pyarrow": pa.__version__,
         "jep": version("jep"),  # importable only inside Java

@@ -1,11 +1,15 @@
-"""Trained LDM weights on disk, without pickle: Flax's msgpack serialisation of each model's
+"""Trained LDM weights on disk, without pickle: an Orbax checkpoint of both models'
 parameters and a JSON file with everything needed to rebuild the modules.
 
 Layout of a checkpoint folder::
 
-    checkpoint.json   model sections, diffusion section, latent scale and latent shape
-    vae.msgpack       VAE parameters
-    unet.msgpack      U-Net parameters (the EMA weights, which sampling uses)
+    weights/          Orbax checkpoint: {"vae": VAE parameters, "unet": U-Net parameters (the
+                      EMA weights, which sampling uses)}
+    checkpoint.json   model sections, diffusion section, latent scale and latent shape;
+                      written last, so its presence means the weights are complete
+
+Format 1 (before Orbax) kept the parameters as Flax msgpack (``vae.msgpack``,
+``unet.msgpack``); :func:`load` still reads it.
 """
 
 import json
@@ -15,13 +19,45 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import orbax.checkpoint as ocp
 from flax import serialization
 
 from latentlab.diffusion import schedules
 from latentlab.files import write_atomically
 from latentlab.models import UNet, VAE
 
-FORMAT = 1
+FORMAT = 2
+_MSGPACK_FORMAT = 1
+
+
+def save_tree(directory: str | os.PathLike, tree, info: dict) -> None:
+    """Writes a pytree of arrays and a JSON-able ``info`` as one Orbax checkpoint. Orbax writes
+    into a temporary folder and renames it when complete, so a save killed half-way leaves
+    nothing under ``directory``; an existing ``directory`` is replaced."""
+    checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    try:
+        checkpointer.save(Path(directory).absolute(),
+                          ocp.args.Composite(tree=ocp.args.PyTreeSave(tree),
+                                             info=ocp.args.JsonSave(info)), force=True)
+    finally:
+        checkpointer.close()
+
+
+def restore_tree(directory: str | os.PathLike, template):
+    """(tree, info) of a :func:`save_tree` checkpoint; ``template`` gives the tree's structure,
+    shapes and dtypes (arrays or ``jax.ShapeDtypeStruct``); arrays land on the default device."""
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    restore_args = jax.tree.map(
+        lambda leaf: ocp.ArrayRestoreArgs(sharding=sharding, dtype=leaf.dtype), template)
+    checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    try:
+        restored = checkpointer.restore(
+            Path(directory).absolute(),
+            ocp.args.Composite(tree=ocp.args.PyTreeRestore(template, restore_args=restore_args),
+                               info=ocp.args.JsonRestore()))
+    finally:
+        checkpointer.close()
+    return restored.tree, restored.info
 
 
 class LatentDiffusionModel(NamedTuple):
@@ -41,8 +77,8 @@ def save(folder: str | os.PathLike, model: LatentDiffusionModel, sections: dict)
     """Writes a checkpoint; ``sections`` holds the resolved ``model`` and ``diffusion`` config."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomically(folder / "vae.msgpack", serialization.to_bytes(model.vae_params))
-    write_atomically(folder / "unet.msgpack", serialization.to_bytes(model.unet_params))
+    save_tree(folder / "weights", {"vae": model.vae_params, "unet": model.unet_params},
+              {"format": FORMAT})
     meta = {"format": FORMAT, "model": sections["model"], "diffusion": sections["diffusion"],
             "latent_scale": model.latent_scale, "latent_shape": list(model.latent_shape)}
     write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
@@ -56,9 +92,9 @@ def load(folder: str | os.PathLike) -> LatentDiffusionModel:
     """
     folder = Path(folder)
     meta = json.loads((folder / "checkpoint.json").read_text())
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in (FORMAT, _MSGPACK_FORMAT):
         raise ValueError(f"{folder}/checkpoint.json: format {meta.get('format')}, "
-                         f"this LatentLab reads format {FORMAT}")
+                         f"this LatentLab reads formats {_MSGPACK_FORMAT} and {FORMAT}")
     vae, unet = VAE(**meta["model"]["vae"]), UNet(**meta["model"]["unet"])
     shape = tuple(meta["latent_shape"])
     factor = vae.downsampling_factor
@@ -68,8 +104,13 @@ def load(folder: str | os.PathLike) -> LatentDiffusionModel:
     one = jnp.zeros((1,), jnp.int32)
     unet_template = jax.eval_shape(
         lambda: unet.init(key, jnp.zeros((1,) + shape), one, one)["params"])
-    vae_params = serialization.from_bytes(vae_template, (folder / "vae.msgpack").read_bytes())
-    unet_params = serialization.from_bytes(unet_template, (folder / "unet.msgpack").read_bytes())
+    if meta["format"] == _MSGPACK_FORMAT:
+        vae_params = serialization.from_bytes(vae_template, (folder / "vae.msgpack").read_bytes())
+        unet_params = serialization.from_bytes(unet_template,
+                                               (folder / "unet.msgpack").read_bytes())
+    else:
+        weights, _ = restore_tree(folder / "weights", {"vae": vae_template, "unet": unet_template})
+        vae_params, unet_params = weights["vae"], weights["unet"]
     d = meta["diffusion"]
     schedule = schedules.make_schedule(d["beta_schedule"], d["num_timesteps"], d["beta_start"],
                                        d["beta_end"])

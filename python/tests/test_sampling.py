@@ -101,5 +101,15 @@ def test_checkpoint_round_trip(model, tmp_path):
     images = sampling.decode(loaded, sampling.sample(loaded, **ARGS))
     assert images.shape == (3, 32, 32, 1)
     assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint.json", "unet.msgpack", "vae.msgpack"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "weights"]
+
+
+def test_checkpoints_of_format_1_msgpack_still_load(model, tmp_path):
+    import json
+    from flax import serialization
+    (tmp_path / "vae.msgpack").write_bytes(serialization.to_bytes(model.vae_params))
+    (tmp_path / "unet.msgpack").write_bytes(serialization.to_bytes(model.unet_params))
+    meta = {"format": 1, **SECTIONS, "latent_scale": model.latent_scale, "latent_shape": [8, 8, 4]}
+    (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
+    loaded = checkpoint.load(tmp_path)
+    assert all(jax.tree.leaves(jax.tree.map(jnp.array_equal, loaded.unet_params, model.unet_params)))

@@ -100,6 +100,11 @@ def test_a_stage_stopped_midway_resumes_bitwise_equal(images, tmp_path):
     with pytest.raises(_Killed):
         loops.train_vae(vae, x, jax.random.PRNGKey(0), progress=die_at_25,
                         checkpoints=StageCheckpoints(tmp_path / "b", 10), **kwargs)
+    # Only the latest complete Orbax save is kept; what a save killed half-way leaves (Orbax's
+    # temporary folder) is ignored on restore and removed by the next save.
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["vae-00000020"]
+    (tmp_path / "b" / "vae-00000030.orbax-checkpoint-tmp-1").mkdir()
+    assert StageCheckpoints(tmp_path / "b", 10).saved_step("vae") == 20
     resumed_reports = []
     resumed, resumed_loss = loops.train_vae(
         vae, x, jax.random.PRNGKey(0), checkpoints=StageCheckpoints(tmp_path / "b", 10),
@@ -107,6 +112,7 @@ def test_a_stage_stopped_midway_resumes_bitwise_equal(images, tmp_path):
     assert resumed_loss == loss and resumed_reports == reports
     same = jax.tree.map(jnp.array_equal, resumed.params, uninterrupted.params)
     assert all(jax.tree.leaves(same)) and int(resumed.step) == 30
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["vae-00000030"]
     # A finished stage restores instead of training again.
     again, again_loss = loops.train_vae(vae, x, jax.random.PRNGKey(0),
                                         checkpoints=StageCheckpoints(tmp_path / "b", 10), **kwargs)

@@ -90,7 +90,6 @@ class _Step:
         last_index = sigmas.shape[0] - 1
         i = state.index
         at = lambda k: sigmas[jnp.clip(i + k, 0, last_index)]
-        self.i = i
         self.sigma, self.sigma_next = at(0), at(1)
         self.previous = [at(-k) for k in range(1, HISTORY + 1)]  # σ_{i-1}, σ_{i-2}, σ_{i-3}
         self.last = self.sigma_next <= 0.0

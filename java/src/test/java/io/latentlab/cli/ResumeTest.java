@@ -46,11 +46,15 @@ class ResumeTest {
   }
 
   private static Optional<Path> find(Path root, String name) throws IOException {
+    return find(root, java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(name)));
+  }
+
+  private static Optional<Path> find(Path root, java.util.regex.Pattern name) throws IOException {
     if (!Files.isDirectory(root)) {
       return Optional.empty();
     }
     try (Stream<Path> files = Files.walk(root)) {
-      return files.filter(p -> p.getFileName().toString().equals(name)).findFirst();
+      return files.filter(p -> name.matcher(p.getFileName().toString()).matches()).findFirst();
     } catch (java.io.UncheckedIOException | java.nio.file.NoSuchFileException e) {
       return Optional.empty(); // the running process renamed a folder under the walk: look again
     }
@@ -70,7 +74,9 @@ class ResumeTest {
         "run", config.toString(), "--runs-dir", killedRuns.toString())
         .redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
-    while (find(killedRuns, "unet-state.msgpack").isEmpty()) {
+    // A complete Orbax save of the U-Net stage (its temporary folders have other names).
+    java.util.regex.Pattern unetSave = java.util.regex.Pattern.compile("unet-\\d{8}");
+    while (find(killedRuns, unetSave).isEmpty()) {
       assertTrue(process.isAlive(), "the run ended before a U-Net checkpoint: " + Files.readString(dir.resolve("killed.log")));
       assertTrue(System.nanoTime() < deadline, "no U-Net checkpoint within 240 s");
       Thread.sleep(50);
