@@ -44,8 +44,8 @@ def make_model():
     vae_params = vae.init(key, jnp.zeros((1, 32, 32, 1)), key)["params"]
     one = jnp.zeros((1,), jnp.int32)
     unet_params = unet.init(key, jnp.zeros((1,) + LATENT), one, one)["params"]
-    # Perturb every weight so no layer is all zeros (XLA could otherwise simplify nothing, but
-    # the outputs would be trivially zero).
+    # Perturb every weight: the zero-initialised output layers would make every output zero
+    # (the same work for XLA, but a sampler walking through zeros is not a fair stand-in).
     leaves, tree = jax.tree.flatten(unet_params)
     keys = jax.random.split(key, len(leaves))
     unet_params = jax.tree.unflatten(tree, [p + 0.02 * jax.random.normal(k, p.shape)
