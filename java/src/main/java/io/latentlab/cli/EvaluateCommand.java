@@ -16,7 +16,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -137,7 +136,8 @@ final class EvaluateCommand implements Callable<Integer> {
     runDir.writeText(name, JSON.writeValueAsString(record));
     print(out, result.get("score"));
     if (result.has("markdown") && reportFile != null) {
-      writeAtomically(reportFile, result.get("markdown").asText());
+      byte[] markdown = result.get("markdown").asText().getBytes(StandardCharsets.UTF_8);
+      RunDirectory.writeAtomically(reportFile, stream -> stream.write(markdown));
       out.println("report:     " + reportFile);
     } else if (result.has("markdown")) {
       out.println();
@@ -199,15 +199,5 @@ final class EvaluateCommand implements Callable<Integer> {
     out.printf("  classifier accuracy    %.4f (held-out)%n",
         score.get("classifier_heldout_accuracy").asDouble());
     out.printf("  sampling               %.1f s%n", score.get("seconds").asDouble());
-  }
-
-  private static void writeAtomically(Path file, String text) throws IOException {
-    Path temp = Files.createTempFile(file.getParent(), "." + file.getFileName(), ".tmp");
-    try {
-      Files.writeString(temp, text, StandardCharsets.UTF_8);
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } finally {
-      Files.deleteIfExists(temp);
-    }
   }
 }

@@ -5,12 +5,13 @@ import java.io.InputStream;
 import java.util.Properties;
 
 /** Versions Maven recorded at build time ({@code io/latentlab/build.properties}). */
-final class BuildInfo {
+public final class BuildInfo {
   private static final Properties PROPERTIES = load();
 
   private BuildInfo() {}
 
-  static String get(String key) {
+  /** A recorded value ({@code version}, {@code jep.version}, {@code arrow.version}), or "unknown". */
+  public static String get(String key) {
     return PROPERTIES.getProperty(key, "unknown");
   }
 

@@ -105,9 +105,17 @@ public final class RunDirectory {
     if (!target.normalize().startsWith(path)) {
       throw new IllegalArgumentException("'" + name + "' would leave the run directory");
     }
+    writeAtomically(target, writer);
+  }
+
+  /**
+   * Writes any file atomically: a temporary file beside it (readable by all, like run files),
+   * then a rename; readers see the old content or the new, never a part.
+   */
+  public static void writeAtomically(Path target, StreamWriter writer) {
     Path temp = null;
     try {
-      temp = Files.createTempFile(path, "." + name, ".tmp");
+      temp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
       readableByAll(temp); // temp files start owner-only; run files are for the whole team
       try (OutputStream out = Files.newOutputStream(temp, StandardOpenOption.WRITE)) {
         writer.writeTo(out);
