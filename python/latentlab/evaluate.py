@@ -9,9 +9,6 @@ denoiser would score through this VAE).
 """
 
 import time
-from typing import Callable
-
-import jax
 import numpy as np
 
 from latentlab import sampling
@@ -20,20 +17,15 @@ from latentlab.data import mnist
 from latentlab.diffusion import samplers
 from latentlab.metrics import classifier as classifier_lib
 from latentlab.metrics.fid import feature_stats, frechet_distance
-from latentlab.models import VAE
-
-ProgressFn = Callable[[str, int, int, float], None]
-
-
-def _no_progress(stage, step, total, loss):
-    pass
+from latentlab.models.vae import reconstruct
+from latentlab.train.state import ProgressFn, no_progress
 
 
 class Evaluator:
     """Holds the classifier and the reference statistics of one model's data."""
 
     def __init__(self, model: LatentDiffusionModel, data_path: str, holdout: int, cache_dir: str,
-                 progress: ProgressFn = _no_progress):
+                 progress: ProgressFn = no_progress):
         self.model = model
         train, held = mnist.split(mnist.load(data_path), holdout)
         self.train_images = mnist.to_model_input(train.images)
@@ -51,7 +43,7 @@ class Evaluator:
                 raise ValueError(f"{count} samples but only {len(self.held_images)} held-out "
                                  "images for the floor; raise data.holdout or sample fewer")
             real = self.held_images[:count]
-            recon = np.asarray(_reconstruct(self.model, real))
+            recon = np.asarray(reconstruct(self.model.vae, self.model.vae_params, real, 500))
             self._floors[count] = {
                 "fid_floor": self._fid(real),
                 "fid_vae_reconstruction": self._fid(recon),
@@ -88,13 +80,12 @@ class Evaluator:
 
 def steps_for_nfe(sampler: str, nfe: int) -> int:
     """The steps whose model evaluations come closest to ``nfe`` without exceeding it."""
-    steps = max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
-    return steps
+    return max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
 
 
 def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMPLERS,
               guidance_scale: float, num_samples: int, seed: int = 0, spacing: str = "karras",
-              reference_steps: int = 100, progress: ProgressFn = _no_progress) -> list[dict]:
+              reference_steps: int = 100, progress: ProgressFn = no_progress) -> list[dict]:
     """Scores every sampler at every NFE, and DDIM at ``reference_steps`` as the many-step
     reference. Rows are :meth:`Evaluator.score` dicts."""
     jobs = [(name, steps_for_nfe(name, nfe)) for name in names for nfe in nfes]
@@ -105,17 +96,6 @@ def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMP
                                     num_samples=num_samples, seed=seed, spacing=spacing))
         progress("evaluate", done + 1, len(jobs), rows[-1]["fid"])
     return rows
-
-
-def _reconstruct(model: LatentDiffusionModel, images, batch_size: int = 500):
-    """VAE reconstructions (posterior mean, decoded) of images [N, 32, 32, 1]."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        mean = model.vae.apply({"params": model.vae_params}, batch, method=VAE.encode).mean
-        decoded = model.vae.apply({"params": model.vae_params}, mean, method=VAE.decode)
-        out.append(np.asarray(jax.nn.sigmoid(decoded)))
-    return np.concatenate(out)
 
 
 def markdown(score: dict, table: list[dict]) -> str:

@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -164,3 +165,20 @@ def test_min_snr_weights_make_every_parameterisation_an_x0_loss_weighted_min_snr
     weighted = mse * np.asarray(losses.min_snr_weight(prediction, snr, 5.0))
     expected = np.minimum(snr, 5.0) * np.mean((x0_hat - x0) ** 2, axis=1)
     np.testing.assert_allclose(weighted, expected, rtol=1e-4)
+
+
+def test_denoising_loss_applies_min_snr_weighting():
+    # For ε-prediction the weight min(SNR, γ)/SNR is 1 wherever SNR ≤ γ: with γ above every
+    # SNR of the schedule the weighted loss is the uniform one; with γ = 0.5 it is smaller.
+    from latentlab.diffusion import losses
+    s = schedules.make_schedule("linear", 1000)
+    x0 = jax.random.normal(jax.random.PRNGKey(0), (64, 4, 4, 2))
+    apply_fn = lambda variables, x, t, y: jnp.zeros_like(x)  # predicts ε = 0
+    loss = lambda **kw: float(losses.denoising_loss(apply_fn, None, x0, jnp.zeros(64, jnp.int32),
+                                                    jax.random.PRNGKey(1), s, "eps", 0.0, 10, **kw))
+    uniform = loss()
+    snr_max = float(s.alphas_cumprod[0] / (1 - s.alphas_cumprod[0]))
+    assert loss(weighting="min_snr", min_snr_gamma=2 * snr_max) == pytest.approx(uniform, rel=1e-6)
+    assert loss(weighting="min_snr", min_snr_gamma=0.5) < 0.9 * uniform
+    with pytest.raises(ValueError, match="allowed: uniform, min_snr"):
+        loss(weighting="snr")

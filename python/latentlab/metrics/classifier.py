@@ -134,7 +134,8 @@ def load_or_train(cache_dir: str | os.PathLike, images, labels, heldout_images, 
     if weights.is_file() and meta.is_file():
         info = json.loads(meta.read_text())
         if info.get("digest") == digest:
-            template = module.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))["params"]
+            template = jax.eval_shape(
+                lambda: module.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))["params"])
             params = serialization.from_bytes(template, weights.read_bytes())
             return Classifier(module, params, float(info["heldout_accuracy"]), digest)
     classifier = train(images, labels, heldout_images, heldout_labels, progress)

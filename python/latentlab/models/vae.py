@@ -62,6 +62,17 @@ class VAE(nn.Module):
         return self.decode(posterior.sample(key)), posterior
 
 
+def reconstruct(vae: VAE, params, images, batch_size: int = 1000) -> jax.Array:
+    """Images [N, H, W, C] in [0, 1] → the decoded posterior means, in [0, 1] (batches of
+    ``batch_size``)."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        mean = vae.apply({"params": params}, jnp.asarray(images[start:start + batch_size]),
+                         method=VAE.encode).mean
+        out.append(jax.nn.sigmoid(vae.apply({"params": params}, mean, method=VAE.decode)))
+    return jnp.concatenate(out)
+
+
 class _Encoder(nn.Module):
     channels: int
     channel_mult: tuple[int, ...]

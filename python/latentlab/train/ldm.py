@@ -18,6 +18,7 @@ from latentlab.data import mnist
 from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
 from latentlab.models import VAE, UNet
+from latentlab.models.vae import reconstruct
 from latentlab.train import loops
 from latentlab.train.resume import StageCheckpoints
 from latentlab.train.state import ProgressFn, no_progress
@@ -71,9 +72,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     vae_params = vae_state.params
 
     held = jnp.asarray(mnist.to_model_input(held_digits.images))
-    held_mean = vae.apply({"params": vae_params}, held, method=VAE.encode).mean
-    recon = jax.nn.sigmoid(vae.apply({"params": vae_params}, held_mean, method=VAE.decode))
-    metrics["vae_heldout_psnr_db"] = float(psnr(held, recon))
+    metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, vae_params, held)))
 
     means, log_vars = loops.encode_dataset(vae, vae_params, images)
     scale = loops.latent_scale(means)
