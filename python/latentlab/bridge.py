@@ -23,7 +23,7 @@ TENSOR_EXTENSION = "arrow.fixed_shape_tensor"
 
 # The functions Java may call through :func:`call`.
 PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
-          "echo_tensor", "session_open", "session_step", "session_latents",
+          "echo_tensor", "sample_bad_tensor", "session_open", "session_step", "session_latents",
           "session_set_latents", "session_decode", "session_close", "session_info",
           "echo_print", "collect_garbage", "noop", "bench_hold", "bench_release",
           "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample",
@@ -247,6 +247,41 @@ def sample_tensor(rows: int, array_address: int, schema_address: int) -> int:
     x = jnp.arange(rows * 6, dtype=jnp.float32).reshape(rows, 2, 3)
     export_tensor(x, array_address, schema_address)
     return x.unsafe_buffer_pointer()
+
+
+def sample_bad_tensor(kind: str, array_address: int, schema_address: int) -> None:
+    """Exports something that is not a tensor LatentLab takes, for tests of Java's refusals:
+    ``plain`` (float32 values, no list), ``untagged`` (a fixed-size list without the tensor
+    extension), ``null_rows``, ``null_values``, ``int64`` values, ``permuted`` dimensions."""
+    values = pa.array(np.arange(12, dtype=np.float32))
+    tensor_type = _tensor_field("float32", (2, 3)).type
+    tagged = lambda storage, shape=(2, 3), extra=None: pa.field(
+        "tensor", storage.type, nullable=False, metadata={
+            b"ARROW:extension:name": TENSOR_EXTENSION.encode(),
+            b"ARROW:extension:metadata": json.dumps({"shape": list(shape), **(extra or {})}).encode()})
+    if kind == "plain":
+        storage, field = values, pa.field("tensor", values.type)
+    elif kind == "untagged":
+        storage = pa.FixedSizeListArray.from_arrays(values, 6)
+        field = pa.field("tensor", storage.type)
+    elif kind == "null_rows":
+        storage = pa.FixedSizeListArray.from_arrays(values, type=tensor_type,
+                                                    mask=pa.array([False, True]))
+        field = tagged(storage)
+    elif kind == "null_values":
+        storage = pa.FixedSizeListArray.from_arrays(
+            pa.array([1.0, None] + [0.0] * 10, pa.float32()), 6)
+        field = tagged(storage)
+    elif kind == "int64":
+        storage = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(12, dtype=np.int64)), 6)
+        field = tagged(storage)
+    elif kind == "permuted":
+        storage = pa.FixedSizeListArray.from_arrays(values, 6)
+        field = tagged(storage, (3, 2), {"permutation": [1, 0]})
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    storage._export_to_c(array_address)
+    field._export_to_c(schema_address)
 
 
 def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoint_dir: str,

@@ -10,20 +10,22 @@ import org.apache.arrow.vector.types.pojo.ArrowType;
  * as {@code jnp.bfloat16}.
  */
 public enum DType {
-  FLOAT32("float32", 4, new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE)),
-  FLOAT16("float16", 2, new ArrowType.FloatingPoint(FloatingPointPrecision.HALF)),
-  BFLOAT16("bfloat16", 2, new ArrowType.Int(16, false)),
-  INT32("int32", 4, new ArrowType.Int(32, true)),
-  UINT8("uint8", 1, new ArrowType.Int(8, false));
+  FLOAT32("float32", 4, new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE), "f"),
+  FLOAT16("float16", 2, new ArrowType.FloatingPoint(FloatingPointPrecision.HALF), "e"),
+  BFLOAT16("bfloat16", 2, new ArrowType.Int(16, false), "S"),
+  INT32("int32", 4, new ArrowType.Int(32, true), "i"),
+  UINT8("uint8", 1, new ArrowType.Int(8, false), "C");
 
   private final String pythonName;
   private final int bytes;
   private final ArrowType arrowType;
+  private final String cDataFormat;
 
-  DType(String pythonName, int bytes, ArrowType arrowType) {
+  DType(String pythonName, int bytes, ArrowType arrowType, String cDataFormat) {
     this.pythonName = pythonName;
     this.bytes = bytes;
     this.arrowType = arrowType;
+    this.cDataFormat = cDataFormat;
   }
 
   /** The NumPy/JAX name of this type. */
@@ -38,6 +40,28 @@ public enum DType {
 
   ArrowType arrowType() {
     return arrowType;
+  }
+
+  /** The Arrow C Data Interface format string of the storage type. */
+  String cDataFormat() {
+    return cDataFormat;
+  }
+
+  /**
+   * The element type of a tensor whose values have C Data {@code format}, under the extension
+   * name {@code extension}, or an error naming what is supported.
+   */
+  static DType ofCData(String format, String extension) {
+    if (TensorMetadata.BFLOAT16_TENSOR.equals(extension) && format.equals(BFLOAT16.cDataFormat)) {
+      return BFLOAT16;
+    }
+    for (DType dtype : values()) {
+      if (dtype != BFLOAT16 && dtype.cDataFormat.equals(format)) {
+        return dtype;
+      }
+    }
+    throw new IllegalArgumentException("tensor values of Arrow format '" + format
+        + "' are not supported; use float32, float16, bfloat16, int32 or uint8");
   }
 
   /** The element type of a tensor field, or an error naming what is supported. */

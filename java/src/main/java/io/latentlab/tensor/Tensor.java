@@ -1,29 +1,35 @@
 package io.latentlab.tensor;
 
-import java.util.Arrays;
-import java.util.Objects;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.FieldVector;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BaseFixedWidthVector;
+import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 
 /**
- * A batch of tensors held in Arrow memory: a non-null fixed-size list vector, one row per batch
- * item (row-major), whose field carries the {@code arrow.fixed_shape_tensor} extension metadata.
- * Shape {@code [B, d1, ..., dn]}; {@code shape()[0]} is the batch. Element types: {@link DType}.
+ * A batch of tensors in Arrow memory: one buffer of values, row-major, shape
+ * {@code [B, d1, ..., dn]} ({@code shape()[0]} is the batch). Element types: {@link DType}. It
+ * crosses to Python through the Arrow C Data Interface as a non-null fixed-size list array,
+ * one row per batch item, tagged {@code arrow.fixed_shape_tensor}, and is written to files the
+ * same way ({@link TensorFiles}).
  *
  * <p>A tensor imported from Python aliases the {@code jax.Array}'s memory: never write into it.
  * Closing it runs Python's release callback. Not thread-safe; close it on any thread once.
  */
 public final class Tensor implements AutoCloseable {
-  private final FixedSizeListVector vector;
+  private final ArrowBuf data;
   private final DType dtype;
   private final long[] shape;
   private boolean closed;
 
-  private Tensor(FixedSizeListVector vector, DType dtype, long[] shape) {
-    this.vector = vector;
+  /** Takes ownership of one reference to {@code data}, which holds exactly the values. */
+  Tensor(ArrowBuf data, DType dtype, long[] shape) {
+    this.data = data;
     this.dtype = dtype;
     this.shape = shape;
   }
@@ -31,10 +37,11 @@ public final class Tensor implements AutoCloseable {
   /**
    * Receives a tensor exported through the Arrow C Data Interface, without copying.
    *
-   * @param allocator owns the imported vector's bookkeeping (not its data, which the exporter
-   *     keeps alive until {@link #close()})
+   * @param allocator accounts for the imported memory (which the exporter keeps alive until
+   *     {@link #close()})
    * @param exporter fills the two C structs at the addresses it is given
-   * @throws IllegalArgumentException if what arrives is not a float32 fixed-shape tensor
+   * @throws IllegalArgumentException if what arrives is not a fixed-shape tensor of a
+   *     supported type, or has nulls
    */
   public static Tensor importFrom(BufferAllocator allocator, CDataExporter exporter) {
     try (TensorSlot slot = TensorSlot.allocate(allocator)) {
@@ -110,38 +117,27 @@ public final class Tensor implements AutoCloseable {
       throw new IllegalArgumentException(String.format(
           "shape %s holds %d values, got %d", Arrays.toString(shape), total, count));
     }
-    long[] itemShape = Arrays.copyOfRange(shape, 1, shape.length);
-    int rows = Math.toIntExact(shape[0]);
-    int perItem = Math.toIntExact(total / rows);
-    FixedSizeListVector vector = (FixedSizeListVector) TensorMetadata
-        .field("tensor", itemShape, perItem, dtype).createVector(allocator);
+    long bytes = (long) count * dtype.bytes();
+    ArrowBuf data = allocator.buffer(bytes);
     try {
-      vector.setInitialCapacity(rows);
-      vector.allocateNew();
-      for (int i = 0; i < rows; i++) {
-        vector.setNotNull(i);
+      data.setZero(0, bytes);
+      if (bytes <= Integer.MAX_VALUE) {
+        fill.accept(data.nioBuffer(0, (int) bytes).order(ByteOrder.nativeOrder()));
       }
-      BaseFixedWidthVector data = (BaseFixedWidthVector) vector.getDataVector();
-      data.getDataBuffer().setZero(0, (long) count * dtype.bytes());
-      if (count > 0 && (long) count * dtype.bytes() <= Integer.MAX_VALUE) {
-        fill.accept(data.getDataBuffer().nioBuffer(0, count * dtype.bytes()).order(ByteOrder.nativeOrder()));
-      }
-      data.getValidityBuffer().setOne(0, (count + 7) / 8);
-      data.setValueCount(count);
-      vector.setValueCount(rows);
-      return new Tensor(vector, dtype, shape.clone());
+      return new Tensor(data, dtype, shape.clone());
     } catch (RuntimeException e) {
-      vector.close();
+      data.close();
       throw e;
     }
   }
 
   /**
    * Exports this tensor through the Arrow C Data Interface without copying: the receiver sees
-   * this memory until it releases the export. Java must not change the memory meanwhile (this
-   * class has no way to).
+   * this memory until it releases the export (the export holds its own reference, so closing
+   * the tensor first is safe). Java must not change the memory meanwhile (this class has no way
+   * to).
    *
-   * @param allocator owns the export's bookkeeping
+   * @param allocator where the export's small bookkeeping (child structs, strings) comes from
    * @throws IllegalStateException if the tensor is closed or its memory is not 64-byte aligned
    *     (allocate it from {@link Allocators#aligned()})
    */
@@ -151,39 +147,62 @@ public final class Tensor implements AutoCloseable {
       throw new IllegalStateException("tensor memory at " + dataAddress()
           + " is not 64-byte aligned, so JAX would copy it; allocate it from Allocators.aligned()");
     }
-    org.apache.arrow.c.Data.exportVector(allocator, vector, null,
-        org.apache.arrow.c.ArrowArray.wrap(arrayAddress), org.apache.arrow.c.ArrowSchema.wrap(schemaAddress));
+    CDataTensors.export(allocator, data, byteSize(), dtype, shape, arrayAddress, schemaAddress);
   }
 
   /**
-   * Views an imported Arrow vector as a tensor.
+   * A tensor over the values of an Arrow vector (one read from an IPC file, say), without
+   * copying: the tensor takes its own reference to the vector's value buffer, so the vector may
+   * be closed afterwards.
    *
-   * @throws IllegalArgumentException unless it is a non-null fixed-size list of float32 whose
-   *     field carries the {@code arrow.fixed_shape_tensor} shape
+   * @throws IllegalArgumentException unless it is a fixed-size list of a supported type, with
+   *     no nulls, whose field carries the {@code arrow.fixed_shape_tensor} shape
    */
-  static Tensor wrap(FieldVector imported) {
+  public static Tensor fromVector(FieldVector vector) {
+    if (!(vector instanceof FixedSizeListVector list)) {
+      throw new IllegalArgumentException(
+          "expected a fixed-size list (a tensor), got " + vector.getField().getType());
+    }
+    DType dtype = DType.of(list.getField());
+    if (list.getNullCount() != 0 || list.getDataVector().getNullCount() != 0) {
+      throw new IllegalArgumentException("a tensor must not contain nulls");
+    }
+    long[] itemShape = TensorMetadata.shapeOf(list.getField());
+    long perItem = Arrays.stream(itemShape).reduce(1, Math::multiplyExact);
+    if (perItem != list.getListSize()) {
+      throw new IllegalArgumentException(String.format(
+          "shape %s holds %d values but each row has %d",
+          Arrays.toString(itemShape), perItem, list.getListSize()));
+    }
+    long[] shape = new long[itemShape.length + 1];
+    shape[0] = list.getValueCount();
+    System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
+    long bytes = shape[0] * perItem * dtype.bytes();
+    ArrowBuf values = list.getDataVector().getDataBuffer();
+    values.getReferenceManager().retain();
+    return new Tensor(values.slice(0, bytes), dtype, shape);
+  }
+
+  /**
+   * A new Arrow vector over this tensor's memory, no copy (for writing files); it holds its own
+   * reference to the memory, and the caller closes it. Its field is named {@code name}.
+   */
+  FixedSizeListVector toVector(String name) {
+    checkOpen();
+    long[] itemShape = Arrays.copyOfRange(shape, 1, shape.length);
+    int rows = Math.toIntExact(shape[0]);
+    int perItem = Math.toIntExact(size() / Math.max(rows, 1));
+    BufferAllocator owner = data.getReferenceManager().getAllocator();
+    FixedSizeListVector vector = (FixedSizeListVector) TensorMetadata
+        .field(name, itemShape, perItem, dtype).createVector(owner);
     try {
-      if (!(imported instanceof FixedSizeListVector list)) {
-        throw new IllegalArgumentException(
-            "expected a fixed-size list (a tensor), got " + imported.getField().getType());
-      }
-      DType dtype = DType.of(list.getField());
-      if (list.getNullCount() != 0 || list.getDataVector().getNullCount() != 0) {
-        throw new IllegalArgumentException("a tensor must not contain nulls");
-      }
-      long[] itemShape = TensorMetadata.shapeOf(list.getField());
-      long perItem = Arrays.stream(itemShape).reduce(1, Math::multiplyExact);
-      if (perItem != list.getListSize()) {
-        throw new IllegalArgumentException(String.format(
-            "shape %s holds %d values but each row has %d",
-            Arrays.toString(itemShape), perItem, list.getListSize()));
-      }
-      long[] shape = new long[itemShape.length + 1];
-      shape[0] = list.getValueCount();
-      System.arraycopy(itemShape, 0, shape, 1, itemShape.length);
-      return new Tensor(list, dtype, shape);
+      ArrowBuf noNulls = owner.getEmpty();
+      vector.loadFieldBuffers(new ArrowFieldNode(rows, 0), List.of(noNulls));
+      ((BaseFixedWidthVector) vector.getDataVector()).loadFieldBuffers(
+          new ArrowFieldNode(size(), 0), List.of(noNulls, data));
+      return vector;
     } catch (RuntimeException e) {
-      imported.close();
+      vector.close();
       throw e;
     }
   }
@@ -206,14 +225,14 @@ public final class Tensor implements AutoCloseable {
   /** The address of the first value: where the exporter's buffer lives. */
   public long dataAddress() {
     checkOpen();
-    return vector.getDataVector().getDataBuffer().memoryAddress();
+    return data.memoryAddress();
   }
 
   /** Reads the value at a flat row-major index, widened to float. */
   public float getFlat(long index) {
     checkOpen();
     Objects.checkIndex(index, size());
-    var buffer = vector.getDataVector().getDataBuffer();
+    var buffer = data;
     long offset = index * dtype.bytes();
     return switch (dtype) {
       case FLOAT32 -> buffer.getFloat(offset);
@@ -233,7 +252,7 @@ public final class Tensor implements AutoCloseable {
     }
     float[] out = new float[(int) n];
     if (dtype == DType.FLOAT32) {
-      vector.getDataVector().getDataBuffer().nioBuffer(0, (int) n * Float.BYTES)
+      data.nioBuffer(0, (int) n * Float.BYTES)
           .order(ByteOrder.nativeOrder()).asFloatBuffer().get(out);
     } else {
       for (int i = 0; i < out.length; i++) {
@@ -243,10 +262,8 @@ public final class Tensor implements AutoCloseable {
     return out;
   }
 
-  /** The Arrow vector behind this tensor, for writing it to files; owned by the tensor. */
-  public FixedSizeListVector vector() {
-    checkOpen();
-    return vector;
+  private long byteSize() {
+    return size() * dtype.bytes();
   }
 
   private void checkOpen() {
@@ -260,7 +277,7 @@ public final class Tensor implements AutoCloseable {
   public void close() {
     if (!closed) {
       closed = true;
-      vector.close();
+      data.close();
     }
   }
 

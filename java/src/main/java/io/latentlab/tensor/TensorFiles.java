@@ -27,26 +27,27 @@ public final class TensorFiles {
    * @throws IllegalArgumentException if the tensors' batch sizes differ
    */
   public static void write(OutputStream out, Map<String, Tensor> columns) throws IOException {
-    List<Field> fields = new ArrayList<>();
     List<FieldVector> vectors = new ArrayList<>();
-    long rows = -1;
-    for (Map.Entry<String, Tensor> column : columns.entrySet()) {
-      Tensor tensor = column.getValue();
-      if (rows >= 0 && tensor.shape()[0] != rows) {
-        throw new IllegalArgumentException(String.format(
-            "column '%s' has %d rows, the others %d", column.getKey(), tensor.shape()[0], rows));
+    try {
+      long rows = -1;
+      for (Map.Entry<String, Tensor> column : columns.entrySet()) {
+        Tensor tensor = column.getValue();
+        if (rows >= 0 && tensor.shape()[0] != rows) {
+          throw new IllegalArgumentException(String.format(
+              "column '%s' has %d rows, the others %d", column.getKey(), tensor.shape()[0], rows));
+        }
+        rows = tensor.shape()[0];
+        vectors.add(tensor.toVector(column.getKey()));
       }
-      rows = tensor.shape()[0];
-      Field field = tensor.vector().getField();
-      fields.add(new Field(column.getKey(), field.getFieldType(), field.getChildren()));
-      vectors.add(tensor.vector());
-    }
-    VectorSchemaRoot root = new VectorSchemaRoot(fields, vectors, (int) Math.max(rows, 0));
-    // The root only borrows the tensors' vectors: it is not closed here.
-    try (ArrowFileWriter writer = new ArrowFileWriter(root, null, Channels.newChannel(out))) {
-      writer.start();
-      writer.writeBatch();
-      writer.end();
+      List<Field> fields = vectors.stream().map(FieldVector::getField).toList();
+      VectorSchemaRoot root = new VectorSchemaRoot(fields, vectors, (int) Math.max(rows, 0));
+      try (ArrowFileWriter writer = new ArrowFileWriter(root, null, Channels.newChannel(out))) {
+        writer.start();
+        writer.writeBatch();
+        writer.end();
+      }
+    } finally {
+      vectors.forEach(FieldVector::close); // views over the tensors' memory, not the memory
     }
   }
 }

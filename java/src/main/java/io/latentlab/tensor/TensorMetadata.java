@@ -24,13 +24,23 @@ final class TensorMetadata {
 
   /** A non-null fixed-size list field of {@code dtype} values tagged as a tensor of {@code itemShape}. */
   static Field field(String name, long[] itemShape, int perItem, DType dtype) {
-    String shape = Arrays.stream(itemShape).mapToObj(Long::toString).collect(Collectors.joining(","));
     Map<String, String> metadata = Map.of(
-        EXTENSION_NAME_KEY, dtype == DType.BFLOAT16 ? BFLOAT16_TENSOR : FIXED_SHAPE_TENSOR,
-        EXTENSION_METADATA_KEY, "{\"shape\":[" + shape + "]}");
+        EXTENSION_NAME_KEY, extensionFor(dtype),
+        EXTENSION_METADATA_KEY, shapeJson(itemShape));
     Field item = new Field("item", FieldType.notNullable(dtype.arrowType()), null);
     return new Field(name, new FieldType(false, new ArrowType.FixedSizeList(perItem), null, metadata),
         List.of(item));
+  }
+
+  /** The extension name a tensor of {@code dtype} is tagged with. */
+  static String extensionFor(DType dtype) {
+    return dtype == DType.BFLOAT16 ? BFLOAT16_TENSOR : FIXED_SHAPE_TENSOR;
+  }
+
+  /** The extension metadata of a tensor whose items have {@code itemShape}. */
+  static String shapeJson(long[] itemShape) {
+    return "{\"shape\":["
+        + Arrays.stream(itemShape).mapToObj(Long::toString).collect(Collectors.joining(",")) + "]}";
   }
 
   /** The field's extension name, or null. */
@@ -40,22 +50,46 @@ final class TensorMetadata {
 
   /** The per-item shape recorded on a field. */
   static long[] shapeOf(Field field) {
-    Map<String, String> metadata = field.getMetadata();
-    String extension = extensionName(field);
+    Map<String, String> metadata = field.getMetadata() == null ? Map.of() : field.getMetadata();
+    return shapeOf(extensionName(field), metadata.get(EXTENSION_METADATA_KEY), field.getName());
+  }
+
+  /**
+   * The per-item shape in a tensor's extension metadata.
+   *
+   * @param extension the extension name (must be a tensor's)
+   * @param json the extension metadata
+   * @param fieldName for the message
+   * @throws IllegalArgumentException if it is not a tensor, its metadata is unreadable, or its
+   *     dimensions are permuted (the memory would not be row-major in the shape)
+   */
+  static long[] shapeOf(String extension, String json, String fieldName) {
     if (!FIXED_SHAPE_TENSOR.equals(extension) && !BFLOAT16_TENSOR.equals(extension)) {
       throw new IllegalArgumentException(
-          "field '" + field.getName() + "' is not tagged " + FIXED_SHAPE_TENSOR);
+          "field '" + fieldName + "' is not tagged " + FIXED_SHAPE_TENSOR);
     }
+    long[] out;
+    JsonNode permutation;
     try {
-      JsonNode shape = JSON.readTree(metadata.get(EXTENSION_METADATA_KEY)).get("shape");
-      long[] out = new long[shape.size()];
+      JsonNode root = JSON.readTree(json);
+      JsonNode shape = root.get("shape");
+      out = new long[shape.size()];
       for (int i = 0; i < out.length; i++) {
         out[i] = shape.get(i).asLong();
       }
-      return out;
+      permutation = root.get("permutation");
     } catch (IOException | RuntimeException e) {
       throw new IllegalArgumentException(
-          "field '" + field.getName() + "' has unreadable tensor metadata: " + metadata, e);
+          "field '" + fieldName + "' has unreadable tensor metadata: " + json, e);
     }
+    if (permutation != null && !permutation.isNull()) {
+      for (int i = 0; i < permutation.size(); i++) {
+        if (permutation.get(i).asInt() != i) {
+          throw new IllegalArgumentException("field '" + fieldName + "' is a permuted tensor "
+              + permutation + "; LatentLab takes row-major tensors only");
+        }
+      }
+    }
+    return out;
   }
 }

@@ -2,9 +2,7 @@ package io.latentlab.tensor;
 
 import org.apache.arrow.c.ArrowArray;
 import org.apache.arrow.c.ArrowSchema;
-import org.apache.arrow.c.Data;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.FieldVector;
 
 /**
  * An empty pair of Arrow C Data structs that Python fills with an exported tensor; use it when
@@ -42,15 +40,14 @@ public final class TensorSlot implements AutoCloseable {
   /**
    * Imports what was exported into this slot, without copying the data.
    *
-   * @throws IllegalArgumentException if it is not a float32 fixed-shape tensor
+   * @throws IllegalArgumentException if it is not a fixed-shape tensor of a supported type
    */
   public Tensor take() {
     if (taken) {
       throw new IllegalStateException("this slot's tensor was already taken");
     }
-    taken = true; // the import consumes (and closes) both structs, even when it fails
-    FieldVector vector = Data.importVector(allocator, array, schema, null);
-    return Tensor.wrap(vector);
+    taken = true; // the import owns both structs from here, even when it fails
+    return CDataTensors.take(allocator, array, schema);
   }
 
   @Override

@@ -164,12 +164,48 @@ class TensorHandoffTest {
   }
 
   @Test
-  void wrap_vectorWithNulls_refused() {
-    Tensor valid = Tensor.ofFloats(allocator, new long[] {2, 2}, new float[4]);
-    var vector = valid.vector();
-    vector.setNull(1);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(vector));
-    assertEquals("a tensor must not contain nulls", e.getMessage());
+  void fromVector_withNulls_refused() {
+    try (Tensor valid = Tensor.ofFloats(allocator, new long[] {2, 2}, new float[4]);
+        var vector = valid.toVector("tensor")) {
+      vector.setNull(1);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Tensor.fromVector(vector));
+      assertEquals("a tensor must not contain nulls", e.getMessage());
+    }
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+      "plain       | expected a fixed-size list (a tensor), got Arrow format 'f'",
+      "untagged    | field 'tensor' is not tagged arrow.fixed_shape_tensor",
+      "null_rows   | a tensor must not contain nulls (rows)",
+      "null_values | a tensor must not contain nulls (values)",
+      "int64       | tensor values of Arrow format 'l' are not supported; use float32, float16, bfloat16, int32 or uint8",
+      "permuted    | field 'tensor' is a permuted tensor [1,0]; LatentLab takes row-major tensors only"})
+  void importFrom_notATensor_refusedAndReleased(String kind, String message) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+        Tensor.importFrom(allocator, (array, schema) -> bridge.call("sample_bad_tensor", kind, array, schema)));
+    assertEquals(message, e.getMessage());
+    // the allocator check after the test shows that the refused import's structs were freed
+  }
+
+  @Test
+  void export_outlivesTheTensor_untilPythonReleasesIt() {
+    float[] values = {1, 2, 3, 4, 5, 6};
+    Tensor tensor = Tensor.ofFloats(allocator, new long[] {2, 3}, values);
+    try (org.apache.arrow.c.ArrowArray array = org.apache.arrow.c.ArrowArray.allocateNew(allocator);
+        org.apache.arrow.c.ArrowSchema schema = org.apache.arrow.c.ArrowSchema.allocateNew(allocator)) {
+      tensor.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
+      tensor.close(); // Python has not taken it yet: the export keeps the memory
+      assertTrue(allocator.getAllocatedMemory() >= 24, "the export holds the values");
+      try (Tensor back = Tensor.importFrom(allocator, (outArray, outSchema) ->
+          bridge.call("echo_tensor", array.memoryAddress(), schema.memoryAddress(), outArray, outSchema))) {
+        assertArrayEquals(values, back.toFloatArray());
+      }
+    }
+    IllegalStateException closed = assertThrows(IllegalStateException.class,
+        () -> tensor.exportTo(allocator, 0, 0));
+    assertEquals("tensor is closed", closed.getMessage());
   }
 
   @Test
@@ -183,27 +219,32 @@ class TensorHandoffTest {
 
   @Test
   void roundTrips_tenThousand_leakNothing() throws Exception {
-    float[] values = new float[64 * 256];
+    float[] values = new float[64 * 256]; // 64 KiB: 10,000 leaked buffers would be 640 MiB
     try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {64, 256}, values)) {
       for (int i = 0; i < 5000; i++) {
         echo(tensor, null); // warm up caches, pools and the Java heap before measuring
       }
-      long before = residentAfterCleanUp();
+      long before = residentOutsideHeap();
       for (int i = 0; i < 10_000; i++) {
         echo(tensor, null);
       }
-      long after = residentAfterCleanUp();
-      assertTrue(after < before * 1.05, "resident memory " + before + " → " + after);
+      long after = residentOutsideHeap();
+      assertTrue(after < before * 1.05, "resident memory outside the Java heap " + before + " → " + after);
     }
   }
 
-  /** Resident memory once Python's and Java's garbage is collected and malloc's free memory is
-   * handed back (what other tests in this JVM left in malloc's pools is not this test's). */
-  private static long residentAfterCleanUp() throws java.io.IOException {
+  /**
+   * Resident memory less the Java heap's committed size, once Python's and Java's garbage is
+   * collected and malloc's free memory is handed back (what other tests in this JVM left in
+   * malloc's pools is not this test's). The heap is pre-touched at its initial size (pom.xml's
+   * argLine), so its own growing and shrinking would otherwise swamp the comparison.
+   */
+  private static long residentOutsideHeap() throws java.io.IOException {
     bridge.collectGarbage();
     System.gc();
     bridge.call("trim_heap");
-    return residentBytes();
+    long heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
+    return residentBytes() - heap;
   }
 
   private static long residentBytes() throws java.io.IOException {
