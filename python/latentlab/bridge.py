@@ -163,28 +163,70 @@ def import_tensor(array_address: int, schema_address: int) -> jax.Array:
     return import_tensor_from(pa.Array._import_from_c(array_address, field.type), field)
 
 
-def import_tensor_from(array: pa.Array, field: pa.Field | None = None) -> jax.Array:
-    """The jax.Array aliasing an imported tensor array (see :func:`import_tensor`)."""
-    metadata = (field.metadata if field is not None else None) or {}
-    bfloat16 = metadata.get(b"ARROW:extension:name") == BFLOAT16_TENSOR_EXTENSION.encode()
-    if isinstance(array.type, pa.FixedShapeTensorType):
-        shape, storage = array.type.shape, array.storage
-    elif bfloat16 and pa.types.is_fixed_size_list(array.type):
-        shape = json.loads(metadata[b"ARROW:extension:metadata"])["shape"]
-        storage = array
+_LAYOUTS: dict = {}
+
+
+def _layout(array: pa.Array, storage: pa.FixedSizeListArray, values: pa.Array,
+            field: pa.Field) -> tuple:
+    """(item shape, element dtype, bytes per element, is bfloat16) of a tensor column, or a
+    TypeError naming what crosses. Cached under a key that is cheaper to build than hashing
+    the Arrow type: a handoff's fixed cost is what matters."""
+    tensor_type = array.type
+    if isinstance(tensor_type, pa.FixedShapeTensorType):
+        metadata = {}  # pyarrow took the extension's keys into the type
+        permutation = tensor_type.permutation
+        key = (tuple(tensor_type.shape), None if permutation is None else tuple(permutation),
+               values.type.id)
     else:
+        metadata = field.metadata or {}
+        key = (metadata.get(b"ARROW:extension:name"), metadata.get(b"ARROW:extension:metadata"),
+               values.type.id, storage.type.list_size)
+    layout = _LAYOUTS.get(key)
+    if layout is not None:
+        return layout
+    bfloat16 = metadata.get(b"ARROW:extension:name") == BFLOAT16_TENSOR_EXTENSION.encode()
+    if isinstance(tensor_type, pa.FixedShapeTensorType):
+        shape = tuple(tensor_type.shape)
+        if key[1] is not None and key[1] != tuple(range(len(shape))):
+            raise ValueError(f"a permuted tensor {list(key[1])} cannot cross; "
+                             "LatentLab takes row-major tensors only")
+    elif bfloat16:
+        shape = tuple(json.loads(metadata[b"ARROW:extension:metadata"])["shape"])
+    else:
+        raise TypeError(f"expected an {TENSOR_EXTENSION} array, got {tensor_type}")
+    if math.prod(shape) != storage.type.list_size:
+        raise ValueError(f"tensor shape {list(shape)} does not hold "
+                         f"{storage.type.list_size} values per row")
+    value_type = values.type
+    if bfloat16 and value_type == pa.uint16():
+        dtype = np.dtype(jnp.bfloat16)
+    elif value_type.id in _NUMPY_BY_ARROW_ID:
+        dtype = np.dtype(_NUMPY_BY_ARROW_ID[value_type.id])
+    else:
+        raise TypeError(f"tensor values of type {value_type} cannot cross; use one of "
+                        f"{', '.join(_ARROW_TYPES)}")
+    layout = (shape, dtype, value_type.bit_width // 8, bfloat16)
+    if len(_LAYOUTS) < 1024:
+        _LAYOUTS[key] = layout
+    return layout
+
+
+def import_tensor_from(array: pa.Array, field: pa.Field) -> jax.Array:
+    """The jax.Array aliasing an imported tensor array whose field is ``field`` (see
+    :func:`import_tensor`)."""
+    storage = array.storage if isinstance(array, pa.ExtensionArray) else array
+    if not isinstance(storage, pa.FixedSizeListArray):
         raise TypeError(f"expected an {TENSOR_EXTENSION} array, got {array.type}")
-    if storage.null_count or storage.values.null_count:
+    if storage.null_count:
         raise ValueError("a tensor must not contain nulls")
     values = storage.values
-    if bfloat16 and values.type == pa.uint16():
-        dtype = jnp.bfloat16
-    elif values.type.id in _NUMPY_BY_ARROW_ID:
-        dtype = np.dtype(_NUMPY_BY_ARROW_ID[values.type.id])
-    else:
-        raise TypeError(f"tensor values of type {values.type} cannot cross; use one of "
-                        f"{', '.join(_ARROW_TYPES)}")
-    itemsize = values.type.bit_width // 8
+    if storage.offset or len(values) != len(storage) * storage.type.list_size:
+        # a slice of a longer column: its own rows' values
+        size = storage.type.list_size
+        values = values.slice(storage.offset * size, len(storage) * size)
+    if values.null_count:
+        raise ValueError("a tensor must not contain nulls")
+    shape, dtype, itemsize, bfloat16 = _layout(array, storage, values, field)
     buffer = values.buffers()[1]
     # pyarrow marks imported memory read-only, and this DLPack handshake cannot carry a
     # read-only flag, so the view is built over the address instead; it keeps the pyarrow
@@ -192,8 +234,8 @@ def import_tensor_from(array: pa.Array, field: pa.Field | None = None) -> jax.Ar
     cells = (ctypes.c_uint8 * (len(values) * itemsize)).from_address(
         buffer.address + values.offset * itemsize)
     cells._keepalive = buffer
-    host = np.ctypeslib.as_array(cells).view(dtype).reshape((len(array),) + tuple(shape))
-    if dtype == jnp.bfloat16:
+    host = np.frombuffer(cells, dtype=dtype).reshape((len(array),) + shape)
+    if bfloat16:
         # NumPy's DLPack export has no bfloat16; device_put aliases aligned host memory on CPU,
         # but keeps it in a reference cycle: Java's export is released at the next collection
         # (collect_garbage), not when the jax.Array goes.

@@ -54,6 +54,34 @@ def test_every_dtype_round_trips_through_c_without_a_copy(dtype):
     assert jnp.array_equal(back, x)
 
 
+def test_import_takes_each_tensors_own_shape():
+    # Same number of values per row, different shapes: the cached layout must not mix them up.
+    for shape in [(2, 2, 3), (2, 3, 2), (2, 6), (2, 2, 3)]:
+        x = jnp.arange(12, dtype=jnp.float32).reshape(shape)
+        array, schema, array_ptr, schema_ptr = _structs()
+        bridge.export_tensor(x, array_ptr, schema_ptr)
+        assert bridge.import_tensor(array_ptr, schema_ptr).shape == shape
+
+
+def test_import_of_a_sliced_tensor_column_takes_its_own_rows():
+    raw = np.zeros(4 * 16 * 4 + 64, np.uint8)  # 64-byte aligned, as JAX takes it without a copy
+    start = -raw.ctypes.data % 64
+    data = raw[start:start + 4 * 16 * 4].view(np.float32).reshape(4, 16)
+    data[:] = np.arange(4 * 16, dtype=np.float32).reshape(4, 16)
+    column = pa.FixedShapeTensorArray.from_numpy_ndarray(data).slice(2, 2)  # rows 2, 3
+    field = pa.field("tensor", column.type, nullable=False)
+    x = bridge.import_tensor_from(column, field)
+    np.testing.assert_array_equal(np.asarray(x), np.arange(32, 64, dtype=np.float32).reshape(2, 16))
+
+
+def test_import_refuses_a_permuted_tensor():
+    tensor_type = pa.fixed_shape_tensor(pa.float32(), [2, 3], permutation=[1, 0])
+    storage = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(12, np.float32)), 6)
+    column = pa.ExtensionArray.from_storage(tensor_type, storage)
+    with pytest.raises(ValueError, match="a permuted tensor \\[1, 0\\] cannot cross"):
+        bridge.import_tensor_from(column, pa.field("tensor", tensor_type))
+
+
 def test_call_records_the_traceback_of_a_failure():
     with pytest.raises(ValueError):
         bridge.call("resolve_config", json.dumps({"model": {"vae": {"depth": 3}}}))
