@@ -288,6 +288,10 @@ class TensorHandoffTest {
       assertEquals("arrow.fixed_shape_tensor", field.getMetadata().get("ARROW:extension:name"));
       assertEquals("{\"shape\":[2,3]}", field.getMetadata().get("ARROW:extension:metadata"));
       assertEquals(2, reader.getVectorSchemaRoot().getRowCount());
+      try (Tensor back = Tensor.fromVector(reader.getVectorSchemaRoot().getVector("latents"))) {
+        assertArrayEquals(new long[] {2, 2, 3}, back.shape());
+        assertEquals(11f, back.getFlat(11)); // sample_tensor's values are 0, 1, 2, …
+      }
     }
   }
 
