@@ -30,27 +30,9 @@ import org.apache.arrow.memory.util.MemoryUtil;
  * tensor's memory is closed.
  */
 final class CDataTensors {
+  /** sizeof(struct ArrowSchema) and sizeof(struct ArrowArray) on 64-bit platforms. */
   private static final int SCHEMA_SIZE = 72;
   private static final int ARRAY_SIZE = 80;
-  // Offsets of the ArrowArray fields read and written here (the C struct, 64-bit).
-  private static final long ARRAY_LENGTH = 0;
-  private static final long ARRAY_NULL_COUNT = 8;
-  private static final long ARRAY_OFFSET = 16;
-  private static final long ARRAY_N_BUFFERS = 24;
-  private static final long ARRAY_N_CHILDREN = 32;
-  private static final long ARRAY_BUFFERS = 40;
-  private static final long ARRAY_CHILDREN = 48;
-  private static final long ARRAY_DICTIONARY = 56;
-  private static final long ARRAY_RELEASE = 64;
-  // ... and of the ArrowSchema fields.
-  private static final long SCHEMA_FORMAT = 0;
-  private static final long SCHEMA_NAME = 8;
-  private static final long SCHEMA_METADATA = 16;
-  private static final long SCHEMA_FLAGS = 24;
-  private static final long SCHEMA_N_CHILDREN = 32;
-  private static final long SCHEMA_CHILDREN = 40;
-  private static final long SCHEMA_DICTIONARY = 48;
-  private static final long SCHEMA_RELEASE = 56;
 
   /** What a child struct holds: nothing; its parent's private data frees its memory. */
   private static final PrivateData NOTHING = () -> { };
@@ -120,14 +102,13 @@ final class CDataTensors {
 
   private static void writeSchema(long at, long format, long name, long metadata,
       long nChildren, long children) {
-    MemoryUtil.putLong(at + SCHEMA_FORMAT, format);
-    MemoryUtil.putLong(at + SCHEMA_NAME, name);
-    MemoryUtil.putLong(at + SCHEMA_METADATA, metadata);
-    MemoryUtil.putLong(at + SCHEMA_FLAGS, 0); // not nullable
-    MemoryUtil.putLong(at + SCHEMA_N_CHILDREN, nChildren);
-    MemoryUtil.putLong(at + SCHEMA_CHILDREN, children);
-    MemoryUtil.putLong(at + SCHEMA_DICTIONARY, 0);
-    MemoryUtil.putLong(at + SCHEMA_RELEASE, 0); // set by exportSchema
+    ArrowSchema.Snapshot snapshot = new ArrowSchema.Snapshot(); // not nullable, no dictionary
+    snapshot.format = format;
+    snapshot.name = name;
+    snapshot.metadata = metadata;
+    snapshot.n_children = nChildren;
+    snapshot.children = children;
+    ArrowSchema.wrap(at).save(snapshot); // release is set by exportSchema
   }
 
   private static void exportArray(BufferAllocator allocator, long address, ArrowBuf data,
@@ -161,15 +142,13 @@ final class CDataTensors {
 
   private static void writeArray(long at, long length, long nBuffers, long buffers,
       long nChildren, long children) {
-    MemoryUtil.putLong(at + ARRAY_LENGTH, length);
-    MemoryUtil.putLong(at + ARRAY_NULL_COUNT, 0);
-    MemoryUtil.putLong(at + ARRAY_OFFSET, 0);
-    MemoryUtil.putLong(at + ARRAY_N_BUFFERS, nBuffers);
-    MemoryUtil.putLong(at + ARRAY_N_CHILDREN, nChildren);
-    MemoryUtil.putLong(at + ARRAY_BUFFERS, buffers);
-    MemoryUtil.putLong(at + ARRAY_CHILDREN, children);
-    MemoryUtil.putLong(at + ARRAY_DICTIONARY, 0);
-    MemoryUtil.putLong(at + ARRAY_RELEASE, 0); // set by exportArray
+    ArrowArray.Snapshot snapshot = new ArrowArray.Snapshot(); // no nulls, no offset
+    snapshot.length = length;
+    snapshot.n_buffers = nBuffers;
+    snapshot.buffers = buffers;
+    snapshot.n_children = nChildren;
+    snapshot.children = children;
+    ArrowArray.wrap(at).save(snapshot); // release is set by exportArray
   }
 
   // ---------------------------------------------------------------- import (producer → Java)
@@ -188,7 +167,7 @@ final class CDataTensors {
   static Tensor take(BufferAllocator allocator, ArrowArray array, ArrowSchema schema) {
     TensorType type;
     try {
-      type = readSchema(schema.memoryAddress());
+      type = readSchema(schema.snapshot());
     } catch (RuntimeException e) {
       releaseQuietly(array);
       throw e;
@@ -199,31 +178,28 @@ final class CDataTensors {
     ArrowBuf data;
     long rows;
     try {
-      long parent = array.memoryAddress();
-      if (MemoryUtil.getLong(parent + ARRAY_RELEASE) == 0) {
+      ArrowArray.Snapshot parent = array.snapshot();
+      if (parent.release == 0) {
         throw new IllegalArgumentException("the tensor's array was already released");
       }
-      rows = MemoryUtil.getLong(parent + ARRAY_LENGTH);
-      checkNoNulls(parent, rows, "rows");
-      if (MemoryUtil.getLong(parent + ARRAY_N_CHILDREN) != 1) {
+      rows = parent.length;
+      checkNoNulls(parent, "rows");
+      if (parent.n_children != 1) {
         throw new IllegalArgumentException("a fixed-size list array must have one child");
       }
-      long child = MemoryUtil.getLong(MemoryUtil.getLong(parent + ARRAY_CHILDREN));
-      long childLength = MemoryUtil.getLong(child + ARRAY_LENGTH);
-      checkNoNulls(child, childLength, "values");
-      if (MemoryUtil.getLong(child + ARRAY_N_BUFFERS) != 2) {
+      ArrowArray.Snapshot child = ArrowArray.wrap(MemoryUtil.getLong(parent.children)).snapshot();
+      checkNoNulls(child, "values");
+      if (child.n_buffers != 2) {
         throw new IllegalArgumentException("a primitive array must have two buffers");
       }
-      long first = MemoryUtil.getLong(child + ARRAY_OFFSET)
-          + MemoryUtil.getLong(parent + ARRAY_OFFSET) * type.perItem();
+      long first = child.offset + parent.offset * type.perItem();
       long values = Math.multiplyExact(rows, type.perItem());
-      if (first + values > childLength + MemoryUtil.getLong(child + ARRAY_OFFSET)) {
+      if (first + values > child.offset + child.length) {
         throw new IllegalArgumentException(String.format(
             "%d rows of %d values need %d values, the array has %d",
-            rows, type.perItem(), values, childLength));
+            rows, type.perItem(), values, child.length));
       }
-      long buffers = MemoryUtil.getLong(child + ARRAY_BUFFERS);
-      long address = MemoryUtil.getLong(buffers + 8) + first * type.dtype().bytes();
+      long address = MemoryUtil.getLong(child.buffers + 8) + first * type.dtype().bytes();
       long bytes = values * type.dtype().bytes();
       if (address == 0 && bytes > 0) {
         throw new IllegalArgumentException("the tensor's data buffer is missing");
@@ -250,15 +226,16 @@ final class CDataTensors {
     array.close();
   }
 
-  /** A null count of 0, or an unknown count (-1) with no validity buffer, is no nulls. */
-  private static void checkNoNulls(long at, long length, String what) {
-    long nullCount = MemoryUtil.getLong(at + ARRAY_NULL_COUNT);
-    long nBuffers = MemoryUtil.getLong(at + ARRAY_N_BUFFERS);
-    long validity = nBuffers > 0 ? MemoryUtil.getLong(MemoryUtil.getLong(at + ARRAY_BUFFERS)) : 0;
-    if (nullCount == 0 || validity == 0) {
+  /**
+   * A null count of 0, or an unknown count (-1) with no validity buffer or with every validity
+   * bit set, is no nulls.
+   */
+  private static void checkNoNulls(ArrowArray.Snapshot array, String what) {
+    long validity = array.n_buffers > 0 ? MemoryUtil.getLong(array.buffers) : 0;
+    if (array.null_count == 0 || validity == 0) {
       return;
     }
-    if (nullCount > 0 || countZeroBits(validity, MemoryUtil.getLong(at + ARRAY_OFFSET), length) > 0) {
+    if (array.null_count > 0 || countZeroBits(validity, array.offset, array.length) > 0) {
       throw new IllegalArgumentException("a tensor must not contain nulls (" + what + ")");
     }
   }
@@ -274,25 +251,25 @@ final class CDataTensors {
   }
 
   /** Reads and checks a tensor schema. */
-  static TensorType readSchema(long address) {
-    if (MemoryUtil.getLong(address + SCHEMA_RELEASE) == 0) {
+  static TensorType readSchema(ArrowSchema.Snapshot schema) {
+    if (schema.release == 0) {
       throw new IllegalArgumentException("the tensor's schema was already released");
     }
-    String format = readCString(MemoryUtil.getLong(address + SCHEMA_FORMAT));
+    String format = readCString(schema.format);
     if (!format.startsWith("+w:")) {
       throw new IllegalArgumentException(
           "expected a fixed-size list (a tensor), got Arrow format '" + format + "'");
     }
     long perItem = Long.parseLong(format.substring(3));
-    if (MemoryUtil.getLong(address + SCHEMA_N_CHILDREN) != 1) {
+    if (schema.n_children != 1) {
       throw new IllegalArgumentException("a fixed-size list schema must have one child");
     }
-    long child = MemoryUtil.getLong(MemoryUtil.getLong(address + SCHEMA_CHILDREN));
-    Map<String, String> metadata = decodeMetadata(MemoryUtil.getLong(address + SCHEMA_METADATA));
+    ArrowSchema.Snapshot child = ArrowSchema.wrap(MemoryUtil.getLong(schema.children)).snapshot();
+    Map<String, String> metadata = decodeMetadata(schema.metadata);
     String extension = metadata.get(TensorMetadata.EXTENSION_NAME_KEY);
-    DType dtype = DType.ofCData(readCString(MemoryUtil.getLong(child + SCHEMA_FORMAT)), extension);
-    long[] itemShape = TensorMetadata.shapeOf(extension, metadata.get(TensorMetadata.EXTENSION_METADATA_KEY),
-        readCString(MemoryUtil.getLong(address + SCHEMA_NAME)));
+    DType dtype = DType.ofCData(readCString(child.format), extension);
+    long[] itemShape = TensorMetadata.shapeOf(extension,
+        metadata.get(TensorMetadata.EXTENSION_METADATA_KEY), readCString(schema.name));
     long product = Arrays.stream(itemShape).reduce(1, Math::multiplyExact);
     if (product != perItem) {
       throw new IllegalArgumentException(String.format(

@@ -52,31 +52,31 @@ public enum DType {
    * name {@code extension}, or an error naming what is supported.
    */
   static DType ofCData(String format, String extension) {
-    if (TensorMetadata.BFLOAT16_TENSOR.equals(extension) && format.equals(BFLOAT16.cDataFormat)) {
-      return BFLOAT16;
-    }
-    for (DType dtype : values()) {
-      if (dtype != BFLOAT16 && dtype.cDataFormat.equals(format)) {
-        return dtype;
-      }
-    }
-    throw new IllegalArgumentException("tensor values of Arrow format '" + format
-        + "' are not supported; use float32, float16, bfloat16, int32 or uint8");
+    return find(dtype -> dtype.cDataFormat.equals(format), extension, "Arrow format '" + format + "'");
   }
 
   /** The element type of a tensor field, or an error naming what is supported. */
   static DType of(org.apache.arrow.vector.types.pojo.Field tensorField) {
     ArrowType type = tensorField.getChildren().get(0).getType();
-    if (TensorMetadata.BFLOAT16_TENSOR.equals(TensorMetadata.extensionName(tensorField))
-        && type.equals(BFLOAT16.arrowType)) {
+    return find(dtype -> dtype.arrowType.equals(type), TensorMetadata.extensionName(tensorField),
+        "Arrow type " + type);
+  }
+
+  /**
+   * The type whose storage {@code stores} accepts: bfloat16 only under its own extension name
+   * (its storage is uint16's).
+   */
+  private static DType find(java.util.function.Predicate<DType> stores, String extension,
+      String storage) {
+    if (TensorMetadata.BFLOAT16_TENSOR.equals(extension) && stores.test(BFLOAT16)) {
       return BFLOAT16;
     }
     for (DType dtype : values()) {
-      if (dtype != BFLOAT16 && dtype.arrowType.equals(type)) {
+      if (dtype != BFLOAT16 && stores.test(dtype)) {
         return dtype;
       }
     }
-    throw new IllegalArgumentException("tensor values of Arrow type " + type
+    throw new IllegalArgumentException("tensor values of " + storage
         + " are not supported; use float32, float16, bfloat16, int32 or uint8");
   }
 }
