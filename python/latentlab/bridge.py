@@ -23,7 +23,7 @@ TENSOR_EXTENSION = "arrow.fixed_shape_tensor"
 
 # The functions Java may call through :func:`call`.
 PUBLIC = ("resolve_config", "environment", "sample_tensor", "train_and_sample",
-          "echo_tensor", "sample_bad_tensor", "session_open", "session_step", "session_latents",
+          "echo_tensor", "sample_bad_tensor", "bad_tensor_released", "session_open", "session_step", "session_latents",
           "session_set_latents", "session_decode", "session_close", "session_info",
           "echo_print", "collect_garbage", "noop", "bench_hold", "bench_release",
           "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample",
@@ -291,39 +291,53 @@ def sample_tensor(rows: int, array_address: int, schema_address: int) -> int:
     return x.unsafe_buffer_pointer()
 
 
+_bad_tensor_source = None  # weak reference to the numpy memory sample_bad_tensor exported
+
+
 def sample_bad_tensor(kind: str, array_address: int, schema_address: int) -> None:
     """Exports something that is not a tensor LatentLab takes, for tests of Java's refusals:
     ``plain`` (float32 values, no list), ``untagged`` (a fixed-size list without the tensor
-    extension), ``null_rows``, ``null_values``, ``int64`` values, ``permuted`` dimensions."""
-    values = pa.array(np.arange(12, dtype=np.float32))
-    tensor_type = _tensor_field("float32", (2, 3)).type
-    tagged = lambda storage, shape=(2, 3), extra=None: pa.field(
-        "tensor", storage.type, nullable=False, metadata={
+    extension), ``null_rows``, ``null_values``, ``int64`` values, ``permuted`` dimensions.
+    Its memory is numpy's, so :func:`bad_tensor_released` can tell when Java let go of it."""
+    global _bad_tensor_source
+    import weakref
+    source = np.arange(12, dtype=np.int64 if kind == "int64" else np.float32)
+    _bad_tensor_source = weakref.ref(source)
+    mask = np.arange(12) == 1 if kind == "null_values" else None
+    values = pa.array(source, mask=mask)  # no copy: the export holds `source`
+
+    def tagged(storage, shape=(2, 3), extra=None):
+        return pa.field("tensor", storage.type, nullable=False, metadata={
             b"ARROW:extension:name": TENSOR_EXTENSION.encode(),
             b"ARROW:extension:metadata": json.dumps({"shape": list(shape), **(extra or {})}).encode()})
+
     if kind == "plain":
         storage, field = values, pa.field("tensor", values.type)
     elif kind == "untagged":
         storage = pa.FixedSizeListArray.from_arrays(values, 6)
         field = pa.field("tensor", storage.type)
     elif kind == "null_rows":
-        storage = pa.FixedSizeListArray.from_arrays(values, type=tensor_type,
+        storage = pa.FixedSizeListArray.from_arrays(values, type=_tensor_field("float32", (2, 3)).type,
                                                     mask=pa.array([False, True]))
-        field = tagged(storage)
-    elif kind == "null_values":
-        storage = pa.FixedSizeListArray.from_arrays(
-            pa.array([1.0, None] + [0.0] * 10, pa.float32()), 6)
-        field = tagged(storage)
-    elif kind == "int64":
-        storage = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(12, dtype=np.int64)), 6)
         field = tagged(storage)
     elif kind == "permuted":
         storage = pa.FixedSizeListArray.from_arrays(values, 6)
         field = tagged(storage, (3, 2), {"permutation": [1, 0]})
+    elif kind in ("null_values", "int64"):
+        storage = pa.FixedSizeListArray.from_arrays(values, 6)
+        field = tagged(storage)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     storage._export_to_c(array_address)
     field._export_to_c(schema_address)
+
+
+def bad_tensor_released() -> bool:
+    """Whether the memory of the last :func:`sample_bad_tensor` export has been freed, i.e.
+    its consumer called the release callback."""
+    import gc
+    gc.collect()
+    return _bad_tensor_source is not None and _bad_tensor_source() is None
 
 
 def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoint_dir: str,

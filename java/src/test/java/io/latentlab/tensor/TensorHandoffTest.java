@@ -186,7 +186,41 @@ class TensorHandoffTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
         Tensor.importFrom(allocator, (array, schema) -> bridge.call("sample_bad_tensor", kind, array, schema)));
     assertEquals(message, e.getMessage());
-    // the allocator check after the test shows that the refused import's structs were freed
+    assertEquals(Boolean.TRUE, bridge.call("bad_tensor_released"),
+        "Java released Python's export (its memory is freed)");
+    // and the allocator check after the test shows that Java freed the structs
+  }
+
+  /**
+   * A producer may leave the null count unknown (-1) and send a validity bitmap: then the
+   * bitmap decides. Java's own export, with the values' null count and bitmap edited.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {0xFF, 0xEF})
+  void importFrom_unknownNullCount_readsTheBitmap(int firstBitmapByte) {
+    try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, 6});
+        org.apache.arrow.memory.ArrowBuf bitmap = allocator.buffer(8)) {
+      bitmap.setByte(0, firstBitmapByte); // 0xEF: value 4 is null
+      org.apache.arrow.c.ArrowArray array = org.apache.arrow.c.ArrowArray.allocateNew(allocator);
+      org.apache.arrow.c.ArrowSchema schema = org.apache.arrow.c.ArrowSchema.allocateNew(allocator);
+      tensor.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
+      long childAddress = org.apache.arrow.memory.util.MemoryUtil.getLong(array.snapshot().children);
+      org.apache.arrow.c.ArrowArray child = org.apache.arrow.c.ArrowArray.wrap(childAddress);
+      org.apache.arrow.c.ArrowArray.Snapshot values = child.snapshot();
+      values.null_count = -1;
+      child.save(values);
+      org.apache.arrow.memory.util.MemoryUtil.putLong(values.buffers, bitmap.memoryAddress());
+      if (firstBitmapByte == 0xFF) {
+        try (Tensor back = CDataTensors.take(allocator, array, schema)) {
+          assertEquals(tensor.dataAddress(), back.dataAddress());
+          assertArrayEquals(tensor.toFloatArray(), back.toFloatArray());
+        }
+      } else {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> CDataTensors.take(allocator, array, schema));
+        assertEquals("a tensor must not contain nulls (values)", e.getMessage());
+      }
+    }
   }
 
   @Test
@@ -196,8 +230,9 @@ class TensorHandoffTest {
     try (org.apache.arrow.c.ArrowArray array = org.apache.arrow.c.ArrowArray.allocateNew(allocator);
         org.apache.arrow.c.ArrowSchema schema = org.apache.arrow.c.ArrowSchema.allocateNew(allocator)) {
       tensor.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
+      long exported = allocator.getAllocatedMemory();
       tensor.close(); // Python has not taken it yet: the export keeps the memory
-      assertTrue(allocator.getAllocatedMemory() >= 24, "the export holds the values");
+      assertEquals(exported, allocator.getAllocatedMemory(), "the export still holds the values");
       try (Tensor back = Tensor.importFrom(allocator, (outArray, outSchema) ->
           bridge.call("echo_tensor", array.memoryAddress(), schema.memoryAddress(), outArray, outSchema))) {
         assertArrayEquals(values, back.toFloatArray());
