@@ -186,7 +186,7 @@ def _layout(array: pa.Array, storage: pa.FixedSizeListArray, values: pa.Array,
         return layout
     bfloat16 = metadata.get(b"ARROW:extension:name") == BFLOAT16_TENSOR_EXTENSION.encode()
     if isinstance(tensor_type, pa.FixedShapeTensorType):
-        shape = tuple(tensor_type.shape)
+        shape = key[0]
         if key[1] is not None and key[1] != tuple(range(len(shape))):
             raise ValueError(f"a permuted tensor {list(key[1])} cannot cross; "
                              "LatentLab takes row-major tensors only")

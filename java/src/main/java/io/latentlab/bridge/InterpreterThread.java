@@ -5,9 +5,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The one thread that runs Python. Callers hand it work and wait for the answer; both sides
- * spin briefly before parking, because a park/unpark round trip costs tens of microseconds on
- * small machines while a Python call can take well under one (measured in bench/reports).
+ * The one thread that runs Python. Callers hand it work and wait for the answer. Neither side
+ * parks at once, because a park/unpark round trip costs tens of microseconds on small machines
+ * while a Python call can take well under one (measured in bench/reports): the idle interpreter
+ * thread spins a while, a waiting caller spins, then yields its core, then parks.
  */
 final class InterpreterThread {
   /** How long the idle interpreter thread spins before it parks: back-to-back calls find it awake. */

@@ -68,14 +68,12 @@ public class HandoffBenchmark {
     if (held != 0) {
       bridge.call("bench_release", held);
     }
-    for (AutoCloseable resource : new AutoCloseable[] {source, target, tensor}) {
-      if (resource != null) {
-        try {
-          resource.close();
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      }
+    if (source != null) {
+      source.close();
+      target.close();
+    }
+    if (tensor != null) {
+      tensor.close();
     }
     bridge.collectGarbage();
     allocator.close();
