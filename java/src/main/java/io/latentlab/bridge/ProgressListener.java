@@ -6,6 +6,9 @@ package io.latentlab.bridge;
  */
 @FunctionalInterface
 public interface ProgressListener {
+  /** A listener that ignores progress, for callers that show none. */
+  ProgressListener NONE = (stage, step, total, loss) -> { };
+
   /**
    * @param stage what is running, e.g. {@code vae}, {@code unet}, {@code sample}
    * @param step steps done so far in this stage

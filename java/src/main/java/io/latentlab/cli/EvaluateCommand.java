@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonConstants;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
 import io.latentlab.config.SampleConfig;
-import io.latentlab.run.ExperimentRunner;
+import io.latentlab.run.DataSource;
+import io.latentlab.run.DataSources;
 import io.latentlab.run.RunDirectory;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -112,13 +114,29 @@ final class EvaluateCommand implements Callable<Integer> {
       throw new CommandLine.ParameterException(cli, "--table-samples must be in [2, "
           + config.data().holdout() + "] and --nfes positive");
     }
+    Path checkpoint = dir.resolve(RunDirectory.CHECKPOINT);
+    if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
+      throw new CommandLine.ParameterException(cli, dir + " has no trained weights ("
+          + checkpoint + "/checkpoint.json); rerun the experiment with this LatentLab to evaluate it");
+    }
+    if (steps != null && steps < 1) {
+      throw new CommandLine.ParameterException(cli, "--steps must be >= 1, got " + steps);
+    }
+    if (eta != null && !(eta >= 0 && eta <= 1)) {
+      throw new CommandLine.ParameterException(cli, "--eta must be in [0, 1], got " + eta);
+    }
+    if (guidance != null && !(guidance >= 0 && guidance <= 100)) {
+      throw new CommandLine.ParameterException(cli, "--guidance must be in [0, 100], got " + guidance);
+    }
     ObjectNode request = request(config.sample());
     PythonBridge bridge = PythonBridge.start(home);
+    checkNames(cli, PythonConstants.of(bridge), request);
+    DataSource data = DataSources.of(bridge, home, dir.resolve("config.yaml"),
+        new ConfigLoader().canonicalJson(config));
     JsonNode result;
     try (ProgressBars bars = new ProgressBars()) {
-      result = JSON.readTree(bridge.callForString("evaluate_run",
-          dir.resolve(ExperimentRunner.CHECKPOINT).toString(),
-          ExperimentRunner.dataPath(home, config).toString(), config.data().holdout(),
+      result = JSON.readTree(bridge.callForString("evaluate_run", checkpoint.toString(),
+          data.location().toString(), config.data().holdout(),
           home.resolve(".cache").toString(), JSON.writeValueAsString(request), bars));
     } catch (PythonException e) {
       cli.getErr().println("evaluation failed: " + e.getMessage());
@@ -146,6 +164,20 @@ final class EvaluateCommand implements Callable<Integer> {
     out.println("evaluation: " + dir.resolve(name));
     out.flush();
     return 0;
+  }
+
+  /** Refuses unknown sampler and spacing names before anything expensive starts. */
+  private static void checkNames(CommandLine cli, PythonConstants constants, ObjectNode request) {
+    String chosenSampler = request.get("sampler").asText();
+    if (!constants.samplers().contains(chosenSampler)) {
+      throw new CommandLine.ParameterException(cli, "--sampler: unknown sampler '" + chosenSampler
+          + "'; use one of " + String.join(", ", constants.samplers()));
+    }
+    String chosenSpacing = request.get("spacing").asText();
+    if (!constants.spacings().contains(chosenSpacing)) {
+      throw new CommandLine.ParameterException(cli, "--spacing: unknown spacing '" + chosenSpacing
+          + "'; use one of " + String.join(", ", constants.spacings()));
+    }
   }
 
   private ObjectNode request(SampleConfig recorded) {

@@ -1,12 +1,14 @@
 package io.latentlab.cli;
 
 import io.latentlab.config.ConfigException;
+import io.latentlab.run.RunClaimedException;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code latentlab} command line. Exit codes: 0 done, 1 the run failed, 2 bad usage or input.
+ * The {@code latentlab} command line. Exit codes: 0 done, 1 the run failed, 2 bad usage or input,
+ * 3 the trial is already running in another process.
  */
 @Command(
     name = "latentlab",
@@ -16,13 +18,16 @@ import picocli.CommandLine.Command;
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
         EvaluateCommand.class, ReproduceCommand.class,
         CommandLine.HelpCommand.class},
-    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input.",
+    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input,",
+        "3 the trial is already running in another process.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
 public final class Main implements Runnable {
   /** Exit code of a failed run. */
   static final int EXIT_FAILED = 1;
   /** Exit code of bad usage or input. */
   static final int EXIT_USAGE = 2;
+  /** Exit code of a trial that another process is running (it holds the run's claim). */
+  static final int EXIT_RUNNING_ELSEWHERE = 3;
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -76,7 +81,8 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
     cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException
-        || e instanceof CommandLine.ParameterException ? EXIT_USAGE : EXIT_FAILED);
+        || e instanceof CommandLine.ParameterException ? EXIT_USAGE
+        : e instanceof RunClaimedException ? EXIT_RUNNING_ELSEWHERE : EXIT_FAILED);
     cli.setParameterExceptionHandler((e, args) -> {
       CommandLine command = e.getCommandLine();
       command.getErr().println(e.getMessage() + " (see: latentlab "
@@ -87,6 +93,10 @@ public final class Main implements Runnable {
       if (e instanceof ConfigException) {
         commandLine.getErr().println(e.getMessage());
         return EXIT_USAGE;
+      }
+      if (e instanceof RunClaimedException) {
+        commandLine.getErr().println(e.getMessage());
+        return EXIT_RUNNING_ELSEWHERE;
       }
       throw e;
     });

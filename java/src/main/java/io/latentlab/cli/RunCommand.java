@@ -1,11 +1,13 @@
 package io.latentlab.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
-import io.latentlab.run.ExperimentRunner;
+import io.latentlab.run.RunResult;
+import io.latentlab.run.Trial;
+import io.latentlab.run.TrialExecutor;
+import io.latentlab.run.TrialPlanner;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -23,7 +25,8 @@ import picocli.CommandLine.Parameters;
         "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, checkpoint/,",
         "result.json (last). A killed run resumes from its last checkpoint when run again.",
         "Overrides (key.path=value) apply after the file and its 'extends:' chain, and are part",
-        "of the trial's identity. A trial that already completed is reported, not rerun."},
+        "of the trial's identity. A trial that already completed is reported, not rerun.",
+        "A trial another process is running is not started twice: the second exits with code 3."},
     footer = {"", "Examples:",
         "  ./latentlab run experiments/quickstart.yaml",
         "  ./latentlab run experiments/quickstart.yaml train.unet.steps=500 sample.sampler=heun",
@@ -67,14 +70,12 @@ final class RunCommand implements Callable<Integer> {
       err.println(e.getMessage());
       return Main.EXIT_FAILED;
     }
-    Path runsRoot = runs.resolve();
-    ExperimentRunner runner = new ExperimentRunner(home, runsRoot, bridge);
-    ExperimentRunner.Trial trial = runner.resolve(configFile, config, replicate);
+    Trial trial = new TrialPlanner(runs.resolve(), bridge).plan(configFile, config, replicate);
     out.printf("experiment %s, trial %s%n", trial.config().name(), trial.id().shortId());
     out.flush();
-    ExperimentRunner.RunResult result;
+    RunResult result;
     try (ProgressBars bars = new ProgressBars()) {
-      result = runner.run(trial, bars, rerun);
+      result = TrialExecutor.inProcess(home, bridge).execute(trial, bars, rerun);
     } catch (PythonException e) {
       err.println("run failed: " + e.getMessage());
       err.println(e.traceback());
@@ -85,12 +86,11 @@ final class RunCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static void report(PrintWriter out, ExperimentRunner.RunResult result) {
+  private static void report(PrintWriter out, RunResult result) {
     if (result.reused()) {
       out.println("already completed; nothing was rerun");
     }
-    JsonNode metrics = result.result().path("metrics");
-    metrics.fields().forEachRemaining(m -> out.printf("  %-22s %s%n", m.getKey(), m.getValue()));
+    result.metrics().forEach((name, value) -> out.printf("  %-22s %s%n", name, value));
     Path dir = result.directory();
     out.println("samples:    " + dir.resolve("samples.png"));
     out.println("latents:    " + dir.resolve("latents.arrow"));

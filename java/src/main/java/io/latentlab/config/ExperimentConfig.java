@@ -2,8 +2,7 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -15,7 +14,8 @@ import java.util.regex.Pattern;
  * @param seed the root of all randomness in the run (split by purpose in Python)
  * @param data which data set and how much of it is held out
  * @param model the model sections ({@code vae}, {@code unet}); their schema is the Flax
- *     modules' fields, so Java keeps them opaque and has Python validate and fill them
+ *     modules' fields, so Java keeps them opaque (a read-only JSON-shaped map) and has Python
+ *     validate and fill them
  * @param diffusion the noise schedule
  * @param train the two training stages
  * @param sample how samples are drawn at the end of the run
@@ -24,7 +24,7 @@ public record ExperimentConfig(
     String name,
     Long seed,
     DataConfig data,
-    ObjectNode model,
+    Map<String, Object> model,
     DiffusionConfig diffusion,
     TrainConfig train,
     SampleConfig sample) {
@@ -42,14 +42,9 @@ public record ExperimentConfig(
     }
     seed = orDefault(seed, 0L);
     data = orDefault(data, DataConfig.defaults());
-    model = orDefault(model, JsonNodeFactory.instance.objectNode());
+    model = ReadOnlyJson.map(orDefault(model, Map.of()));
     diffusion = orDefault(diffusion, DiffusionConfig.defaults());
     train = orDefault(train, TrainConfig.defaults());
     sample = orDefault(sample, SampleConfig.defaults());
-  }
-
-  /** Returns this config with its model sections replaced (by those Python resolved). */
-  public ExperimentConfig withModel(ObjectNode resolvedModel) {
-    return new ExperimentConfig(name, seed, data, resolvedModel, diffusion, train, sample);
   }
 }

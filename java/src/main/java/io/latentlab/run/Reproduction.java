@@ -52,17 +52,16 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
     Path scratch = runsRoot.resolve(".reproductions").resolve(DateTimeFormatter
         .ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     ConfigLoader loader = new ConfigLoader();
-    ExperimentRunner runner = new ExperimentRunner(home, scratch, bridge);
     JsonNode oldProvenance = read(original.resolve("provenance.json"));
     ExperimentConfig recorded = loader.load(original.resolve("config.yaml"));
-    ExperimentRunner.Trial trial = runner.resolve(original.resolve("config.yaml"), recorded,
+    Trial trial = new TrialPlanner(scratch, bridge).plan(original.resolve("config.yaml"), recorded,
         oldProvenance.path("replicate").asInt(0));
-    ExperimentRunner.RunResult again = runner.run(trial, progress);
+    RunResult again = TrialExecutor.inProcess(home, bridge).execute(trial, progress, false);
 
     List<String> differences = new ArrayList<>();
     JsonNode newProvenance = read(again.directory().resolve("provenance.json"));
     JsonNode oldResult = read(original.resolve(RunDirectory.RESULT));
-    JsonNode newResult = again.result();
+    JsonNode newResult = JSON.valueToTree(again.result());
     compare("trial id", oldProvenance.get("trial_id"), newProvenance.get("trial_id"), differences);
     compare("config", flatten(JSON.valueToTree(recorded)),
         flatten(JSON.valueToTree(trial.config())), differences);

@@ -24,6 +24,8 @@ public final class RunDirectory {
   public static final String RESULT = "result.json";
   /** Appended to while the run trains; one JSON object per line. */
   public static final String METRICS = "metrics.jsonl";
+  /** The folder of trained weights, which {@code SamplerSession} and evaluations open. */
+  public static final String CHECKPOINT = "checkpoint";
 
   private final Path path;
 
@@ -54,6 +56,8 @@ public final class RunDirectory {
     try {
       Files.createDirectories(target.getParent());
       Path staging = Files.createTempDirectory(target.getParent(), "." + id.shortId() + ".staging-");
+      // temp folders start owner-only (0700); run folders are for the whole team, like their files
+      readableByAll(staging, "rwxr-xr-x");
       Files.write(staging.resolve(firstFile), firstContent);
       try {
         Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
@@ -116,7 +120,7 @@ public final class RunDirectory {
     Path temp = null;
     try {
       temp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-      readableByAll(temp); // temp files start owner-only; run files are for the whole team
+      readableByAll(temp, "rw-r--r--"); // temp files start owner-only; run files are for the team
       try (OutputStream out = Files.newOutputStream(temp, StandardOpenOption.WRITE)) {
         writer.writeTo(out);
       }
@@ -157,9 +161,9 @@ public final class RunDirectory {
     }
   }
 
-  private static void readableByAll(Path file) throws IOException {
+  private static void readableByAll(Path file, String permissions) throws IOException {
     if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-      Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+      Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString(permissions));
     }
   }
 

@@ -49,7 +49,7 @@ public final class SamplerSession implements AutoCloseable {
    */
   public static SamplerSession open(PythonBridge bridge, Path run, SamplerOptions options,
       BufferAllocator allocator, ProgressListener progress) {
-    Path checkpoint = run.resolve(ExperimentRunner.CHECKPOINT);
+    Path checkpoint = run.resolve(RunDirectory.CHECKPOINT);
     if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
       throw new IllegalArgumentException(run + " has no checkpoint; run the experiment to completion first");
     }

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigLoader;
@@ -29,17 +29,16 @@ class SamplerSessionTest {
 
   @TempDir static Path runs;
   static PythonBridge bridge;
-  static ExperimentRunner.RunResult run;
+  static RunResult run;
   BufferAllocator allocator;
 
   @BeforeAll
   static void trainTinyModel() {
     Path home = TestProject.home();
     bridge = PythonBridge.start(home);
-    ExperimentRunner runner = new ExperimentRunner(home, runs, bridge);
-    ExperimentRunner.Trial trial = runner.resolve(Path.of("tiny-session.yaml"),
-        new ConfigLoader().parse("tiny-session.yaml", TINY));
-    run = runner.run(trial, (stage, step, total, loss) -> { });
+    Trial trial = new TrialPlanner(runs, bridge).plan(Path.of("tiny-session.yaml"),
+        new ConfigLoader().parse("tiny-session.yaml", TINY), 0);
+    run = TrialExecutor.inProcess(home, bridge).execute(trial, ProgressListener.NONE, false);
   }
 
   @BeforeEach
@@ -55,7 +54,7 @@ class SamplerSessionTest {
 
   private SamplerOptions options() {
     List<Integer> labels = new ArrayList<>();
-    run.result().get("sample_labels").forEach(label -> labels.add(label.asInt()));
+    ((List<?>) run.result().get("sample_labels")).forEach(label -> labels.add(((Number) label).intValue()));
     return new SamplerOptions("dpmpp_2m", 4, 11, labels, 2.0);
   }
 
@@ -75,9 +74,8 @@ class SamplerSessionTest {
         }
       }
       try (Tensor images = session.decode()) {
-        JsonNode result = run.result();
-        assertEquals(result.at("/outputs/samples.png").asText(),
-            Hashing.sha256(ExperimentRunner.samplesPng(images)),
+        assertEquals(((java.util.Map<?, ?>) run.result().get("outputs")).get("samples.png"),
+            Hashing.sha256(RunArtifacts.samplesPng(images)),
             "the session's final images are the run's samples.png, byte for byte");
       }
     }
@@ -92,7 +90,7 @@ class SamplerSessionTest {
         session.step().close();
       }
       try (Tensor images = session.decode()) {
-        untouched = ExperimentRunner.samplesPng(images);
+        untouched = RunArtifacts.samplesPng(images);
       }
     }
     try (SamplerSession session = open(new ArrayList<>())) {
@@ -108,7 +106,7 @@ class SamplerSessionTest {
         session.step().close();
       }
       try (Tensor images = session.decode()) {
-        assertFalse(java.util.Arrays.equals(untouched, ExperimentRunner.samplesPng(images)));
+        assertFalse(java.util.Arrays.equals(untouched, RunArtifacts.samplesPng(images)));
       }
     }
   }

@@ -47,7 +47,7 @@ public class SamplingBenchmark {
     bridge = PythonBridge.start(TestProject.home());
     allocator = Allocators.aligned();
     run = Files.createTempDirectory("latentlab-bench");
-    bridge.call("bench_checkpoint", run.resolve(ExperimentRunner.CHECKPOINT).toString());
+    bridge.call("bench_checkpoint", run.resolve(RunDirectory.CHECKPOINT).toString());
     labels = Collections.nCopies(BATCH, 3);
   }
 
@@ -58,7 +58,7 @@ public class SamplingBenchmark {
 
   @Benchmark
   public Object fused() {
-    return bridge.call("bench_fused_sample", run.resolve(ExperimentRunner.CHECKPOINT).toString(), STEPS, labels);
+    return bridge.call("bench_fused_sample", run.resolve(RunDirectory.CHECKPOINT).toString(), STEPS, labels);
   }
 
   @Benchmark

@@ -1,0 +1,69 @@
+package io.latentlab.bridge;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Names and defaults that Python owns, as Python reports them ({@code latentlab.bridge.constants}):
+ * the samplers, σ spacings, β schedules and loss weightings there are, the sampling defaults,
+ * the tensor extension names and element types that cross the boundary. Java code that must
+ * know one of these asks here instead of keeping its own copy; where Java keeps a copy for
+ * checks made before Python starts (a config's defaults), a test compares the two.
+ *
+ * @param samplers sampler names
+ * @param spacings σ grid names
+ * @param defaultSpacing the σ grid a config gets when it names none
+ * @param defaultRho ρ of the Karras and polyexponential grids when a config names none
+ * @param betaSchedules β schedule names
+ * @param lossWeightings loss weighting names
+ * @param tensorExtension the Arrow extension name of a tensor column
+ * @param bfloat16TensorExtension LatentLab's extension name of a bfloat16 tensor column
+ * @param dtypes the element types that cross, by NumPy name
+ */
+public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
+    double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
+    String tensorExtension, String bfloat16TensorExtension, List<String> dtypes) {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Copies the lists. */
+  public PythonConstants {
+    samplers = List.copyOf(samplers);
+    spacings = List.copyOf(spacings);
+    betaSchedules = List.copyOf(betaSchedules);
+    lossWeightings = List.copyOf(lossWeightings);
+    dtypes = List.copyOf(dtypes);
+  }
+
+  /**
+   * Asks the bridge's Python.
+   *
+   * @throws PythonException if Python fails
+   */
+  public static PythonConstants of(PythonBridge bridge) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bridge.callForString("constants"));
+    } catch (IOException e) {
+      throw new IllegalStateException("Python returned malformed constants", e);
+    }
+    return new PythonConstants(names(root.path("samplers")), names(root.path("spacings")),
+        root.path("default_spacing").asText(), root.path("default_rho").asDouble(),
+        names(root.path("beta_schedules")), names(root.path("loss_weightings")),
+        root.path("tensor_extension").asText(), root.path("bfloat16_tensor_extension").asText(),
+        names(root.path("dtypes")));
+  }
+
+  /** The names of a JSON list of names, or of an object's keys (name → details). */
+  private static List<String> names(JsonNode node) {
+    List<String> names = new ArrayList<>();
+    if (node.isObject()) {
+      node.fieldNames().forEachRemaining(names::add);
+    } else {
+      node.forEach(item -> names.add(item.isTextual() ? item.asText() : item.path("name").asText()));
+    }
+    return names;
+  }
+}

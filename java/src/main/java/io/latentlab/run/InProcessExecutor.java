@@ -1,0 +1,182 @@
+package io.latentlab.run;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.latentlab.bridge.ProgressListener;
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonException;
+import io.latentlab.config.ConfigException;
+import io.latentlab.config.ConfigLoader;
+import io.latentlab.tensor.Tensor;
+import io.latentlab.tensor.TensorSlot;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+
+/**
+ * Runs trials one at a time in this JVM's Python: claims the trial, creates its run directory,
+ * records provenance, trains and samples through the bridge, and hands the outputs to
+ * {@link RunArtifacts}. A JVM stopped by SIGINT or SIGTERM mid-run records the run
+ * {@code interrupted}; it resumes from its checkpoints when run again.
+ */
+final class InProcessExecutor implements TrialExecutor {
+  private static final DateTimeFormatter STAMP = DateTimeFormatter
+      .ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC);
+
+  private final Path home;
+  private final PythonBridge bridge;
+  private final ConfigLoader loader = new ConfigLoader();
+
+  InProcessExecutor(Path home, PythonBridge bridge) {
+    this.home = home;
+    this.bridge = bridge;
+  }
+
+  @Override
+  public RunResult execute(Trial trial, ProgressListener progress, boolean rerun) {
+    if (!rerun && isComplete(trial)) {
+      return completed(trial);
+    }
+    DataSource data = dataSource(trial); // a data mistake must not touch the run directory
+    try (RunClaim claim = RunClaim.acquire(trial.directory())) {
+      if (isComplete(trial)) {
+        if (!rerun) {
+          return completed(trial); // another process completed it meanwhile
+        }
+        keepEarlierRun(trial.directory());
+      }
+      return train(trial, data, progress);
+    }
+  }
+
+  private RunResult train(Trial trial, DataSource data, ProgressListener progress) {
+    RunDirectory dir = RunDirectory.create(trial.directory().getParent().getParent(),
+        trial.config().name(), trial.id(), "config.yaml",
+        loader.toYaml(trial.config()).getBytes(StandardCharsets.UTF_8));
+    dir.delete(RunDirectory.METRICS); // left by an earlier attempt; Python replays what it keeps
+    ProvenanceLog provenance = new ProvenanceLog(dir, provenance(trial, data));
+    Thread onInterrupt = new Thread(() -> {
+      if (provenance.end("interrupted", "the process was stopped (SIGINT/SIGTERM)")) {
+        System.err.printf("%nlatentlab: interrupted; %s is recorded 'interrupted' and resumes from "
+            + "its last checkpoint when run again%n", dir.path());
+      }
+    }, "latentlab-interrupted-run");
+    Runtime.getRuntime().addShutdownHook(onInterrupt);
+    try (BufferAllocator allocator = new RootAllocator();
+        TensorSlot latentSlot = TensorSlot.allocate(allocator);
+        TensorSlot imageSlot = TensorSlot.allocate(allocator)) {
+      ProgressListener recording = (stage, step, total, loss) -> {
+        if (!Double.isNaN(loss)) {
+          dir.appendLine(RunDirectory.METRICS, String.format(Locale.ROOT,
+              "{\"stage\":\"%s\",\"step\":%d,\"loss\":%s}", stage, step, loss));
+        }
+        progress.update(stage, step, total, loss);
+      };
+      JsonNode output = RunArtifacts.readJson(bridge.callForString("train_and_sample",
+          trial.canonicalJson(), trial.id().replicate(), data.location().toString(),
+          dir.path().resolve(RunDirectory.CHECKPOINT).toString(), recording,
+          latentSlot.arrayAddress(), latentSlot.schemaAddress(),
+          imageSlot.arrayAddress(), imageSlot.schemaAddress()));
+      try (Tensor latents = latentSlot.take(); Tensor images = imageSlot.take()) {
+        ObjectNode result = RunArtifacts.write(dir, trial, output, latents, images);
+        provenance.end("completed", null);
+        return new RunResult(dir.path(), RunArtifacts.toMap(result), false);
+      }
+    } catch (RuntimeException e) {
+      provenance.end("failed", e.getMessage());
+      throw e;
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(onInterrupt);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook is running or has run: it recorded the interruption
+      }
+    }
+  }
+
+  private static boolean isComplete(Trial trial) {
+    return Files.isRegularFile(trial.directory().resolve(RunDirectory.RESULT));
+  }
+
+  private static RunResult completed(Trial trial) {
+    return new RunResult(trial.directory(),
+        RunArtifacts.toMap(RunArtifacts.readJson(trial.directory().resolve(RunDirectory.RESULT))),
+        true);
+  }
+
+  private static void keepEarlierRun(Path directory) {
+    Path kept = directory.resolveSibling(directory.getFileName() + ".replaced-"
+        + STAMP.format(Instant.now()));
+    try {
+      Files.move(directory, kept, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot keep the earlier run " + directory, e);
+    }
+  }
+
+  /**
+   * Where the trial's data is and what it holds, as Python reports it.
+   *
+   * @throws ConfigException naming the config file and key, for a data mistake
+   */
+  DataSource dataSource(Trial trial) {
+    return DataSources.of(bridge, home, trial.configFile(), trial.canonicalJson());
+  }
+
+  private Provenance provenance(Trial trial, DataSource data) {
+    Map<String, String> javaSide = new TreeMap<>();
+    javaSide.put("java", System.getProperty("java.version"));
+    javaSide.put("java_vendor", System.getProperty("java.vendor"));
+    javaSide.put("latentlab", BuildInfo.get("version"));
+    javaSide.put("jep_jar", bridge.environment().jarJepVersion());
+    javaSide.put("arrow", BuildInfo.get("arrow.version"));
+    return new Provenance(trial.config().name(), trial.id().sha256(), trial.id().replicate(),
+        Hashing.sha256(trial.canonicalJson().getBytes(StandardCharsets.UTF_8)),
+        relative(trial.configFile()), GitState.of(home), javaSide,
+        RunArtifacts.readJson(bridge.callForString("environment")), data.files(), Instant.now(),
+        null, "running", null);
+  }
+
+  private String relative(Path file) {
+    Path absolute = file.toAbsolutePath().normalize();
+    return absolute.startsWith(home) ? home.relativize(absolute).toString()
+        : file.getFileName().toString();
+  }
+
+  /**
+   * A run's provenance.json, ended exactly once: by the run itself (completed, failed) or by
+   * the shutdown hook of an interrupted JVM, whichever comes first.
+   */
+  private static final class ProvenanceLog {
+    private final RunDirectory dir;
+    private final Provenance started;
+    private final AtomicBoolean ended = new AtomicBoolean();
+
+    ProvenanceLog(RunDirectory dir, Provenance started) {
+      this.dir = dir;
+      this.started = started;
+      dir.write("provenance.json", RunArtifacts.json(started));
+    }
+
+    /** Records the end; false if it was already recorded. */
+    boolean end(String status, String error) {
+      if (!ended.compareAndSet(false, true)) {
+        return false;
+      }
+      dir.write("provenance.json", RunArtifacts.json(started.ended(status, error)));
+      return true;
+    }
+  }
+}

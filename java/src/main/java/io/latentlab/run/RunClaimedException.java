@@ -1,0 +1,13 @@
+package io.latentlab.run;
+
+/**
+ * Another process is running the same trial: it holds the claim on the trial's run directory.
+ * The message is one line naming the trial, where it runs, and what to do.
+ */
+public final class RunClaimedException extends IllegalStateException {
+  private static final long serialVersionUID = 1L;
+
+  RunClaimedException(String message) {
+    super(message);
+  }
+}
