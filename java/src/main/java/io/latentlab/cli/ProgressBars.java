@@ -6,10 +6,16 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
-/** One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python. */
+/**
+ * One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python.
+ * Python reports step 0 of a stage before its first jitted call; until step 1 arrives the bar
+ * says {@code compiling...}, and its clock restarts then, so rates and ETAs measure steps, not
+ * XLA's compilation.
+ */
 final class ProgressBars implements ProgressListener, AutoCloseable {
   private ProgressBar bar;
   private String stage;
+  private boolean compiling;
 
   @Override
   public void update(String newStage, long step, long total, double loss) {
@@ -22,6 +28,15 @@ final class ProgressBars implements ProgressListener, AutoCloseable {
           .setStyle(ProgressBarStyle.ASCII)
           .setUpdateIntervalMillis(500)
           .build();
+      compiling = step == 0;
+      if (compiling) {
+        bar.setExtraMessage("compiling...");
+      }
+    }
+    if (compiling && step > 0) {
+      compiling = false;
+      bar.reset(); // the clock starts with the first compiled step
+      bar.setExtraMessage("");
     }
     bar.stepTo(step);
     if (!Double.isNaN(loss)) {

@@ -7,6 +7,7 @@ import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigException;
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.tensor.Allocators;
 import io.latentlab.tensor.Tensor;
 import io.latentlab.tensor.TensorSlot;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.RootAllocator;
 
 /**
  * Runs trials one at a time in this JVM's Python: claims the trial, creates its run directory,
@@ -74,7 +74,7 @@ final class InProcessExecutor implements TrialExecutor {
       }
     }, "latentlab-interrupted-run");
     Runtime.getRuntime().addShutdownHook(onInterrupt);
-    try (BufferAllocator allocator = new RootAllocator();
+    try (BufferAllocator allocator = Allocators.aligned();
         TensorSlot latentSlot = TensorSlot.allocate(allocator);
         TensorSlot imageSlot = TensorSlot.allocate(allocator)) {
       ProgressListener recording = (stage, step, total, loss) -> {
