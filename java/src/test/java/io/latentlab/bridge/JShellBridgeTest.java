@@ -46,7 +46,7 @@ class JShellBridgeTest {
     Path jshell = Path.of(System.getProperty("java.home"), "bin", "jshell");
     Process process = new ProcessBuilder(List.of(jshell.toString(), "--class-path", classPath,
         "-R--add-opens=" + System.getProperty("latentlab.addOpens") + "=ALL-UNNAMED",
-        "-R-Dlatentlab.home=" + HOME,
+        "-R-Dlatentlab.home=" + HOME, "-R-Dlatentlab.testing=true",
         "--feedback", "silent", script.toString()))
         .directory(dir.toFile()).redirectErrorStream(true).start();
     process.getOutputStream().close();

@@ -103,6 +103,9 @@ class RunCommandTest {
       "name: tiny\ndata: {dataset: mnist-idx, path: /etc}\n",
       "name: tiny\ndata: {dataset: mnist-idx, path: no/such/folder}\n",
       "name: tiny\ndata: {path: data/mnist}\n",
+      "name: tiny\nmodel: {unet: {channels: -1}}\n",
+      "name: tiny\nmodel: {vae: {channels: 0}}\n",
+      "name: tiny\ndata: {holdout: 9995}\n",
   })
   void run_badConfig_oneLineExit2WritesNothing(String yaml) throws IOException {
     Path file = config(yaml);
@@ -130,6 +133,7 @@ class RunCommandTest {
   @ValueSource(strings = {
       "train.unet.steps=-1", "train.unet.stepz=3", "seed=abc", "seed", "Train.steps=1",
       "name.first=x", "sample.sampler=magic", "model.vae.channels=many", "seed=!!java.net.URL [x]",
+      "model.unet.channels=-1", "data.holdout=10000",
   })
   void run_badOverride_oneLineExit2WritesNothing(String override) throws IOException {
     Path file = config("name: tiny\n");

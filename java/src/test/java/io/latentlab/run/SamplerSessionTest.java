@@ -139,4 +139,53 @@ class SamplerSessionTest {
         () -> SamplerSession.open(bridge, empty, options(), allocator, null));
     assertTrue(e.getMessage().endsWith("has no checkpoint; run the experiment to completion first"));
   }
+
+  @Test
+  void open_afterTheCheckpointIsRewritten_samplesTheNewWeights(@TempDir Path scratch) throws Exception {
+    // Two runs of one architecture with other seeds: other weights. Run "rewritten" is sampled
+    // (Python caches its model), then its checkpoint is replaced by the other's, as --rerun
+    // rewrites <run>/checkpoint in the same JVM; the next session must use the new weights.
+    Path home = TestProject.home();
+    TrialPlanner planner = new TrialPlanner(scratch, bridge);
+    TrialExecutor executor = TrialExecutor.inProcess(home, bridge);
+    ConfigLoader loader = new ConfigLoader();
+    RunResult rewritten = executor.execute(planner.plan(Path.of("a.yaml"),
+        loader.parse("a.yaml", TestProject.tinyExperiment("rewritten", 21, 4, 6)), 0), ProgressListener.NONE, false);
+    RunResult other = executor.execute(planner.plan(Path.of("b.yaml"),
+        loader.parse("b.yaml", TestProject.tinyExperiment("other", 22, 4, 6)), 0), ProgressListener.NONE, false);
+    assertEquals(samplesSha(rewritten), sampledSha(rewritten.directory(), 21));
+
+    Path checkpoint = rewritten.directory().resolve(RunDirectory.CHECKPOINT);
+    try (var paths = java.nio.file.Files.walk(checkpoint)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        java.nio.file.Files.delete(p);
+      }
+    }
+    Path source = other.directory().resolve(RunDirectory.CHECKPOINT);
+    try (var paths = java.nio.file.Files.walk(source)) {
+      for (Path p : paths.toList()) {
+        java.nio.file.Files.copy(p, checkpoint.resolve(source.relativize(p).toString()));
+      }
+    }
+    assertEquals(samplesSha(other), sampledSha(rewritten.directory(), 22),
+        "the session sampled the rewritten checkpoint, not the cached model");
+  }
+
+  private static Object samplesSha(RunResult result) {
+    return ((java.util.Map<?, ?>) result.result().get("outputs")).get("samples.png");
+  }
+
+  private String sampledSha(Path run, long seed) {
+    List<Integer> labels = new ArrayList<>();
+    ((List<?>) this.run.result().get("sample_labels")).forEach(l -> labels.add(((Number) l).intValue()));
+    try (SamplerSession session = SamplerSession.open(bridge, run,
+        new SamplerOptions("dpmpp_2m", 4, seed, labels, 2.0), allocator, null)) {
+      while (!session.done()) {
+        session.step().close();
+      }
+      try (Tensor images = session.decode()) {
+        return Hashing.sha256(RunArtifacts.samplesPng(images));
+      }
+    }
+  }
 }
