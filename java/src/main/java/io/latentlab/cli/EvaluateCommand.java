@@ -32,15 +32,17 @@ import picocli.CommandLine.Option;
 @Command(
     name = "evaluate",
     mixinStandardHelpOptions = true,
+    header = "Scores a completed run's model: FID beside its floor, conditional accuracy.",
     description = {
-        "Samples from a completed run's model and scores the samples on the features of",
-        "LatentLab's digit classifier (trained once on the run's training split and cached in",
-        ".cache/): FID against the training images beside its floor (held-out real images),",
-        "the FID of the VAE's reconstructions, and conditional accuracy (the share of samples",
-        "classified as the class they were asked for). Sampling options default to the run's",
-        "own sample section. With --nfe-table, also every sampler at 5, 10, 20 and 50 model",
-        "evaluations beside DDIM at 100 steps. Results go to RUN/evaluation-<time>.json;",
-        "earlier evaluations are never overwritten."},
+        "Samples from a completed run's model and scores the samples on the features of "
+            + "LatentLab's digit classifier (trained once on the run's training split and cached "
+            + "in .cache/): FID against the training images beside its floor (held-out real "
+            + "images), the FID of the VAE's reconstructions, and conditional accuracy (the share "
+            + "of samples classified as the class they were asked for).",
+        "Sampling options default to the run's own sample section. With --nfe-table, also every "
+            + "sampler at 5, 10, 20 and 50 model evaluations beside DDIM at 100 steps. Results go "
+            + "to RUN/evaluation-<time>.json; earlier evaluations are never overwritten. Options "
+            + "are checked before any work starts."},
     footer = {"", "Examples:",
         "  ./latentlab evaluate 7e61bed25bcc",
         "  ./latentlab evaluate 7e61bed25bcc --sampler heun --steps 10 --samples 500",

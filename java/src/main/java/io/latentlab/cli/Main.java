@@ -18,8 +18,8 @@ import picocli.CommandLine.Command;
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
         EvaluateCommand.class, ReproduceCommand.class,
         CommandLine.HelpCommand.class},
-    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input,",
-        "3 the trial is already running in another process.",
+    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input, 3 the trial is "
+        + "already running in another process.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
 public final class Main implements Runnable {
   /** Exit code of a failed run. */
@@ -80,6 +80,9 @@ public final class Main implements Runnable {
   /** Builds the command line with LatentLab's error handling. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
+    // Wide enough for the examples' command lines; wider terminals get their own width.
+    cli.setUsageHelpWidth(100);
+    cli.setUsageHelpAutoWidth(true);
     cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException
         || e instanceof CommandLine.ParameterException ? EXIT_USAGE
         : e instanceof RunClaimedException ? EXIT_RUNNING_ELSEWHERE : EXIT_FAILED);

@@ -12,9 +12,10 @@ import picocli.CommandLine.Command;
 @Command(
     name = "reproduce",
     mixinStandardHelpOptions = true,
-    description = {"Runs a completed run again from its recorded config.yaml (into",
-        "<runs>/.reproductions/<time>/) and prints every difference: trial id, config, git,",
-        "Java and Python versions, data hashes, metrics (timings aside) and output hashes.",
+    header = "Runs a completed run again from what it recorded and lists every difference.",
+    description = {"Runs a completed run again from its recorded config.yaml (into "
+        + "<runs>/.reproductions/<time>/) and prints every difference: trial id, config, git, "
+        + "Java and Python versions, data hashes, metrics (timings aside) and output hashes.",
         "Exit 0 when samples.png and latents.arrow are byte for byte the same, 1 otherwise."},
     footer = {"", "Examples:",
         "  ./latentlab reproduce 7e61bed25bcc",

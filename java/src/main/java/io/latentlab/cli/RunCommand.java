@@ -20,13 +20,16 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "run",
     mixinStandardHelpOptions = true,
+    header = "Trains and samples one trial of an experiment.",
     description = {
-        "Trains and samples the experiment in CONFIG and writes runs/<experiment>/<trial-id>/:",
-        "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, checkpoint/,",
-        "result.json (last). A killed run resumes from its last checkpoint when run again.",
-        "Overrides (key.path=value) apply after the file and its 'extends:' chain, and are part",
-        "of the trial's identity. A trial that already completed is reported, not rerun.",
-        "A trial another process is running is not started twice: the second exits with code 3."},
+        "Trains and samples the experiment in CONFIG and writes runs/<experiment>/<trial-id>/: "
+            + "config.yaml, provenance.json, metrics.jsonl, samples.png, latents.arrow, "
+            + "checkpoint/, and result.json last.",
+        "Overrides (key.path=value) apply after the file and its 'extends:' chain, and are part "
+            + "of the trial's identity. A trial that already completed is reported, not rerun. "
+            + "A run that was killed resumes from its last checkpoint when run again; one stopped "
+            + "by Ctrl-C or SIGTERM is recorded 'interrupted'. A trial that another process is "
+            + "running is not started twice: the second exits with code 3."},
     footer = {"", "Examples:",
         "  ./latentlab run experiments/quickstart.yaml",
         "  ./latentlab run experiments/quickstart.yaml train.unet.steps=500 sample.sampler=heun",
