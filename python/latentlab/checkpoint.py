@@ -5,13 +5,16 @@ Layout of a checkpoint folder::
 
     weights/          Orbax checkpoint: {"vae": VAE parameters, "unet": U-Net parameters (the
                       EMA weights, which sampling uses)}
-    checkpoint.json   model sections, diffusion section, latent scale and latent shape;
+    checkpoint.json   model sections, diffusion section, latent scale and latent shape,
+                      and the weights' SHA-256 (``weights_sha256``, see :func:`weights_digest`);
                       written last, so its presence means the weights are complete
 
 Format 1 (before Orbax) kept the parameters as Flax msgpack (``vae.msgpack``,
 ``unet.msgpack``); :func:`load` still reads it.
 """
 
+import collections
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,12 +22,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 from flax import serialization
 
 from latentlab.diffusion import schedules
 from latentlab.files import write_atomically
-from latentlab.models import UNet, VAE
+from latentlab.models import UNet, VAE, from_section
 
 FORMAT = 2
 _MSGPACK_FORMAT = 1
@@ -72,15 +76,29 @@ class LatentDiffusionModel(NamedTuple):
     latent_shape: tuple[int, ...]  # (h, w, c) of one latent
 
 
+def weights_digest(tree) -> str:
+    """SHA-256 of a pytree of arrays: each leaf's path, dtype, shape and bytes, in tree order.
+
+    It names the weights themselves, not Orbax's files (whose metadata holds timestamps), so
+    the same weights saved twice have the same digest, and a run's provenance can quote it.
+    """
+    digest = hashlib.sha256()
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        array = np.ascontiguousarray(jax.device_get(leaf))
+        digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
 
 def save(folder: str | os.PathLike, model: LatentDiffusionModel, sections: dict) -> None:
     """Writes a checkpoint; ``sections`` holds the resolved ``model`` and ``diffusion`` config."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_tree(folder / "weights", {"vae": model.vae_params, "unet": model.unet_params},
-              {"format": FORMAT})
+    weights = {"vae": model.vae_params, "unet": model.unet_params}
+    save_tree(folder / "weights", weights, {"format": FORMAT})
     meta = {"format": FORMAT, "model": sections["model"], "diffusion": sections["diffusion"],
-            "latent_scale": model.latent_scale, "latent_shape": list(model.latent_shape)}
+            "latent_scale": model.latent_scale, "latent_shape": list(model.latent_shape),
+            "weights_sha256": weights_digest(weights)}
     write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
 
 
@@ -95,7 +113,10 @@ def load(folder: str | os.PathLike) -> LatentDiffusionModel:
     if meta.get("format") not in (FORMAT, _MSGPACK_FORMAT):
         raise ValueError(f"{folder}/checkpoint.json: format {meta.get('format')}, "
                          f"this LatentLab reads formats {_MSGPACK_FORMAT} and {FORMAT}")
-    vae, unet = VAE(**meta["model"]["vae"]), UNet(**meta["model"]["unet"])
+    # Through the fields' schema: JSON lists become the tuples that keep the modules hashable
+    # (jit takes them as static arguments).
+    vae = from_section(VAE, meta["model"]["vae"], f"{folder}/checkpoint.json: model.vae")
+    unet = from_section(UNet, meta["model"]["unet"], f"{folder}/checkpoint.json: model.unet")
     shape = tuple(meta["latent_shape"])
     factor = vae.downsampling_factor
     key = jax.random.PRNGKey(0)
@@ -116,3 +137,57 @@ def load(folder: str | os.PathLike) -> LatentDiffusionModel:
                                        d["beta_end"])
     return LatentDiffusionModel(vae, vae_params, unet, unet_params, schedule,
                                 float(meta["latent_scale"]), shape)
+
+
+def identity(folder: str | os.PathLike) -> str:
+    """What a checkpoint holds, cheaply: the weights' SHA-256 that :func:`save` recorded, or,
+    for checkpoints written before it did, the relative paths, sizes and modification times
+    of its files (a rewrite changes them).
+
+    Raises:
+      ValueError: one line, if ``folder`` holds no checkpoint.
+    """
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "checkpoint.json").read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{folder}: no checkpoint here (checkpoint.json is missing); "
+                         "train the run first, or name a run that finished") from None
+    if meta.get("weights_sha256"):
+        return "sha256:" + meta["weights_sha256"]
+    stats = sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                   for p in folder.rglob("*") if p.is_file())
+    return "files:" + hashlib.sha256(json.dumps(stats).encode()).hexdigest()
+
+
+class ModelCache:
+    """Loaded checkpoints by (absolute path, :func:`identity`), least recently used first out.
+
+    Java reruns a run in the same JVM by rewriting its checkpoint in place; keying by content
+    loads the new weights. A model evicted here lives on while a session still holds it.
+    """
+
+    def __init__(self, capacity: int):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._models: collections.OrderedDict = collections.OrderedDict()
+
+    def get(self, folder: str | os.PathLike) -> LatentDiffusionModel:
+        key = (str(Path(folder).absolute()), identity(folder))
+        model = self._models.get(key)
+        if model is None:
+            for stale in [k for k in self._models if k[0] == key[0]]:
+                del self._models[stale]  # the same folder before a rewrite
+            model = load(folder)
+            self._models[key] = model
+            while len(self._models) > self.capacity:
+                self._models.popitem(last=False)
+        self._models.move_to_end(key)
+        return model
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def clear(self) -> None:
+        self._models.clear()

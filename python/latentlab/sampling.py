@@ -13,6 +13,7 @@ import numpy as np
 
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.diffusion import samplers, schedules
+from latentlab.models import UNet
 
 KEY_SAMPLE = 3  # the purpose index of sampling under the config's seed
 
@@ -32,40 +33,33 @@ def sampling_keys(seed: int, replicate: int = 0):
     return jax.random.split(jax.random.fold_in(root_key(seed, replicate), KEY_SAMPLE))
 
 
-def _denoiser(model: LatentDiffusionModel, params, labels, guidance_scale):
+def _denoiser(unet: UNet, params, schedule, labels, guidance_scale):
     return samplers.model_denoiser(
-        lambda x, t, y: model.unet.apply({"params": params}, x, t, y), model.unet.prediction,
-        model.schedule, labels, model.unet.null_label, guidance_scale)
+        lambda x, t, y: unet.apply({"params": params}, x, t, y), unet.prediction, schedule,
+        labels, unet.null_label, guidance_scale)
 
 
-# Only the sampler's name and the shapes are static: σ grid, η, guidance, labels and keys are
-# traced, so a sweep over them compiles once per (model, sampler, steps, batch).
-@partial(jax.jit, static_argnames=("model", "sampler"))
-def _fused(model, params, x_T, labels, guidance_scale, key, sigmas, eta, *, sampler):
-    denoise = _denoiser(model, params, labels, guidance_scale)
+# Static: the Flax modules (frozen dataclasses, hashed and compared by their fields, so two
+# checkpoints of one architecture share a compilation and jit's cache keeps no weights alive),
+# the sampler's name and the shapes. Traced: parameters, the schedule's arrays, σ grid, η,
+# guidance, labels, keys and the latent scale. A sweep compiles once per (architecture,
+# sampler, steps, batch).
+@partial(jax.jit, static_argnames=("unet", "sampler"))
+def _fused(unet, params, schedule, x_T, labels, guidance_scale, key, sigmas, eta, *, sampler):
+    denoise = _denoiser(unet, params, schedule, labels, guidance_scale)
     return samplers.get_sampler(sampler)(denoise, x_T, sigmas, key, eta=eta)
 
 
-@partial(jax.jit, static_argnames=("model", "sampler"))
-def _step(model, params, state, labels, guidance_scale, key, sigmas, eta, *, sampler):
-    denoise = _denoiser(model, params, labels, guidance_scale)
+@partial(jax.jit, static_argnames=("unet", "sampler"))
+def _step(unet, params, schedule, state, labels, guidance_scale, key, sigmas, eta, *, sampler):
+    denoise = _denoiser(unet, params, schedule, labels, guidance_scale)
     return samplers.get_step(sampler)(denoise, state, sigmas, key, eta=eta)
 
 
-@partial(jax.jit, static_argnames=("model",))
-def _decode(model, params, latents):
-    return jax.nn.sigmoid(model.vae.apply({"params": params}, latents / model.latent_scale,
-                                          method=model.vae.decode))
-
-
-class _Hashable:
-    """Wraps the model for jit's static arguments by identity (params are traced)."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
+@partial(jax.jit, static_argnames=("vae",))
+def _decode(vae, params, latent_scale, latents):
+    return jax.nn.sigmoid(vae.apply({"params": params}, latents / latent_scale,
+                                    method=vae.decode))
 
 
 def compile_count() -> int:
@@ -85,31 +79,21 @@ def _start(model: LatentDiffusionModel, sampler: str, steps: int, seed: int, lab
 
 
 def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
-           guidance_scale: float, eta: float | None = None, spacing: str = "karras",
-           rho: float = 7.0, replicate: int = 0) -> jax.Array:
+           guidance_scale: float, eta: float | None = None,
+           spacing: str = schedules.DEFAULT_SPACING, rho: float = schedules.DEFAULT_RHO,
+           replicate: int = 0) -> jax.Array:
     """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
     U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int. ``eta`` None is the
     sampler's own default (see :func:`latentlab.diffusion.samplers.default_eta`)."""
     x_T, key, sigmas, eta, labels = _start(model, sampler, steps, seed, labels, eta, spacing,
                                            rho, replicate)
-    return _fused(_static(model), model.unet_params, x_T, labels, jnp.float32(guidance_scale),
-                  key, sigmas, eta, sampler=sampler)
+    return _fused(model.unet, model.unet_params, model.schedule, x_T, labels,
+                  jnp.float32(guidance_scale), key, sigmas, eta, sampler=sampler)
 
 
 def decode(model: LatentDiffusionModel, latents) -> jax.Array:
     """Scaled latents [B, h, w, c] → images [B, H, W, C] in [0, 1]."""
-    return _decode(_static(model), model.vae_params, latents)
-
-
-_STATIC: dict[int, _Hashable] = {}
-
-
-def _static(model: LatentDiffusionModel) -> "_Hashable":
-    # One wrapper per model object, so jit's cache hits across calls with the same model.
-    wrapper = _STATIC.get(id(model))
-    if wrapper is None or wrapper.model is not model:
-        wrapper = _STATIC[id(model)] = _Hashable(model)
-    return wrapper
+    return _decode(model.vae, model.vae_params, jnp.float32(model.latent_scale), latents)
 
 
 class SamplingSession:
@@ -121,7 +105,8 @@ class SamplingSession:
 
     def __init__(self, model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int,
                  labels, guidance_scale: float, eta: float | None = None,
-                 spacing: str = "karras", rho: float = 7.0, replicate: int = 0):
+                 spacing: str = schedules.DEFAULT_SPACING, rho: float = schedules.DEFAULT_RHO,
+                 replicate: int = 0):
         samplers.get_step(sampler)  # fail early on an unknown name
         self.model = model
         self.sampler = sampler
@@ -146,9 +131,9 @@ class SamplingSession:
         """Takes one step. Raises RuntimeError once all steps are done."""
         if self.done:
             raise RuntimeError(f"all {self.total_steps} steps are done; close the session")
-        self.state = _step(_static(self.model), self.model.unet_params, self.state, self.labels,
-                           self.guidance_scale, self.key, self.sigmas, self.eta,
-                           sampler=self.sampler)
+        self.state = _step(self.model.unet, self.model.unet_params, self.model.schedule,
+                           self.state, self.labels, self.guidance_scale, self.key, self.sigmas,
+                           self.eta, sampler=self.sampler)
         return self.state
 
     @property

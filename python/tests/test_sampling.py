@@ -1,5 +1,8 @@
 """Fused and stepwise sampling of a (tiny, randomly initialised) latent diffusion model."""
 
+import gc
+import weakref
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,8 +31,12 @@ def _jitter(params, key):
 
 @pytest.fixture(scope="module")
 def model():
+    return _model(jax.random.PRNGKey(0))
+
+
+def _model(key):
+    """A model of SECTIONS' architecture; its modules and arrays are new objects each call."""
     vae, unet = VAE(**SECTIONS["model"]["vae"]), UNet(**SECTIONS["model"]["unet"])
-    key = jax.random.PRNGKey(0)
     vae_params = _jitter(vae.init(key, jnp.zeros((1, 32, 32, 1)), key)["params"], key)
     one = jnp.zeros((1,), jnp.int32)
     unet_params = _jitter(unet.init(key, jnp.zeros((1, 8, 8, 4)), one, one)["params"], key)
@@ -83,6 +90,31 @@ def test_changing_seed_labels_guidance_eta_or_spacing_does_not_recompile(model):
     assert sampling.compile_count() == before + 1
 
 
+def test_a_second_model_of_the_same_architecture_shares_the_compilation(model):
+    first = sampling.sample(model, **ARGS)
+    first_images = sampling.decode(model, first)
+    fused_before, decode_before = sampling.compile_count(), sampling._decode._cache_size()
+    other = _model(jax.random.PRNGKey(1))  # equal modules, other objects, other weights
+    assert other.unet is not model.unet and other.unet == model.unet
+    second = sampling.sample(other, **ARGS)
+    second_images = sampling.decode(other._replace(latent_scale=2.0), second)
+    assert sampling.compile_count() == fused_before
+    assert sampling._decode._cache_size() == decode_before
+    assert not jnp.array_equal(first, second)
+    assert not jnp.array_equal(first_images, second_images)
+
+
+def test_a_model_the_caller_dropped_is_freed(model):
+    other = _model(jax.random.PRNGKey(2))
+    params = weakref.ref(jax.tree.leaves(other.unet_params)[0])
+    sampling.decode(other, sampling.sample(other, **ARGS)).block_until_ready()
+    session = sampling.SamplingSession(other, **ARGS)
+    session.step()
+    del other, session
+    gc.collect()
+    assert params() is None
+
+
 def test_session_reports_the_sigma_of_its_latents(model):
     session = sampling.SamplingSession(model, **{**ARGS, "spacing": "trailing"})
     table = np.exp(np.asarray(schedules.log_sigmas(model.schedule), np.float64))
@@ -113,3 +145,63 @@ def test_checkpoints_of_format_1_msgpack_still_load(model, tmp_path):
     (tmp_path / "checkpoint.json").write_text(json.dumps(meta))
     loaded = checkpoint.load(tmp_path)
     assert all(jax.tree.leaves(jax.tree.map(jnp.array_equal, loaded.unet_params, model.unet_params)))
+
+
+def _same(a, b) -> bool:
+    return all(jax.tree.leaves(jax.tree.map(jnp.array_equal, a, b)))
+
+
+def test_a_checkpoint_rewritten_in_place_is_loaded_again(model, tmp_path):
+    from latentlab import bridge
+    checkpoint.save(tmp_path, model, SECTIONS)
+    first = bridge.MODELS.get(tmp_path)
+    assert bridge.MODELS.get(str(tmp_path)) is first  # by path and content: a hit
+    other = _model(jax.random.PRNGKey(3))
+    checkpoint.save(tmp_path, other, SECTIONS)  # a run rerun in the same JVM
+    second = bridge.MODELS.get(tmp_path)
+    assert _same(second.unet_params, other.unet_params)
+    assert not _same(second.unet_params, first.unet_params)
+
+
+def test_the_weights_digest_names_the_weights(model, tmp_path):
+    import json
+    checkpoint.save(tmp_path / "a", model, SECTIONS)
+    checkpoint.save(tmp_path / "b", model, SECTIONS)
+    digests = [json.loads((tmp_path / d / "checkpoint.json").read_text())["weights_sha256"]
+               for d in "ab"]
+    assert digests[0] == digests[1] and len(digests[0]) == 64
+    assert checkpoint.identity(tmp_path / "a") == "sha256:" + digests[0]
+
+
+def _save_format_1(folder, model):
+    import json
+    from flax import serialization
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vae.msgpack").write_bytes(serialization.to_bytes(model.vae_params))
+    (folder / "unet.msgpack").write_bytes(serialization.to_bytes(model.unet_params))
+    meta = {"format": 1, **SECTIONS, "latent_scale": model.latent_scale, "latent_shape": [8, 8, 4]}
+    (folder / "checkpoint.json").write_text(json.dumps(meta))
+
+
+def test_a_checkpoint_without_a_digest_is_keyed_by_its_files(model, tmp_path):
+    cache = checkpoint.ModelCache(capacity=4)
+    _save_format_1(tmp_path, model)
+    first = cache.get(tmp_path)
+    assert cache.get(tmp_path) is first
+    other = _model(jax.random.PRNGKey(4))
+    _save_format_1(tmp_path, other)
+    assert _same(cache.get(tmp_path).unet_params, other.unet_params)
+    assert len(cache) == 1  # the stale entry of the same folder is gone
+
+
+def test_the_model_cache_keeps_at_most_its_capacity(model, tmp_path):
+    from latentlab import bridge
+    assert bridge.MODELS.capacity == 4
+    cache = checkpoint.ModelCache(capacity=2)
+    loaded = []
+    for name in "abc":
+        _save_format_1(tmp_path / name, model)
+        loaded.append(cache.get(tmp_path / name))
+    assert len(cache) == 2
+    assert cache.get(tmp_path / "c") is loaded[2]
+    assert cache.get(tmp_path / "a") is not loaded[0]  # least recently used: evicted

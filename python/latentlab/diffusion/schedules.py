@@ -13,6 +13,9 @@ BETA_SCHEDULES = ("linear", "scaled_linear", "cosine")
 TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
 SIGMA_SPACINGS = ("karras", "exponential", "polyexponential")
 SPACINGS = TIMESTEP_SPACINGS + SIGMA_SPACINGS
+# The σ grid when a config or call names none (Karras et al. 2022, eq. 5, with their ρ).
+DEFAULT_SPACING = "karras"
+DEFAULT_RHO = 7.0
 
 
 @struct.dataclass
@@ -121,8 +124,8 @@ def sigma_to_t(schedule: NoiseSchedule, sigma):
     return jnp.interp(jnp.log(sigma), table, jnp.arange(table.shape[0], dtype=jnp.float32))
 
 
-def sigmas(schedule: NoiseSchedule, steps: int, spacing: str = "trailing", rho: float = 7.0,
-           sigma_min: float | None = None, sigma_max: float | None = None) -> np.ndarray:
+def sigmas(schedule: NoiseSchedule, steps: int, spacing: str = DEFAULT_SPACING,
+           rho: float = DEFAULT_RHO, sigma_min: float | None = None, sigma_max: float | None = None) -> np.ndarray:
     """The decreasing σ grid of a sampler: ``steps`` noise levels and a final 0. [steps+1]
 
     Timestep spacings (``leading``, ``trailing``, ``linspace``) take σ at the training timesteps
