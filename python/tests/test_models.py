@@ -72,3 +72,37 @@ def test_config_resolve_fills_the_samplers_own_eta():
         resolved = config_lib.resolve({"sample": {"sampler": sampler, "eta": None}})
         assert resolved["sample"]["eta"] == eta
     assert config_lib.resolve({"sample": {"sampler": "ddim", "eta": 0.5}})["sample"]["eta"] == 0.5
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("unet", "channels", -1, "must be a positive integer, got -1"),
+    ("unet", "channels", 0, "must be a positive integer, got 0"),
+    ("unet", "channel_mult", [], "must not be empty, got []"),
+    ("unet", "channel_mult", [1, 0], "must be a list of positive integers, got [1, 0]"),
+    ("unet", "num_res_blocks", 0, "must be a positive integer, got 0"),
+    ("unet", "attention_resolutions", [4, -8], "must be a list of positive integers, got [4, -8]"),
+    ("unet", "num_heads", 0, "must be a positive integer, got 0"),
+    ("unet", "num_heads", 3, "must divide the channels of every level (channels × channel_mult "
+                             "= 32), got 3"),
+    ("unet", "num_classes", -1, "must be an integer >= 0, got -1"),
+    ("unet", "prediction", "noise", "must be one of eps, x0, v, got 'noise'"),
+    ("vae", "channels", -16, "must be a positive integer, got -16"),
+    ("vae", "channel_mult", [2, -1], "must be a list of positive integers, got [2, -1]"),
+    ("vae", "latent_channels", 0, "must be a positive integer, got 0"),
+    ("vae", "image_channels", 3, "must be 1 (the digits are grey-scale), got 3"),
+    ("vae", "channel_mult", [1] * 7, "7 levels downsample by 64, which does not divide the "
+                                     "32×32 images; use fewer levels"),
+    ("unet", "channel_mult", [1] * 5, "5 levels downsample by 16, which does not divide the "
+                                      "8×8 latents; use fewer levels"),
+])
+def test_config_resolve_refuses_out_of_range_model_values(section, key, value, message):
+    with pytest.raises(ValueError) as failure:
+        config_lib.resolve({"model": {section: {key: value}}})
+    assert str(failure.value) == f"model.{section}.{key}: {message}"
+
+
+def test_every_default_architecture_value_is_in_range():
+    resolved = config_lib.resolve({"model": {"vae": {"channel_mult": [1, 2]},
+                                             "unet": {"num_classes": 0, "num_heads": 1,
+                                                      "attention_resolutions": []}}})
+    assert resolved["model"]["unet"]["attention_resolutions"] == ()

@@ -5,6 +5,8 @@ With a = ᾱ_t: x_t = √a x0 + √(1-a) ε and v = √a ε - √(1-a) x0 (Salim
 
 import jax.numpy as jnp
 
+PREDICTIONS = ("eps", "x0", "v")  # what a denoiser may be trained to output
+
 
 def to_x0_eps(prediction: str, output, x_t, alpha_bar):
     """Returns (x0, ε) implied by the model output; ``alpha_bar`` broadcasts against x_t."""

@@ -1,17 +1,52 @@
 """Builds a Flax module from a config section, using the module's own fields as the schema.
 
 Java keeps no copy of a model's hyperparameters: it hands the section to :func:`from_section`,
-which rejects unknown keys and wrong types with a message naming the key path.
+which rejects unknown keys, wrong types and out-of-range values with a message naming the key
+path. Each field declares its range where it is declared (:func:`hyperparameter`); a module
+checks what spans several fields in a ``check_section(values)`` class method that yields
+(field, problem) pairs.
 """
 
 import dataclasses
 import typing
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import flax.linen as nn
 
 # Fields every linen Module has that are not hyperparameters.
 _MODULE_INTERNALS = frozenset({"parent", "name"})
+
+
+Check = Callable[[Any], "str | None"]  # a value → what is wrong with it, or None
+
+
+def hyperparameter(default: Any, check: Check) -> Any:
+    """A module field with a default and its allowed range (``check``; see :data:`Check`)."""
+    return dataclasses.field(default=default, metadata={"check": check})
+
+
+def positive(value: int) -> str | None:
+    return None if value > 0 else "must be a positive integer"
+
+
+def non_negative(value: int) -> str | None:
+    return None if value >= 0 else "must be an integer >= 0"
+
+
+def positive_list(value: tuple[int, ...]) -> str | None:
+    if not value:
+        return "must not be empty"
+    return None if all(v > 0 for v in value) else "must be a list of positive integers"
+
+
+def positive_or_empty_list(value: tuple[int, ...]) -> str | None:
+    return None if all(v > 0 for v in value) else "must be a list of positive integers"
+
+
+def one_of(*allowed: str) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in allowed else f"must be one of {', '.join(allowed)}"
+    return check
 
 
 def hyperparameters(module_cls: type[nn.Module]) -> dict[str, dataclasses.Field]:
@@ -82,10 +117,23 @@ def resolve_section(module_cls: type[nn.Module], section: Mapping[str, Any] | No
                 resolved[name] = _default(field)
             except KeyError:
                 raise ValueError(f"{key_path}: required key is missing") from None
-        check = getattr(module_cls, "check_" + name, None)
-        if check is not None:
-            check(resolved[name], key_path)
+        problem = field.metadata.get("check", lambda _: None)(resolved[name])
+        if problem:
+            raise ValueError(f"{key_path}: {problem}, got {_show(section.get(name, resolved[name]))}")
+    check_section: Callable[[dict], Iterator[tuple[str, str]]] | None = getattr(
+        module_cls, "check_section", None)
+    if check_section is not None:
+        for name, problem in check_section(resolved):
+            raise ValueError(f"{path}.{name}: {problem}")
     return resolved
+
+
+def _show(value: Any) -> str:
+    """A value as the config (YAML or JSON) writes it."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(
+        value, bool) else str(value)
 
 
 def from_section(module_cls: type[nn.Module], section: Mapping[str, Any] | None,

@@ -12,9 +12,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from latentlab.diffusion.parameterization import PREDICTIONS
+from latentlab.models.fields import (hyperparameter, non_negative, one_of, positive,
+                                     positive_list, positive_or_empty_list)
 from latentlab.models.layers import ResBlock, SelfAttention, downsample, upsample, num_groups
-
-PREDICTIONS = ("eps", "x0", "v")
 
 
 def timestep_embedding(timesteps: jax.Array, dim: int, max_period: float = 10_000.0):
@@ -28,18 +29,23 @@ def timestep_embedding(timesteps: jax.Array, dim: int, max_period: float = 10_00
 class UNet(nn.Module):
     """ε/x0/v-prediction U-Net with time embedding, optional class conditioning and attention."""
 
-    channels: int = 32
-    channel_mult: tuple[int, ...] = (1, 2)
-    num_res_blocks: int = 1
-    attention_resolutions: tuple[int, ...] = (4,)
-    num_heads: int = 4
-    num_classes: int = 10
-    prediction: str = "eps"
+    channels: int = hyperparameter(32, positive)
+    channel_mult: tuple[int, ...] = hyperparameter((1, 2), positive_list)
+    num_res_blocks: int = hyperparameter(1, positive)
+    attention_resolutions: tuple[int, ...] = hyperparameter((4,), positive_or_empty_list)
+    num_heads: int = hyperparameter(4, positive)
+    num_classes: int = hyperparameter(10, non_negative)  # 0: unconditional
+    prediction: str = hyperparameter("eps", one_of(*PREDICTIONS))
 
-    @staticmethod
-    def check_prediction(value, path):
-        if value not in PREDICTIONS:
-            raise ValueError(f"{path}: must be one of {', '.join(PREDICTIONS)}, got {value!r}")
+    @classmethod
+    def check_section(cls, values: dict):
+        """Attention splits each level's channels (and the middle block's) among the heads."""
+        for mult in values["channel_mult"]:
+            width = values["channels"] * mult
+            if width % values["num_heads"]:
+                yield "num_heads", (f"must divide the channels of every level (channels × "
+                                    f"channel_mult = {width}), got {values['num_heads']}")
+                return
 
     @property
     def null_label(self) -> int:

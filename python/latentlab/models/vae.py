@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from latentlab.models.fields import hyperparameter, positive, positive_list
 from latentlab.models.layers import ResBlock, downsample, upsample, num_groups
 
 
@@ -32,11 +33,11 @@ class Posterior(NamedTuple):
 class VAE(nn.Module):
     """Encoder → diagonal Gaussian posterior → decoder."""
 
-    image_channels: int = 1
-    channels: int = 16
-    channel_mult: tuple[int, ...] = (1, 2, 2)
-    num_res_blocks: int = 1
-    latent_channels: int = 4
+    image_channels: int = hyperparameter(1, positive)
+    channels: int = hyperparameter(16, positive)
+    channel_mult: tuple[int, ...] = hyperparameter((1, 2, 2), positive_list)
+    num_res_blocks: int = hyperparameter(1, positive)
+    latent_channels: int = hyperparameter(4, positive)
 
     @property
     def downsampling_factor(self) -> int:
