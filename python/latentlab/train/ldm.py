@@ -58,10 +58,14 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     checkpoints = None if checkpoint_dir is None else StageCheckpoints(
         os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
     train_digits, held_digits = mnist.split(mnist.load(data_path), cfg["data"]["holdout"])
+    config_lib.check_training_examples(cfg, len(train_digits.labels))
     images = mnist.to_model_input(train_digits.images)
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
+    # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
+    # takes a while before step 1 arrives (a progress bar shows "compiling").
+    progress("vae", 0, train_cfg["vae"]["steps"], float("nan"))
     started = time.perf_counter()
     vae_state, metrics["vae_final_loss"] = loops.train_vae(
         vae, images, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["vae"]["steps"],
@@ -80,6 +84,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
 
     schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
                                        diff_cfg["beta_start"], diff_cfg["beta_end"])
+    progress("unet", 0, train_cfg["unet"]["steps"], float("nan"))
     started = time.perf_counter()
     unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
         unet, means, log_vars, train_digits.labels, scale, schedule,
@@ -99,6 +104,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
         checkpoint.save(checkpoint_dir, model, cfg)
 
     labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
+    progress("sample", 0, sample_cfg["steps"], float("nan"))
     started = time.perf_counter()
     scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
                              seed=cfg["seed"], labels=labels,
