@@ -48,7 +48,10 @@ public final class Main implements Runnable {
   }
 
   /**
-   * A run named on the command line: its directory, or the start of its trial id.
+   * A run named on the command line: its directory, or the start of its trial id. A trial id
+   * names the trial's live folder {@code <runs>/<experiment>/<id>}: the earlier runs that
+   * {@code run --rerun} kept beside it as {@code <id>.replaced-<time>} share its id, and are
+   * chosen only when the live folder is gone and one of them is left.
    *
    * @throws CommandLine.ParameterException if it names no run or several
    */
@@ -62,19 +65,32 @@ public final class Main implements Runnable {
           "'" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
     }
     Path root = runsDir(runsDir);
+    String prefix = run.substring(0, Math.min(run.length(), 12));
     java.util.List<Path> matches;
     try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.isDirectory(root)
         ? java.nio.file.Files.walk(root, 2) : java.util.stream.Stream.empty()) {
       matches = dirs.filter(p -> p.getNameCount() == root.getNameCount() + 2)
-          .filter(p -> p.getFileName().toString().startsWith(run.substring(0, Math.min(run.length(), 12))))
+          .filter(p -> p.getFileName().toString().startsWith(prefix))
           .filter(p -> java.nio.file.Files.isRegularFile(p.resolve("provenance.json")))
+          .sorted()
           .toList();
     }
-    if (matches.size() != 1) {
-      throw new CommandLine.ParameterException(command, String.format(
-          "%d runs under %s match '%s'; give more digits or the directory", matches.size(), root, run));
+    // One trial (same experiment folder, same id) may have a live folder and replaced ones.
+    java.util.Set<Path> trials = new java.util.HashSet<>();
+    for (Path match : matches) {
+      trials.add(match.resolveSibling(match.getFileName().toString().split("\\.", 2)[0]));
     }
-    return matches.get(0);
+    if (trials.size() == 1) {
+      Path live = trials.iterator().next();
+      if (matches.contains(live) || matches.size() == 1) {
+        return matches.contains(live) ? live : matches.get(0);
+      }
+    }
+    throw new CommandLine.ParameterException(command, matches.isEmpty()
+        ? String.format("no run under %s matches '%s'", root, run)
+        : String.format("%d runs under %s match '%s' (%s); give more digits or the directory",
+            matches.size(), root, run, String.join(", ", matches.stream()
+                .map(p -> root.relativize(p).toString()).toList())));
   }
 
   /** Builds the command line with LatentLab's error handling. */

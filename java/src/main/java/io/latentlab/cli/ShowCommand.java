@@ -12,8 +12,10 @@ import picocli.CommandLine.Command;
 @Command(
     name = "show",
     mixinStandardHelpOptions = true,
-    description = {"Prints a run's provenance.json and result.json (or says it is incomplete).",
-        "RUN is a run directory or the start of a trial id (as 'latentlab runs' lists it)."},
+    description = {"Prints a run's provenance.json and result.json.",
+        "RUN is a run directory or the start of a trial id (as 'latentlab runs' "
+        + "lists it). A trial id names the trial's current run, not the earlier runs that "
+        + "'run --rerun' kept as <trial>.replaced-<time>; name those by their directory."},
     footer = {"", "Examples:",
         "  ./latentlab show 7e61bed25bcc",
         "  ./latentlab show runs/quickstart/7e61bed25bcc"})

@@ -1,5 +1,8 @@
 package io.latentlab.store;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -7,13 +10,16 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
+import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Queries over the run directories under a runs root, with DuckDB reading the run files
@@ -23,17 +29,37 @@ import java.util.stream.Stream;
  *
  * <p>Views: {@code provenance} (one row per provenance.json), {@code results} (result.json),
  * {@code metrics} (every line of every metrics.jsonl, with the file it came from) and
- * {@code runs} (one row per run: experiment, trial, status, times, git, key metrics, path).
+ * {@code runs} (one row per run folder: experiment, trial, status, times, git, key metrics,
+ * problem, path). A status is one of {@link #STATUSES}: a {@code corrupt} run has a damaged file,
+ * named in {@code problem} and left out of the other views so that every other run still reads;
+ * a {@code replaced} run is an earlier run that {@code run --rerun} kept aside.
+ *
+ * <p>The store is read-only and confined: SQL reads files under the runs root and nowhere else,
+ * and only queries run (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN). Exports
+ * are written by {@link #export}, not by the SQL.
  *
  * <p>One store per thread; close it when done.
  */
 public final class RunStore implements AutoCloseable {
+  /** Every status a run can have in the {@code runs} view. */
+  public static final List<String> STATUSES =
+      List.of("completed", "incomplete", "failed", "corrupt", "replaced");
+
+  private static final String READ_ONLY = "the store is read-only: only queries run here "
+      + "(SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); "
+      + "write results with --csv or --parquet";
+  private static final Pattern EXPLAIN =
+      Pattern.compile("\\s*EXPLAIN(\\s+ANALY[SZ]E)?\\s+(.*)", Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private final Path runsRoot;
   private final Connection connection;
+  private final RunFiles files;
 
   private RunStore(Path runsRoot, Connection connection) {
     this.runsRoot = runsRoot;
     this.connection = connection;
+    this.files = new RunFiles(runsRoot);
   }
 
   /**
@@ -41,81 +67,179 @@ public final class RunStore implements AutoCloseable {
    * empty).
    */
   public static RunStore open(Path runsRoot) {
+    Path root = runsRoot.toAbsolutePath().normalize();
     try {
-      Connection connection = DriverManager.getConnection("jdbc:duckdb:");
-      try (Statement statement = connection.createStatement()) {
-        // Nothing is fetched from the network: the JSON and Parquet readers are built in.
-        statement.execute("SET autoinstall_known_extensions = false");
-      }
-      return new RunStore(runsRoot.toAbsolutePath().normalize(), connection);
+      return new RunStore(root, confined(root, null));
     } catch (SQLException e) {
-      throw new IllegalStateException("cannot start DuckDB: " + e.getMessage(), e);
+      throw new IllegalStateException("cannot start DuckDB: " + firstLine(e), e);
     }
   }
 
-  private void defineViews() throws SQLException {
+  /**
+   * An in-memory DuckDB that may read files under the runs root and write only {@code writable}
+   * (null for nothing), with its settings locked so SQL cannot undo that.
+   *
+   * <p>Why allowed_directories rather than materializing: views over read_json are bound when
+   * they are queried, not when they are created, so with external access off and nothing
+   * allowed, every query of a view fails with a Permission Error. Reading the runs root on each
+   * query keeps the store current without a second copy. allowed_directories also lets DuckDB
+   * write there, which is why every statement is checked to be a query ({@link #requireQuery}).
+   */
+  private static Connection confined(Path root, Path writable) throws SQLException {
+    Connection connection = DriverManager.getConnection("jdbc:duckdb:");
     try (Statement statement = connection.createStatement()) {
-      statement.execute(view("provenance", "provenance.json",
-          "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial_id, "
+      // Nothing is fetched or loaded from outside: the JSON and Parquet readers are built in.
+      statement.execute("SET autoinstall_known_extensions = false");
+      statement.execute("SET autoload_known_extensions = false");
+      // DuckDB allows its spill folder (./.tmp) once external access is off; spilling is not
+      // needed for run files, so there is none.
+      statement.execute("SET temp_directory = ''");
+      // The trailing separator stops /runs from also allowing /runs-old.
+      statement.execute("SET allowed_directories = [" + literal(root + java.io.File.separator) + "]");
+      if (writable != null) {
+        statement.execute("SET allowed_paths = [" + literal(writable.toString()) + "]");
+      }
+      statement.execute("SET enable_external_access = false");
+      statement.execute("SET lock_configuration = true");
+    } catch (SQLException e) {
+      connection.close();
+      throw e;
+    }
+    return connection;
+  }
+
+  /** A SQL string literal. */
+  private static String literal(String text) {
+    return text == null ? "NULL" : "'" + text.replace("'", "''") + "'";
+  }
+
+  private static String literal(Path path) {
+    return path == null ? "NULL" : literal(path.toString());
+  }
+
+  private static String fileList(List<Path> files) {
+    return "[" + String.join(", ", files.stream().map(RunStore::literal).toList()) + "]";
+  }
+
+  /** Defines the views over the files as they are now; returns what it read. */
+  private List<RunFiles.Folder> defineViews(Connection on) throws SQLException {
+    List<RunFiles.Folder> folders = files.scan();
+    List<Path> provenance = folders.stream().map(RunFiles.Folder::provenance).filter(Objects::nonNull).toList();
+    List<Path> results = folders.stream().map(RunFiles.Folder::result).filter(Objects::nonNull).toList();
+    List<Path> metrics = folders.stream().map(RunFiles.Folder::metrics).filter(Objects::nonNull).toList();
+    try (Statement statement = on.createStatement()) {
+      statement.execute("CREATE OR REPLACE TEMP VIEW provenance AS " + (provenance.isEmpty()
+          ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial_id, "
               + "NULL::VARCHAR AS status, NULL::VARCHAR AS started_at, "
               + "NULL::VARCHAR AS ended_at, NULL::JSON AS git, NULL::VARCHAR AS error, "
-              + "NULL::VARCHAR AS filename WHERE false"));
-      statement.execute(view("results", "result.json",
-          "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial_id, NULL::JSON AS metrics, "
-              + "NULL::VARCHAR AS filename WHERE false"));
-      statement.execute(view("metrics", "metrics.jsonl",
-          "SELECT NULL::VARCHAR AS stage, NULL::BIGINT AS step, NULL::DOUBLE AS loss, "
-              + "NULL::VARCHAR AS filename WHERE false"));
-      statement.execute("""
-          CREATE OR REPLACE TEMP VIEW runs AS
-          SELECT p.experiment,
-                 substr(p.trial_id, 1, 12) AS trial,
-                 CASE WHEN r.trial_id IS NOT NULL THEN 'completed'
-                      WHEN p.status = 'running' THEN 'incomplete'
-                      ELSE p.status END AS status,
-                 p.started_at,
-                 p.ended_at,
-                 substr(json_extract_string(p.git, '$.commit'), 1, 10) AS git_commit,
-                 json_extract_string(p.git, '$.dirty') = 'true' AS git_dirty,
-                 TRY_CAST(json_extract(r.metrics, '$.vae_heldout_psnr_db') AS DOUBLE) AS vae_psnr_db,
-                 TRY_CAST(json_extract(r.metrics, '$.unet_final_loss') AS DOUBLE) AS unet_loss,
-                 regexp_replace(p.filename, '/provenance.json$', '') AS path
-          FROM provenance p LEFT JOIN results r USING (trial_id)
-          ORDER BY p.started_at
-          """);
+              + "NULL::VARCHAR AS filename WHERE false"
+          : "SELECT * FROM read_json_auto(" + fileList(provenance) + ", filename = true, union_by_name = true)"));
+      statement.execute("CREATE OR REPLACE TEMP VIEW results AS " + (results.isEmpty()
+          ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial_id, NULL::JSON AS metrics, "
+              + "NULL::VARCHAR AS filename WHERE false"
+          : "SELECT * FROM read_json_auto(" + fileList(results) + ", filename = true, union_by_name = true)"));
+      // ignore_errors turns the unfinished last line of a file being appended to (RunFiles
+      // checked every complete line) into a row of NULLs, which the WHERE drops.
+      statement.execute("CREATE OR REPLACE TEMP VIEW metrics AS " + (metrics.isEmpty()
+          ? "SELECT NULL::VARCHAR AS stage, NULL::BIGINT AS step, NULL::DOUBLE AS loss, "
+              + "NULL::VARCHAR AS filename WHERE false"
+          : "SELECT * FROM read_json_auto(" + fileList(metrics) + ", filename = true, union_by_name = true, "
+              + "format = 'newline_delimited', ignore_errors = true) "
+              + "WHERE concat_ws('|', *COLUMNS(* EXCLUDE (filename)), 'x') <> 'x'"));
+      statement.execute(runsView(folders, provenance, results));
+    }
+    return folders;
+  }
+
+  /**
+   * The runs view: one row per folder, joined to its own provenance.json and result.json by file
+   * (not by trial id, which a rerun and the run it replaced share). It reads the few fields it
+   * shows with fixed types, so an odd but valid file cannot break it.
+   */
+  private static String runsView(List<RunFiles.Folder> folders, List<Path> provenance, List<Path> results) {
+    String folderRows = folders.isEmpty()
+        ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial, NULL::VARCHAR AS path, "
+            + "NULL::BOOLEAN AS replaced, NULL::VARCHAR AS provenance_file, NULL::VARCHAR AS result_file, "
+            + "NULL::VARCHAR AS problem WHERE false"
+        : "SELECT * FROM (VALUES " + String.join(", ", folders.stream().map(f -> "("
+            + literal(f.experiment()) + ", " + literal(f.trial()) + ", " + literal(f.path()) + ", "
+            + f.replaced() + ", " + literal(f.provenance()) + ", " + literal(f.result()) + ", "
+            + literal(f.problem()) + ")").toList())
+            + ") AS f(experiment, trial, path, replaced, provenance_file, result_file, problem)";
+    String provenanceRows = provenance.isEmpty()
+        ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS status, NULL::VARCHAR AS started_at, "
+            + "NULL::VARCHAR AS ended_at, NULL::JSON AS git, NULL::VARCHAR AS filename WHERE false"
+        : "SELECT * FROM read_json(" + fileList(provenance) + ", filename = true, columns = {"
+            + "experiment: 'VARCHAR', status: 'VARCHAR', started_at: 'VARCHAR', ended_at: 'VARCHAR', git: 'JSON'})";
+    String resultRows = results.isEmpty()
+        ? "SELECT NULL::JSON AS metrics, NULL::VARCHAR AS filename WHERE false"
+        : "SELECT * FROM read_json(" + fileList(results) + ", filename = true, columns = {metrics: 'JSON'})";
+    return """
+        CREATE OR REPLACE TEMP VIEW runs AS
+        SELECT coalesce(p.experiment, f.experiment) AS experiment,
+               f.trial,
+               CASE WHEN f.replaced THEN 'replaced'
+                    WHEN f.problem IS NOT NULL THEN 'corrupt'
+                    WHEN r.filename IS NOT NULL THEN 'completed'
+                    WHEN p.status = 'running' THEN 'incomplete'
+                    ELSE p.status END AS status,
+               p.started_at,
+               p.ended_at,
+               substr(json_extract_string(p.git, '$.commit'), 1, 10) AS git_commit,
+               json_extract_string(p.git, '$.dirty') = 'true' AS git_dirty,
+               TRY_CAST(json_extract(r.metrics, '$.vae_heldout_psnr_db') AS DOUBLE) AS vae_psnr_db,
+               TRY_CAST(json_extract(r.metrics, '$.unet_final_loss') AS DOUBLE) AS unet_loss,
+               f.problem,
+               f.path
+        FROM (%s) f
+        LEFT JOIN (%s) p ON p.filename = f.provenance_file
+        LEFT JOIN (%s) r ON r.filename = f.result_file
+        ORDER BY p.started_at, f.path
+        """.formatted(folderRows, provenanceRows, resultRows);
+  }
+
+  /** A step that reads the views. */
+  private interface Read<T> {
+    T run() throws SQLException;
+  }
+
+  /**
+   * Defines the views and reads them. A rerun may move a folder aside between the scan and the
+   * read; DuckDB then fails on a file that is gone, and a fresh scan sees the new layout.
+   */
+  private <T> T withViews(Connection on, Read<T> read) throws SQLException {
+    for (int attempt = 1; ; attempt++) {
+      List<RunFiles.Folder> folders = defineViews(on);
+      try {
+        return read.run();
+      } catch (SQLException e) {
+        boolean moved = folders.stream().anyMatch(f -> !Files.isDirectory(f.path()));
+        if (!moved || attempt == 3) {
+          throw e;
+        }
+      }
     }
   }
 
-  private String view(String name, String file, String emptyQuery) {
-    String glob = runsRoot.resolve("*").resolve("*").resolve(file).toString();
-    boolean any = hasAny(file);
-    String source = any
-        ? "SELECT * FROM read_json_auto('" + glob.replace("'", "''") + "', filename = true, "
-            + "union_by_name = true" + (file.endsWith(".jsonl") ? ", format = 'newline_delimited'" : "")
-            + ")"
-        : emptyQuery;
-    return "CREATE OR REPLACE TEMP VIEW " + name + " AS " + source;
-  }
-
-  private boolean hasAny(String file) {
-    if (!Files.isDirectory(runsRoot)) {
-      return false;
-    }
-    try (Stream<Path> paths = Files.walk(runsRoot, 3)) {
-      return paths.anyMatch(p -> p.getFileName().toString().equals(file) && p.getNameCount() == runsRoot.getNameCount() + 3);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot list " + runsRoot, e);
-    }
+  /**
+   * One row per run, oldest first, without the runs that a rerun replaced.
+   *
+   * @param experiment only this experiment, or null for all
+   * @param status only runs with this status (one of {@link #STATUSES}), or null for all
+   */
+  public Table runs(String experiment, String status) {
+    return runs(experiment, status, false);
   }
 
   /**
    * One row per run, oldest first.
    *
    * @param experiment only this experiment, or null for all
-   * @param status only runs with this status ({@code completed}, {@code incomplete},
-   *     {@code failed}), or null for all
+   * @param status only runs with this status (one of {@link #STATUSES}), or null for all
+   * @param includeReplaced also the earlier runs that {@code run --rerun} kept aside (status
+   *     {@code replaced}); asking for that status includes them too
    */
-  public Table runs(String experiment, String status) {
+  public Table runs(String experiment, String status, boolean includeReplaced) {
     StringBuilder sql = new StringBuilder("SELECT * FROM runs WHERE true");
     List<String> args = new ArrayList<>();
     if (experiment != null) {
@@ -125,36 +249,79 @@ public final class RunStore implements AutoCloseable {
     if (status != null) {
       sql.append(" AND status = ?");
       args.add(status);
+    } else if (!includeReplaced) {
+      sql.append(" AND status IS DISTINCT FROM 'replaced'");
     }
     try {
-      defineViews();
-      try (var statement = connection.prepareStatement(sql.toString())) {
-        for (int i = 0; i < args.size(); i++) {
-          statement.setString(i + 1, args.get(i));
+      return withViews(connection, () -> {
+        try (var statement = connection.prepareStatement(sql.toString())) {
+          for (int i = 0; i < args.size(); i++) {
+            statement.setString(i + 1, args.get(i));
+          }
+          try (ResultSet rows = statement.executeQuery()) {
+            return read(rows);
+          }
         }
-        try (ResultSet rows = statement.executeQuery()) {
-          return read(rows);
-        }
-      }
+      });
     } catch (SQLException e) {
       throw new IllegalStateException("query over " + runsRoot + " failed: " + firstLine(e), e);
     }
   }
 
   /**
-   * Runs any SQL over the views.
+   * Runs one query over the views.
    *
-   * @throws IllegalArgumentException with DuckDB's one-line message if the SQL is wrong
+   * @throws IllegalArgumentException with a one-line reason if the SQL is wrong, is not a query
+   *     (the store is read-only), or reads a file outside the runs root
    */
   public Table query(String sql) {
+    requireQuery(connection, sql);
     try {
-      defineViews();
-      try (Statement statement = connection.createStatement();
-          ResultSet rows = statement.executeQuery(sql)) {
-        return read(rows);
-      }
+      return withViews(connection, () -> {
+        try (Statement statement = connection.createStatement();
+            ResultSet rows = statement.executeQuery(sql)) {
+          return read(rows);
+        }
+      });
     } catch (SQLException e) {
-      throw new IllegalArgumentException(firstLine(e), e);
+      throw new IllegalArgumentException(reason(e), e);
+    }
+  }
+
+  /**
+   * Refuses anything but a single query, using DuckDB's own parser: json_serialize_sql
+   * serializes SELECT statements only (which SHOW, DESCRIBE, SUMMARIZE, VALUES and FROM-first
+   * queries parse into) and fails on every other kind, without running anything.
+   *
+   * @throws IllegalArgumentException saying why, in one line
+   */
+  private static void requireQuery(Connection on, String sql) {
+    JsonNode parsed;
+    try (PreparedStatement statement = on.prepareStatement("SELECT json_serialize_sql(?::VARCHAR)")) {
+      statement.setString(1, sql);
+      try (ResultSet row = statement.executeQuery()) {
+        row.next();
+        parsed = JSON.readTree(row.getString(1));
+      }
+    } catch (SQLException | JsonProcessingException e) {
+      throw new IllegalStateException("cannot parse the query with DuckDB: " + e.getMessage(), e);
+    }
+    if (parsed.path("error").asBoolean()) {
+      if ("parser".equals(parsed.path("error_type").asText())) {
+        throw new IllegalArgumentException("Parser Error: " + parsed.path("error_message").asText());
+      }
+      // EXPLAIN is not serializable; what it explains must be a query, and then so is it.
+      Matcher explain = EXPLAIN.matcher(sql);
+      if (explain.matches()) {
+        requireQuery(on, explain.group(2));
+        return;
+      }
+      throw new IllegalArgumentException(READ_ONLY);
+    }
+    int statements = parsed.path("statements").size();
+    if (statements != 1) {
+      throw new IllegalArgumentException(statements == 0 ? "no query given"
+          : "one query at a time (this is " + statements + " statements)");
     }
   }
 
@@ -162,23 +329,30 @@ public final class RunStore implements AutoCloseable {
   public enum Format { CSV, PARQUET }
 
   /**
-   * Writes a query's result to a file, atomically (a temporary file, then a rename).
+   * Writes a query's result to a file, atomically (a temporary file, then a rename). Only this
+   * method writes: it runs the query in a DuckDB allowed to write that one temporary file.
    *
-   * @throws IllegalArgumentException with DuckDB's one-line message if the SQL is wrong
+   * @throws IllegalArgumentException with a one-line reason if the SQL is wrong or not a query;
+   *     nothing is written then
    */
   public void export(String sql, Path file, Format format) {
     Path target = file.toAbsolutePath().normalize();
     Path temp = target.resolveSibling("." + target.getFileName() + ".tmp");
-    try {
-      defineViews();
+    try (Connection exporting = confined(runsRoot, temp)) {
+      requireQuery(exporting, sql);
       Files.createDirectories(target.getParent());
-      try (Statement statement = connection.createStatement()) {
-        statement.execute("COPY (" + sql + ") TO '" + temp.toString().replace("'", "''") + "' (FORMAT "
-            + (format == Format.CSV ? "csv, HEADER true" : "parquet") + ")");
-      }
+      withViews(exporting, () -> {
+        try (Statement statement = exporting.createStatement()) {
+          // The query was checked to be one whole statement; the line breaks keep a trailing
+          // comment in it from swallowing the rest of the COPY.
+          statement.execute("COPY (\n" + sql + "\n) TO " + literal(temp) + " (FORMAT "
+              + (format == Format.CSV ? "csv, HEADER true" : "parquet") + ")");
+        }
+        return null;
+      });
       Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (SQLException e) {
-      throw new IllegalArgumentException(firstLine(e), e);
+      throw new IllegalArgumentException(reason(e), e);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + target, e);
     } finally {
@@ -188,6 +362,13 @@ public final class RunStore implements AutoCloseable {
         // nothing to clean up
       }
     }
+  }
+
+  /** DuckDB's one-line reason, saying where files may be read if that was the problem. */
+  private String reason(SQLException e) {
+    String line = firstLine(e);
+    return line.startsWith("Permission Error")
+        ? line + " (queries read only the files under " + runsRoot + ")" : line;
   }
 
   private static Table read(ResultSet rows) throws SQLException {

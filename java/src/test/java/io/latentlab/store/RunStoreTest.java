@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.latentlab.config.TrialId;
-import io.latentlab.run.RunDirectory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,25 +16,14 @@ import org.junit.jupiter.api.io.TempDir;
 class RunStoreTest {
   @TempDir Path runs;
 
-  /** Writes a run as ExperimentRunner lays it out; complete runs get result.json last. */
   private Path writeRun(String experiment, int index, String status, boolean complete) {
-    TrialId id = TrialId.of("{\"name\":\"" + experiment + "\",\"i\":" + index + "}", 0);
-    RunDirectory dir = RunDirectory.create(runs, experiment, id, "config.yaml",
-        ("name: " + experiment + "\n").getBytes(StandardCharsets.UTF_8));
-    dir.writeText("provenance.json", String.format("""
-        {"experiment": "%s", "trial_id": "%s", "status": "%s",
-         "started_at": "2026-11-26T10:%02d:00Z", "ended_at": null,
-         "git": {"commit": "abcdef0123456789", "dirty": false}, "error": null}""",
-        experiment, id.sha256(), status, index));
-    dir.appendLine(RunDirectory.METRICS, "{\"stage\":\"vae\",\"step\":25,\"loss\":" + (50 + index) + "}");
-    dir.appendLine(RunDirectory.METRICS, "{\"stage\":\"unet\",\"step\":25,\"loss\":0." + index + "}");
-    if (complete) {
-      dir.writeText(RunDirectory.RESULT, String.format("""
-          {"experiment": "%s", "trial_id": "%s", "status": "completed",
-           "metrics": {"vae_heldout_psnr_db": %d.5, "unet_final_loss": 0.1}}""",
-          experiment, id.sha256(), 20 + index));
-    }
-    return dir.path();
+    return RunFixtures.writeRun(runs, experiment, index, status, complete);
+  }
+
+  private static List<Object> column(Table table, String name) {
+    int index = table.columns().indexOf(name);
+    assertTrue(index >= 0, name + " in " + table.columns());
+    return table.rows().stream().map(row -> row.get(index)).toList();
   }
 
   @Test
@@ -132,5 +118,90 @@ class RunStoreTest {
       assertEquals(null, writerFailure.get());
       assertEquals(40, store.runs("busy", "completed").rows().size());
     }
+  }
+
+  @Test
+  void runs_truncatedResult_isCorruptNamingTheFile_andOtherRunsAndQueriesWork() throws Exception {
+    writeRun("alpha", 1, "completed", true);
+    Path bad = writeRun("alpha", 2, "completed", true);
+    String result = Files.readString(bad.resolve("result.json"));
+    Files.writeString(bad.resolve("result.json"), result.substring(0, result.length() / 2));
+    try (RunStore store = RunStore.open(runs)) {
+      Table all = store.runs(null, null);
+      assertEquals(List.of("completed", "corrupt"), column(all, "status"));
+      assertTrue(String.valueOf(column(all, "problem").get(1)).contains("result.json"), all.render());
+      assertEquals(bad.toString(), column(all, "path").get(1));
+      assertEquals(List.of(List.of(1L)), store.query("SELECT count(*) FROM results").rows());
+      assertEquals(List.of(List.of(4L)), store.query("SELECT count(*) FROM metrics").rows());
+    }
+  }
+
+  @Test
+  void runs_garbageProvenance_isCorruptNamingTheFile_andOtherRunsAndQueriesWork() throws Exception {
+    writeRun("alpha", 1, "completed", true);
+    Path bad = writeRun("alpha", 2, "running", false);
+    Files.writeString(bad.resolve("provenance.json"), "\u0000garbage{{");
+    try (RunStore store = RunStore.open(runs)) {
+      Table all = store.runs(null, null);
+      assertEquals(List.of("completed", "corrupt"), column(all, "status"));
+      assertEquals("alpha", column(all, "experiment").get(1));
+      assertEquals(bad.getFileName().toString(), column(all, "trial").get(1));
+      assertTrue(String.valueOf(column(all, "problem").get(1)).contains("provenance.json"), all.render());
+      assertEquals(List.of(List.of(1L)), store.query("SELECT count(*) FROM provenance").rows());
+      assertEquals(1, store.runs(null, "corrupt").rows().size());
+    }
+  }
+
+  @Test
+  void runs_garbageMetricsLine_isCorruptNamingTheFile_andOtherMetricsAreQueryable() throws Exception {
+    writeRun("alpha", 1, "completed", true);
+    Path bad = writeRun("alpha", 2, "completed", true);
+    Files.writeString(bad.resolve("metrics.jsonl"), "{\"stage\":\"vae\",\"step\":1,\"loss\":1.0}\nnot json\n");
+    try (RunStore store = RunStore.open(runs)) {
+      Table all = store.runs(null, null);
+      assertEquals(List.of("completed", "corrupt"), column(all, "status"));
+      assertTrue(String.valueOf(column(all, "problem").get(1)).contains("metrics.jsonl line 2"), all.render());
+      assertEquals(List.of(List.of(2L)), store.query("SELECT count(*) FROM metrics").rows());
+    }
+  }
+
+  @Test
+  void runs_metricsCutMidLineByAKill_isNotCorrupt_andTheCompleteLinesAreQueryable() throws Exception {
+    Path killed = writeRun("alpha", 1, "running", false);
+    Files.writeString(killed.resolve("metrics.jsonl"), "{\"stage\":\"vae\",\"step\":1}\n{\"stage\":\"va",
+        java.nio.file.StandardOpenOption.APPEND);
+    try (RunStore store = RunStore.open(runs)) {
+      assertEquals(List.of("incomplete"), column(store.runs(null, null), "status"));
+      assertEquals(List.of(List.of(3L)), store.query("SELECT count(*) FROM metrics").rows());
+    }
+  }
+
+  @Test
+  void runs_afterRerun_oneRowPerDirectory_liveRunIncomplete_replacedHiddenUnlessAsked() {
+    Path first = writeRun("alpha", 1, "completed", true);
+    Path kept = RunFixtures.rerun(runs, "alpha", 1);
+    try (RunStore store = RunStore.open(runs)) {
+      Table shown = store.runs(null, null);
+      assertEquals(List.of("incomplete"), column(shown, "status"), shown.render());
+      assertEquals(List.of(first.toString()), column(shown, "path"));
+      Table all = store.runs(null, null, true);
+      assertEquals(2, all.rows().size(), all.render());
+      assertEquals(java.util.Set.of("incomplete", "replaced"), java.util.Set.copyOf(column(all, "status")));
+      assertEquals(java.util.Set.of(first.toString(), kept.toString()), java.util.Set.copyOf(column(all, "path")));
+      assertEquals(List.of(kept.toString()), column(store.runs(null, "replaced"), "path"));
+      assertEquals(List.of(List.of(2L)), store.query("SELECT count(*) FROM runs").rows());
+    }
+  }
+
+  @Test
+  void query_writeStatement_isRefusedBeforeItRuns() throws Exception {
+    Path run = writeRun("alpha", 1, "completed", true);
+    String before = Files.readString(run.resolve("provenance.json"));
+    try (RunStore store = RunStore.open(runs)) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> store.query(
+          "COPY (SELECT 'x') TO '" + run.resolve("provenance.json") + "' (FORMAT csv)"));
+      assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+    }
+    assertEquals(before, Files.readString(run.resolve("provenance.json")));
   }
 }
