@@ -25,6 +25,12 @@ public final class PythonBridge implements AutoCloseable {
   /** The Python module whose functions Java calls. */
   static final String MODULE = "latentlab.bridge";
   private static final String ALIAS = "_latentlab_bridge";
+  /**
+   * The JVM property ({@code -Dlatentlab.testing=true}) under which the bridge also offers the
+   * fixtures of {@code latentlab.testing} (echoes, bad tensors, benchmark hooks) by name. Only
+   * the tests and benchmarks set it; the product's callable functions stay the product's.
+   */
+  static final String TESTING_PROPERTY = "latentlab.testing";
   private static final Object LOCK = new Object();
   private static boolean mainInterpreterConfigured;
   private static PythonBridge current;
@@ -43,6 +49,10 @@ public final class PythonBridge implements AutoCloseable {
       interpreter.set("_latentlab_site", environment.sitePackages().toString());
       interpreter.exec("site.addsitedir(_latentlab_site)");
       interpreter.exec("import " + MODULE + " as " + ALIAS);
+      if (Boolean.getBoolean(TESTING_PROPERTY)) {
+        interpreter.exec("import latentlab.testing");
+        interpreter.exec("latentlab.testing.register()");
+      }
       return null;
     });
   }

@@ -84,6 +84,10 @@ final class RunCommand implements Callable<Integer> {
       err.println(e.traceback());
       err.println("the run directory keeps what was written: " + trial.directory());
       return Main.EXIT_FAILED;
+    } catch (java.io.UncheckedIOException e) {
+      err.println("run failed: " + e.getMessage() + ": " + e.getCause().getMessage());
+      err.println("the run directory keeps what was written: " + trial.directory());
+      return Main.EXIT_FAILED;
     }
     report(out, result);
     return 0;

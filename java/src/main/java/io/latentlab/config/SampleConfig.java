@@ -26,18 +26,27 @@ public record SampleConfig(
     Double guidanceScale,
     @JsonAlias("timestep_spacing") String spacing,
     Double rho) {
+  /** The sampler a config gets when it names none. */
+  public static final String DEFAULT_SAMPLER = "dpmpp_2m";
+  /**
+   * The σ grid a config gets when it names none; Python's {@code schedules} owns it and a test
+   * checks that the two agree.
+   */
+  public static final String DEFAULT_SPACING = "karras";
+  /** ρ of the Karras and polyexponential grids by default (Python's, checked by a test). */
+  public static final double DEFAULT_RHO = 7.0;
 
   /** Fills defaults (dpmpp_2m, 20 steps, 64 samples, w 3, karras, ρ 7) and checks ranges. */
   public SampleConfig {
-    sampler = orDefault(sampler, "dpmpp_2m");
+    sampler = orDefault(sampler, DEFAULT_SAMPLER);
     steps = Checks.atLeast("sample.steps", orDefault(steps, 20), 1, 100_000);
     if (eta != null) {
       eta = Checks.inRange("sample.eta", eta, 0.0, 1.0);
     }
     numSamples = Checks.atLeast("sample.num_samples", orDefault(numSamples, 64), 1, 100_000);
     guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, 100.0);
-    spacing = orDefault(spacing, "karras");
-    rho = Checks.inRange("sample.rho", orDefault(rho, 7.0), 0.01, 100.0);
+    spacing = orDefault(spacing, DEFAULT_SPACING);
+    rho = Checks.inRange("sample.rho", orDefault(rho, DEFAULT_RHO), 0.01, 100.0);
   }
 
   static SampleConfig defaults() {

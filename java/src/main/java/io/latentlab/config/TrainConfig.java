@@ -60,7 +60,10 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
       Double labelDropout,
       String lossWeighting,
       Double minSnrGamma) {
-    /** The loss weightings there are. */
+    /**
+     * The loss weightings there are, checked before Python starts; Python's {@code losses.py}
+     * owns them and a test checks that the two agree.
+     */
     public static final List<String> LOSS_WEIGHTINGS = List.of("uniform", "min_snr");
 
     /** Fills defaults (2500 steps, batch 64, 2e-3, 0.999, 0.1, uniform, γ 5) and checks ranges. */

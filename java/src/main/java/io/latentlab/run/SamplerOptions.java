@@ -1,5 +1,6 @@
 package io.latentlab.run;
 
+import io.latentlab.config.SampleConfig;
 import java.util.List;
 
 /**
@@ -47,7 +48,8 @@ public record SamplerOptions(
 
   /** The sampler's own η, the {@code karras} spacing with ρ = 7 (the config defaults). */
   public SamplerOptions(String sampler, int steps, long seed, List<Integer> labels, double guidanceScale) {
-    this(sampler, steps, seed, labels, guidanceScale, null, "karras", 7.0);
+    this(sampler, steps, seed, labels, guidanceScale, null, SampleConfig.DEFAULT_SPACING,
+        SampleConfig.DEFAULT_RHO);
   }
 
   /** The same options with another η. */

@@ -189,9 +189,11 @@ class RunCommandTest {
     Path experiment = runs().resolve("tiny");
     List<Path> trials;
     try (Stream<Path> list = Files.list(experiment)) {
-      trials = list.toList();
+      trials = list.filter(p -> !p.getFileName().toString().endsWith(".claim")).toList();
     }
     assertEquals(1, trials.size(), "one run directory, no staging left behind: " + trials);
+    assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(trials.get(0))), "run folders are readable by the team, like their files");
     Path run = trials.get(0);
     assertTrue(run.getFileName().toString().matches("[0-9a-f]{12}"), run.toString());
     for (String name : List.of("config.yaml", "provenance.json", "metrics.jsonl", "samples.png",
@@ -251,7 +253,8 @@ class RunCommandTest {
     Outcome rerun = execute("run", file.toString(), "--runs-dir", runs().toString(), "--rerun");
     assertEquals(0, rerun.exitCode(), rerun.err());
     try (Stream<Path> list = Files.list(experiment)) {
-      List<String> names = list.map(p -> p.getFileName().toString()).sorted().toList();
+      List<String> names = list.map(p -> p.getFileName().toString())
+          .filter(name -> !name.endsWith(".claim")).sorted().toList();
       assertEquals(2, names.size(), names.toString());
       assertTrue(names.get(1).startsWith(run.getFileName() + ".replaced-"), names.toString());
       assertEquals(resultBefore, Files.readString(experiment.resolve(names.get(1)).resolve("result.json")),
@@ -274,5 +277,21 @@ class RunCommandTest {
       replicateResult = json.readTree(file1.resolveSibling("result.json").toFile());
     }
     assertFalse(result.get("outputs").equals(replicateResult.get("outputs")), "other randomness, other samples");
+  }
+
+  @Test
+  void run_outputThatCannotBeWritten_failsAndIsNeverReadAsComplete() throws IOException {
+    Path file = config(TestProject.tinyExperiment("unwritable", 2, 2, 4));
+    io.latentlab.run.Trial trial = new io.latentlab.run.TrialPlanner(runs(),
+        io.latentlab.bridge.PythonBridge.start(TestProject.home()))
+        .plan(file, new io.latentlab.config.ConfigLoader().load(file), 0);
+    // An earlier attempt left a non-empty folder where latents.arrow goes: its write must fail.
+    Files.createDirectories(trial.directory().resolve("latents.arrow").resolve("blocker"));
+    Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+    assertEquals(1, outcome.exitCode(), outcome.err());
+    assertFalse(Files.exists(trial.directory().resolve("result.json")),
+        "result.json is written last, so a run whose outputs failed is not complete");
+    JsonNode provenance = new ObjectMapper().readTree(trial.directory().resolve("provenance.json").toFile());
+    assertEquals("failed", provenance.get("status").asText());
   }
 }

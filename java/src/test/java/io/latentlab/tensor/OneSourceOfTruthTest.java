@@ -1,0 +1,57 @@
+package io.latentlab.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonConstants;
+import io.latentlab.config.SampleConfig;
+import io.latentlab.config.TrainConfig;
+import io.latentlab.run.BuildInfo;
+import io.latentlab.testing.TestProject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Where Java keeps a copy of a name or default that Python owns (so that a config is checked
+ * before Python starts), the copy must equal Python's. Python is asked, not re-read.
+ */
+class OneSourceOfTruthTest {
+  static PythonConstants python;
+
+  @BeforeAll
+  static void askPython() {
+    python = PythonConstants.of(PythonBridge.start(TestProject.home()));
+  }
+
+  @Test
+  void samplingDefaults_agree() {
+    assertEquals(python.defaultSpacing(), SampleConfig.DEFAULT_SPACING);
+    assertEquals(python.defaultRho(), SampleConfig.DEFAULT_RHO);
+    assertEquals(true, python.samplers().contains(SampleConfig.DEFAULT_SAMPLER));
+  }
+
+  @Test
+  void lossWeightings_agree() {
+    assertEquals(python.lossWeightings(), TrainConfig.UnetTraining.LOSS_WEIGHTINGS);
+  }
+
+  @Test
+  void tensorExtensionsAndDtypes_agree() {
+    assertEquals(python.tensorExtension(), TensorMetadata.FIXED_SHAPE_TENSOR);
+    assertEquals(python.bfloat16TensorExtension(), TensorMetadata.BFLOAT16_TENSOR);
+    assertEquals(python.dtypes(), Arrays.stream(DType.values()).map(DType::pythonName).toList());
+  }
+
+  @Test
+  void projectVersion_javaAndPythonAgree() throws Exception {
+    Matcher m = Pattern.compile("(?m)^__version__ = \"([^\"]+)\"")
+        .matcher(Files.readString(TestProject.home().resolve(Path.of("python", "latentlab", "__init__.py"))));
+    assertEquals(true, m.find(), "latentlab/__init__.py declares __version__");
+    assertEquals(BuildInfo.get("version"), m.group(1), "pom.xml <version> vs latentlab.__version__");
+  }
+}
