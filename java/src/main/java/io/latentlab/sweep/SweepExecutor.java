@@ -1,0 +1,38 @@
+package io.latentlab.sweep;
+
+import java.util.List;
+
+/**
+ * Runs the pending trials of a planned sweep. Every executor runs each trial through the same
+ * contract: the trial is claimed before it starts (two executors never run one trial), its
+ * state file in the sweep directory is written when it starts and when it ends, and a trial
+ * that fails is recorded {@code failed} with its error while the others go on.
+ */
+public interface SweepExecutor {
+  /**
+   * Runs the trials and returns when they have ended (or, for a cluster, when they have been
+   * submitted and, with waiting, ended).
+   *
+   * @param plan the sweep's plan
+   * @param directory its sweep directory (plan written, states readable)
+   * @param pending the trials to run, in plan order
+   * @param progress told as trials start and end
+   */
+  void execute(SweepPlan plan, SweepDirectory directory, List<SweepPlan.PlannedTrial> pending,
+      SweepProgress progress);
+
+  /** Receives a sweep's progress; called from the executor's thread. */
+  interface SweepProgress {
+    /** A progress listener that ignores everything. */
+    SweepProgress NONE = new SweepProgress() { };
+
+    /** A trial started. */
+    default void started(SweepPlan.PlannedTrial trial) { }
+
+    /** A trial ended in {@code state} ({@code completed} or {@code failed}). */
+    default void ended(SweepPlan.PlannedTrial trial, TrialState state) { }
+
+    /** Progress inside the running trial (training or sampling steps). */
+    default void step(String stage, long step, long total, double value) { }
+  }
+}
