@@ -16,15 +16,18 @@ import picocli.CommandLine.Parameters;
     // wraps it itself, so a hard-broken line would end up cut mid-sentence.
     description = {"Runs a SQL query (DuckDB) over the run files.",
         "Views: runs (one row per run, as 'latentlab runs --all' lists them), provenance "
-            + "(provenance.json), results (result.json) and metrics (each line of "
-            + "each run's metrics.jsonl, with its filename). A damaged file shows its run as corrupt in "
-            + "runs and is left out of the other views. Prints a table, or writes CSV or Parquet.",
+            + "(provenance.json), results (result.json), metrics (each line of "
+            + "each run's metrics.jsonl, with its filename) and sweeps (one row per sweep trial: sweep, "
+            + "trial, kind, state, error, attempts, updated_at, directory, then a column per axis and "
+            + "per metric). A damaged file shows its run as corrupt in runs and is left out of the "
+            + "other views. Prints a table, or writes CSV or Parquet.",
         "The store is read-only: only queries run (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, "
             + "SUMMARIZE, EXPLAIN), one at a time, and they read files under the runs directory "
             + "only. Anything else is refused with exit code 2."},
     footer = {"", "Examples:",
         "  ./latentlab query \"SELECT experiment, count(*) FROM runs GROUP BY experiment\"",
         "  ./latentlab query \"SELECT stage, min(loss) FROM metrics GROUP BY stage\"",
+        "  ./latentlab query \"SELECT sampler, steps, fid FROM sweeps WHERE sweep = 'samplers'\"",
         "  ./latentlab query \"SELECT * FROM runs\" --parquet runs.parquet"})
 final class QueryCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "SQL", description = "the query")

@@ -16,8 +16,11 @@ import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -30,9 +33,11 @@ import java.util.regex.Pattern;
  * <p>Views: {@code provenance} (one row per provenance.json), {@code results} (result.json),
  * {@code metrics} (every line of every metrics.jsonl, with the file it came from) and
  * {@code runs} (one row per run folder: experiment, trial, status, times, git, key metrics,
- * problem, path). A status is one of {@link #STATUSES}: a {@code corrupt} run has a damaged file,
+ * problem, path) and {@code sweeps} (one row per sweep trial state file,
+ * {@code sweeps/<sweep>/trials/<trial>.json}: see {@link #SWEEP_COLUMNS}). A status is one of {@link #STATUSES}: a {@code corrupt} run has a damaged file,
  * named in {@code problem} and left out of the other views so that every other run still reads;
- * a {@code replaced} run is an earlier run that {@code run --rerun} kept aside.
+ * a {@code replaced} run is an earlier run that {@code run --rerun} kept aside. A damaged trial
+ * state file is left out of {@code sweeps}.
  *
  * <p>The store is read-only and confined: SQL reads files under the runs root and nowhere else,
  * and only queries run (SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN). Exports
@@ -45,6 +50,17 @@ public final class RunStore implements AutoCloseable {
   public static final List<String> STATUSES =
       List.of("completed", "incomplete", "failed", "corrupt", "replaced");
 
+  /**
+   * The {@code sweeps} view's fixed columns. After them come one column per axis column name
+   * found in the state files' {@code axes} (integers as BIGINT, other numbers as DOUBLE,
+   * booleans as BOOLEAN, anything else or a mix as VARCHAR), then one per metric name in
+   * {@code metrics} (numbers as DOUBLE, booleans as BOOLEAN, anything else as VARCHAR). An axis
+   * or metric named like an earlier column is prefixed {@code axis_} or {@code metric_}.
+   * Rows are in sweep then plan order.
+   */
+  public static final List<String> SWEEP_COLUMNS =
+      List.of("sweep", "trial", "kind", "state", "error", "attempts", "updated_at", "directory");
+
   private static final String READ_ONLY = "the store is read-only: only queries run here "
       + "(SELECT, WITH, FROM, VALUES, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); "
       + "write results with --csv or --parquet";
@@ -55,11 +71,13 @@ public final class RunStore implements AutoCloseable {
   private final Path runsRoot;
   private final Connection connection;
   private final RunFiles files;
+  private final TrialStateFiles trialStates;
 
   private RunStore(Path runsRoot, Connection connection) {
     this.runsRoot = runsRoot;
     this.connection = connection;
     this.files = new RunFiles(runsRoot);
+    this.trialStates = new TrialStateFiles(runsRoot);
   }
 
   /**
@@ -147,8 +165,62 @@ public final class RunStore implements AutoCloseable {
               + "format = 'newline_delimited', ignore_errors = true) "
               + "WHERE concat_ws('|', *COLUMNS(* EXCLUDE (filename)), 'x') <> 'x'"));
       statement.execute(runsView(folders, provenance, results));
+      statement.execute(sweepsView(trialStates.scan()));
     }
     return folders;
+  }
+
+  /**
+   * The sweeps view. DuckDB reads the fixed fields with fixed types and {@code axes} and
+   * {@code metrics} as JSON; each axis and metric column is taken out of those by JSON Pointer
+   * (any key can be written as one) and cast with TRY_CAST, so a file written after the scan
+   * with a value of another type reads as NULL there instead of failing the query.
+   */
+  private static String sweepsView(TrialStateFiles.Scan scan) {
+    List<String> select = new ArrayList<>(List.of(
+        "sweep", "trial", "kind", "state", "error", "attempts",
+        "TRY_CAST(updated_at AS TIMESTAMPTZ) AS updated_at", "directory"));
+    Set<String> taken = new HashSet<>();
+    SWEEP_COLUMNS.forEach(name -> taken.add(name.toLowerCase(Locale.ROOT)));
+    scan.axes().forEach((name, type) ->
+        select.add(extract("axes", name, type, false) + " AS " + identifier(unique("axis_", name, taken))));
+    scan.metrics().forEach((name, type) ->
+        select.add(extract("metrics", name, type, true) + " AS " + identifier(unique("metric_", name, taken))));
+    if (scan.files().isEmpty()) {
+      return "CREATE OR REPLACE TEMP VIEW sweeps AS SELECT NULL::VARCHAR AS sweep, NULL::VARCHAR AS trial, "
+          + "NULL::VARCHAR AS kind, NULL::VARCHAR AS state, NULL::VARCHAR AS error, NULL::BIGINT AS attempts, "
+          + "NULL::TIMESTAMPTZ AS updated_at, NULL::VARCHAR AS directory WHERE false";
+    }
+    return "CREATE OR REPLACE TEMP VIEW sweeps AS SELECT " + String.join(", ", select)
+        + " FROM read_json(" + fileList(scan.files()) + ", filename = true, columns = {"
+        + "sweep: 'VARCHAR', trial: 'VARCHAR', \"index\": 'BIGINT', kind: 'VARCHAR', state: 'VARCHAR', "
+        + "error: 'VARCHAR', attempts: 'BIGINT', updated_at: 'VARCHAR', directory: 'VARCHAR', "
+        + "axes: 'JSON', metrics: 'JSON'}) ORDER BY sweep, \"index\", filename";
+  }
+
+  /** A column name not yet taken (DuckDB's names ignore case): the name, or prefixed, or numbered. */
+  private static String unique(String prefix, String name, Set<String> taken) {
+    String candidate = taken.contains(name.toLowerCase(Locale.ROOT)) ? prefix + name : name;
+    for (int n = 2; taken.contains(candidate.toLowerCase(Locale.ROOT)); n++) {
+      candidate = prefix + name + "_" + n;
+    }
+    taken.add(candidate.toLowerCase(Locale.ROOT));
+    return candidate;
+  }
+
+  /** One member of a JSON column, as SQL of its column type (metrics: every number is DOUBLE). */
+  private static String extract(String column, String key, TrialStateFiles.ColumnType type, boolean metric) {
+    String pointer = literal("/" + key.replace("~", "~0").replace("/", "~1"));
+    if (type == null || type == TrialStateFiles.ColumnType.VARCHAR) {
+      return "json_extract_string(" + column + ", " + pointer + ")";
+    }
+    String sqlType = metric && type == TrialStateFiles.ColumnType.BIGINT ? "DOUBLE" : type.name();
+    return "TRY_CAST(json_extract(" + column + ", " + pointer + ") AS " + sqlType + ")";
+  }
+
+  /** A SQL identifier, quoted. */
+  private static String identifier(String name) {
+    return "\"" + name.replace("\"", "\"\"") + "\"";
   }
 
   /**
