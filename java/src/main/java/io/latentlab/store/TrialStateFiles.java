@@ -13,7 +13,6 @@ import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -164,8 +163,7 @@ final class TrialStateFiles {
       return null;
     }
     Map<String, ColumnType> columns = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = object.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> member = it.next();
+    for (Map.Entry<String, JsonNode> member : object.properties()) {
       columns.put(member.getKey(), ColumnType.of(member.getValue())); // null: untyped so far
     }
     return columns;

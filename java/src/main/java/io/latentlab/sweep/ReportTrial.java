@@ -1,0 +1,70 @@
+package io.latentlab.sweep;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One planned trial as a report sees it: its axis values by column name, and its last written
+ * state (a trial with no state file yet is pending).
+ *
+ * @param planned the trial in the plan
+ * @param axes its axis values, column name → value, in the plan's axis order
+ * @param state its state, or null if none has been written yet
+ */
+record ReportTrial(SweepPlan.PlannedTrial planned, Map<String, Object> axes, TrialState state) {
+
+  /** The plan's trials, in plan order, each with its state if it has one. */
+  static List<ReportTrial> of(SweepPlan plan, Map<String, TrialState> states) {
+    Map<String, String> columns = plan.columns();
+    return plan.trials().stream().map(trial -> {
+      Map<String, Object> axes = new LinkedHashMap<>();
+      columns.forEach((keyPath, column) -> axes.put(column, trial.axes().get(keyPath)));
+      return new ReportTrial(trial, axes, states.get(trial.trial()));
+    }).toList();
+  }
+
+  /** The trial id. */
+  String id() {
+    return planned.trial();
+  }
+
+  /** {@code pending} until a state is written, then the state's. */
+  String stateName() {
+    return state == null ? TrialState.PENDING : state.state();
+  }
+
+  boolean completed() {
+    return TrialState.COMPLETED.equals(stateName());
+  }
+
+  /** Its metrics; none before a state with metrics is written. */
+  Map<String, Object> metrics() {
+    return state == null ? Map.of() : state.metrics();
+  }
+
+  /** A finite numeric metric, or null. */
+  Double metric(String name) {
+    return finite(metrics().get(name));
+  }
+
+  /** An axis value as text ({@code null} for a missing one). */
+  String axisText(String column) {
+    return SweepReport.format(axes.get(column));
+  }
+
+  /** Where a sampling trial's preview picture is: {@code <run>/sampling/<trial>.png}. */
+  Path preview(Path runDirectory) {
+    Path run = planned.directory() != null ? planned.directory() : runDirectory;
+    return run == null ? null : run.resolve("sampling").resolve(id() + ".png");
+  }
+
+  /** A finite number as a double, or null for anything else (text, NaN, missing). */
+  static Double finite(Object value) {
+    if (value instanceof Number number && Double.isFinite(number.doubleValue())) {
+      return number.doubleValue();
+    }
+    return null;
+  }
+}
