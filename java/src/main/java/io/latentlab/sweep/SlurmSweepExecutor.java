@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
 
 /**
  * Runs a sweep's pending trials as one Slurm job array per round (see {@link SlurmSweeps}).
- * Each array task runs the task command ({@code <home>/latentlab sweep-task}) with the sweep
+ * Each array task runs the task command ({@code latentlab.jar sweep-task}) with the sweep
  * directory and its plan index; that command claims the trial and writes its state. This class
  * only submits, watches and, where a task ended without recording a result, records the trial
  * failed.

@@ -17,8 +17,13 @@ import java.util.TreeMap;
  * gets {@code slurm/submit-<n>.sh} (the batch script) and {@code slurm/submit-<n>.json} (the
  * job id and, for each array index, the plan index and trial id it runs); Slurm's own logs go
  * to {@code logs/slurm-<job>_<task>.log}. Array task {@code i} runs
- * {@code <home>/latentlab sweep-task <sweep directory> <plan index>}, which claims the trial and
- * writes its state (exit 0 completed, 1 failed, 3 claimed by another process). The array is
+ * {@code java -Dlatentlab.home=<home> -jar <home>/target/latentlab.jar sweep-task <sweep
+ * directory> <plan index>}, which claims the trial and writes its state (exit 0 completed, 1
+ * failed, 3 claimed by another process). Not {@code <home>/latentlab sweep-task}: the launcher
+ * sets the project up first and rebuilds the jar when a source is newer, and many array tasks
+ * doing that at once in one project would race; the tasks inherit the submitting environment
+ * (the launcher's, through sbatch's default {@code --export=ALL}) instead. The project, its
+ * {@code .venv} and the runs root must be on a file system the nodes share. The array is
  * submitted with {@code --requeue}, so Slurm itself runs a preempted task or one on a failed
  * node again.
  *
@@ -40,10 +45,10 @@ public final class SlurmSweeps {
   private SlurmSweeps() {}
 
   /**
-   * A Slurm executor that runs {@code <home>/latentlab sweep-task} and reports to
+   * A Slurm executor that runs the project's {@code sweep-task} command and reports to
    * {@code System.out}.
    *
-   * @param home the project root (holds the {@code latentlab} launcher; the tasks' working
+   * @param home the project root (holds {@code target/latentlab.jar}; the tasks' working
    *     directory)
    * @param settings the sweep file's {@code slurm:} section; null for the cluster's defaults
    * @param environment added to this JVM's environment for Slurm's commands (and so, through
@@ -137,7 +142,8 @@ public final class SlurmSweeps {
 
     /**
      * The command each array task runs, before the two arguments it is given (the sweep
-     * directory and the plan index); default {@code <home>/latentlab sweep-task}. It must
+     * directory and the plan index); default {@code java -Dlatentlab.home=<home> -jar
+     * <home>/target/latentlab.jar sweep-task}, with this JVM's {@code java}. It must
      * claim the trial, write its state file and exit 0 (completed), 1 (failed) or 3 (claimed
      * by another process).
      */
@@ -166,9 +172,11 @@ public final class SlurmSweeps {
 
     /** The executor. */
     public SweepExecutor build() {
+      Path project = home.toAbsolutePath().normalize();
       List<String> command = taskCommand != null ? taskCommand
-          : List.of(home.toAbsolutePath().normalize().resolve("latentlab").toString(),
-              "sweep-task");
+          : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+              "-Dlatentlab.home=" + project, "-jar",
+              project.resolve("target").resolve("latentlab.jar").toString(), "sweep-task");
       return new SlurmSweepExecutor(home, settings, environment, wait, command, pollInterval,
           messages);
     }
