@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Assumptions;
  * unless {@code LATENTLAB_REQUIRE_SLURM} is set (CI sets it), in which case it fails; either
  * way with one line naming the packages to install.
  *
- * <p>The daemons run as the current user, which must be root (slurmd starts jobs as their
- * user). Start-up takes about a second; {@link #close()} stops the daemons and deletes the
+ * <p>The daemons run as the current user (root or not: a job of that same user needs no
+ * privilege to start). Start-up takes about a second; {@link #close()} stops the daemons and deletes the
  * folder, and a JVM shutdown hook does the same if a test forgets. Not thread-safe.
  */
 public final class LocalSlurm implements AutoCloseable {
@@ -191,7 +191,7 @@ public final class LocalSlurm implements AutoCloseable {
         SlurmctldPort=%1$d
         SlurmdPort=%2$d
         SlurmUser=%3$s
-        SlurmdUser=root
+        SlurmdUser=%3$s
         AuthType=auth/munge
         CredType=cred/munge
         AuthInfo=socket=%4$s/munge/munge.socket
