@@ -15,7 +15,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Runs a sweep's pending trials as one Slurm job array per round (see {@link SlurmSweeps}).
+ * Runs a sweep's pending trials as one Slurm job array per round (see {@link SlurmExecutors}).
  * Each array task runs the task command ({@code latentlab.jar sweep-task}) with the sweep
  * directory and its plan index; that command claims the trial and writes its state. This class
  * only submits, watches and, where a task ended without recording a result, records the trial
@@ -38,8 +38,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
   SlurmSweepExecutor(Path home, SweepSpec.Slurm settings, Map<String, String> environment,
       boolean wait, List<String> taskCommand, Duration pollInterval, PrintStream messages) {
     this.home = home.toAbsolutePath().normalize();
-    this.settings = settings == null
-        ? new SweepSpec.Slurm(null, null, null, null, null, null, null) : settings;
+    this.settings = settings;
     this.slurm = new SlurmCommands(environment);
     this.wait = wait;
     this.taskCommand = List.copyOf(taskCommand);

@@ -1,7 +1,7 @@
 package io.latentlab.sweep;
 
 /**
- * Where one trial of a sweep stands in Slurm ({@link SlurmSweeps#status}).
+ * Where one trial of a sweep stands in Slurm ({@link SlurmExecutors#status}).
  *
  * @param index the trial's plan index
  * @param trial its id

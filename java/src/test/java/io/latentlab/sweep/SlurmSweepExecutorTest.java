@@ -175,25 +175,44 @@ class SlurmSweepExecutorTest {
 
     String jobId = SlurmSubmission.all(directory).get(0).jobId();
     assertTrue(printed().contains("submitted 2 trials as Slurm job array " + jobId), printed());
-    List<SlurmTaskStatus> status = SlurmSweeps.status(directory, slurm.environment());
+    List<SlurmTaskStatus> status = SlurmExecutors.status(directory, slurm.environment());
     assertEquals(List.of(0, 1), status.stream().map(SlurmTaskStatus::index).toList());
     assertEquals(plan.trials().get(1).trial(), status.get(1).trial());
     assertNotNull(status.get(0).state());
+    java.io.StringWriter queue = new java.io.StringWriter();
+    SlurmExecutors.printQueue(new java.io.PrintWriter(queue), directory.path(), slurm.environment());
+    assertTrue(queue.toString().startsWith("slurm: job array " + jobId + ": "), queue.toString());
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (!status.stream().allMatch(s -> "COMPLETED".equals(s.state()))
         && System.nanoTime() < deadline) {
       Thread.sleep(250);
-      status = SlurmSweeps.status(directory, slurm.environment());
+      status = SlurmExecutors.status(directory, slurm.environment());
     }
     assertEquals(List.of("COMPLETED", "COMPLETED"),
         status.stream().map(SlurmTaskStatus::state).toList());
     assertEquals(TrialState.COMPLETED, state(plan.trials().get(0)).state());
+    queue = new java.io.StringWriter();
+    SlurmExecutors.printQueue(new java.io.PrintWriter(queue), directory.path(), slurm.environment());
+    assertEquals("slurm: job array " + jobId + ": 2 COMPLETED\n", queue.toString());
+  }
+
+  @Test
+  void printQueue_slurmUnreachable_oneLineInsteadOfFailing() {
+    SweepPlan plan = plan(1, slurmSettings(null, null, 0));
+    new SlurmSubmission(1, "999999", java.time.Instant.now(), 0, List.of(0),
+        List.of(plan.trials().get(0).trial())).write(directory);
+    java.io.StringWriter queue = new java.io.StringWriter();
+
+    SlurmExecutors.printQueue(new java.io.PrintWriter(queue), directory.path(),
+        Map.of("PATH", "/nonexistent"));
+
+    assertEquals("slurm: " + SlurmCommands.INSTALL + "\n", queue.toString());
   }
 
   @Test
   void execute_slurmMissing_oneLineSayingHowToInstall() {
     SweepPlan plan = plan(1, slurmSettings(null, null, 0));
-    SweepExecutor executor = SlurmSweeps.builder(temp).environment(Map.of("PATH", "/nonexistent"))
+    SweepExecutor executor = SlurmExecutors.builder(temp).environment(Map.of("PATH", "/nonexistent"))
         .build();
 
     IllegalStateException e = assertThrows(IllegalStateException.class,
@@ -232,7 +251,7 @@ class SlurmSweepExecutorTest {
       """;
 
   private SweepExecutor executor(SweepPlan plan, boolean wait) {
-    return SlurmSweeps.builder(temp)
+    return SlurmExecutors.builder(temp)
         .settings(plan.spec().slurm())
         .environment(slurm.environment())
         .waitForCompletion(wait)

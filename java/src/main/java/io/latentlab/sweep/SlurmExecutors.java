@@ -1,6 +1,7 @@
 package io.latentlab.sweep;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -41,8 +42,23 @@ import java.util.TreeMap;
  * {@code SLURM_CONF} naming a cluster's configuration). Where {@code sbatch} is missing, the
  * executor fails with one line saying how to install it.
  */
-public final class SlurmSweeps {
-  private SlurmSweeps() {}
+public final class SlurmExecutors {
+  private SlurmExecutors() {}
+
+  /**
+   * The executor {@code latentlab sweep --executor slurm} uses: the sweep file's {@code slurm:}
+   * settings, this JVM's environment, reports to {@code System.out}.
+   *
+   * @param home the project root
+   * @param sweep the sweep file
+   * @param maxParallel the array's throttle, replacing the sweep file's; null keeps it
+   * @param wait wait until the array has ended (retrying failed trials)
+   */
+  public static SweepExecutor of(Path home, SweepSpec sweep, Integer maxParallel,
+      boolean wait) {
+    return builder(home).settings(sweep.slurm()).maxParallel(maxParallel)
+        .waitForCompletion(wait).build();
+  }
 
   /**
    * A Slurm executor that runs the project's {@code sweep-task} command and reports to
@@ -106,12 +122,55 @@ public final class SlurmSweeps {
   }
 
   /**
+   * Prints where a sweep's submitted trials stand in Slurm, for {@code latentlab sweep status}:
+   * a line per job array with its tasks counted by state, then a line per live task. Prints
+   * nothing for a sweep never submitted to Slurm, and one line instead where Slurm cannot be
+   * asked (not installed, controller down), so that the rest of the status still shows.
+   *
+   * @param out where to print
+   * @param directory the sweep directory
+   */
+  public static void printQueue(PrintWriter out, Path directory) {
+    printQueue(out, directory, Map.of());
+  }
+
+  /**
+   * {@link #printQueue(PrintWriter, Path)} with additions to this JVM's environment for
+   * Slurm's commands.
+   */
+  public static void printQueue(PrintWriter out, Path directory,
+      Map<String, String> environment) {
+    List<SlurmTaskStatus> tasks;
+    try {
+      tasks = status(SweepDirectory.open(directory), environment);
+    } catch (IllegalStateException e) {
+      out.println("slurm: " + e.getMessage());
+      return;
+    }
+    Map<String, Map<String, Integer>> byJob = new LinkedHashMap<>();
+    for (SlurmTaskStatus task : tasks) {
+      byJob.computeIfAbsent(task.jobId(), id -> new TreeMap<>())
+          .merge(task.state() == null ? "ENDED" : task.state(), 1, Integer::sum);
+    }
+    byJob.forEach((job, counts) -> out.printf("slurm: job array %s: %s%n", job,
+        counts.entrySet().stream().map(e -> e.getValue() + " " + e.getKey())
+            .collect(java.util.stream.Collectors.joining(", "))));
+    for (SlurmTaskStatus task : tasks) {
+      if (task.state() != null && !task.state().equals("COMPLETED")) {
+        out.printf("  %s_%d  trial %s (#%d)  %s%n", task.jobId(), task.arrayIndex(),
+            task.trial(), task.index(), task.state());
+      }
+    }
+  }
+
+  /**
    * Options of a Slurm executor; {@code home} is required, the rest optional.
    * Not thread-safe; {@link #build} may be called more than once.
    */
   public static final class Builder {
     private final Path home;
     private SweepSpec.Slurm settings;
+    private Integer maxParallel;
     private Map<String, String> environment = Map.of();
     private boolean wait = true;
     private List<String> taskCommand;
@@ -125,6 +184,15 @@ public final class SlurmSweeps {
     /** The sweep file's {@code slurm:} section (null: the cluster's defaults). */
     public Builder settings(SweepSpec.Slurm settings) {
       this.settings = settings;
+      return this;
+    }
+
+    /** The array's {@code %N} throttle, replacing the settings' {@code maxParallel}; null keeps it. */
+    public Builder maxParallel(Integer maxParallel) {
+      if (maxParallel != null && maxParallel < 1) {
+        throw new IllegalArgumentException("--max-parallel must be >= 1, got " + maxParallel);
+      }
+      this.maxParallel = maxParallel;
       return this;
     }
 
@@ -177,7 +245,13 @@ public final class SlurmSweeps {
           : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
               "-Dlatentlab.home=" + project, "-jar",
               project.resolve("target").resolve("latentlab.jar").toString(), "sweep-task");
-      return new SlurmSweepExecutor(home, settings, environment, wait, command, pollInterval,
+      SweepSpec.Slurm chosen = settings == null
+          ? new SweepSpec.Slurm(null, null, null, null, null, null, null) : settings;
+      if (maxParallel != null) {
+        chosen = new SweepSpec.Slurm(chosen.partition(), chosen.time(), chosen.memory(),
+            chosen.cpus(), chosen.gpus(), maxParallel, chosen.retries());
+      }
+      return new SlurmSweepExecutor(home, chosen, environment, wait, command, pollInterval,
           messages);
     }
   }
