@@ -1,0 +1,83 @@
+package io.latentlab.sweep;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * One job array submitted for a sweep, recorded as {@code slurm/submit-<number>.json} beside its
+ * script {@code slurm/submit-<number>.sh}: array task {@code i} runs the plan's trial
+ * {@code indexes[i]} (whose id is {@code trials[i]}).
+ *
+ * @param number the submission's number in this sweep directory (1, 2, ...)
+ * @param jobId Slurm's array job id
+ * @param submittedAt when sbatch accepted it
+ * @param attempt 0 for a first submission, n for the n-th retry of failed trials
+ * @param indexes plan index of each array task, by array index
+ * @param trials trial id of each array task, by array index
+ */
+record SlurmSubmission(int number, String jobId, Instant submittedAt, int attempt,
+    List<Integer> indexes, List<String> trials) {
+  /** The submissions' folder in a sweep directory. */
+  static final String FOLDER = "slurm";
+
+  SlurmSubmission {
+    indexes = List.copyOf(indexes);
+    trials = List.copyOf(trials);
+  }
+
+  /** The file name of submission {@code number}'s record ({@code suffix} "json") or script. */
+  static String file(int number, String suffix) {
+    return FOLDER + "/submit-" + number + "." + suffix;
+  }
+
+  /** Writes the record atomically. */
+  void write(SweepDirectory directory) {
+    try {
+      directory.write(file(number, "json"), SweepDirectory.JSON.writeValueAsBytes(this));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The number the next submission takes: one past the highest script or record there. */
+  static int next(SweepDirectory directory) {
+    return numbers(directory, "").stream().max(Integer::compare).orElse(0) + 1;
+  }
+
+  /** Every recorded submission of a sweep directory, oldest first. */
+  static List<SlurmSubmission> all(SweepDirectory directory) {
+    List<SlurmSubmission> submissions = new ArrayList<>();
+    for (int number : numbers(directory, ".json")) {
+      Path file = directory.path().resolve(file(number, "json"));
+      try {
+        submissions.add(SweepDirectory.JSON.readValue(file.toFile(), SlurmSubmission.class));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the Slurm submission " + file, e);
+      }
+    }
+    submissions.sort(Comparator.comparingInt(SlurmSubmission::number));
+    return submissions;
+  }
+
+  private static List<Integer> numbers(SweepDirectory directory, String suffix) {
+    Path folder = directory.path().resolve(FOLDER);
+    if (!Files.isDirectory(folder)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.list(folder)) {
+      return files.map(p -> p.getFileName().toString())
+          .filter(name -> name.matches("submit-\\d+\\..*") && name.endsWith(suffix))
+          .map(name -> Integer.parseInt(name.substring(7, name.indexOf('.'))))
+          .distinct().sorted().toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + folder, e);
+    }
+  }
+}

@@ -1,0 +1,283 @@
+package io.latentlab.sweep;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Runs a sweep's pending trials as one Slurm job array per round (see {@link SlurmExecutors}).
+ * Each array task runs the task command ({@code latentlab.jar sweep-task}) with the sweep
+ * directory and its plan index; that command claims the trial and writes its state. This class
+ * only submits, watches and, where a task ended without recording a result, records the trial
+ * failed.
+ */
+final class SlurmSweepExecutor implements SweepExecutor {
+  /** How long squeue may keep failing before waiting gives up. */
+  private static final Duration QUEUE_FAILURE_LIMIT = Duration.ofMinutes(2);
+  /** The task command's exit status for "claimed by another process". */
+  private static final int CLAIMED_ELSEWHERE = 3;
+
+  private final Path home;
+  private final SweepSpec.Slurm settings;
+  private final SlurmCommands slurm;
+  private final boolean wait;
+  private final List<String> taskCommand;
+  private final Duration pollInterval;
+  private final PrintStream messages;
+
+  SlurmSweepExecutor(Path home, SweepSpec.Slurm settings, Map<String, String> environment,
+      boolean wait, List<String> taskCommand, Duration pollInterval, PrintStream messages) {
+    this.home = home.toAbsolutePath().normalize();
+    this.settings = settings;
+    this.slurm = new SlurmCommands(environment);
+    this.wait = wait;
+    this.taskCommand = List.copyOf(taskCommand);
+    this.pollInterval = pollInterval;
+    this.messages = messages;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException Slurm is not installed (one line saying how to install it)
+   * @throws SlurmException sbatch refused the array (its message), or the controller stopped
+   *     answering while waiting; no trial is recorded completed by this executor
+   */
+  @Override
+  public void execute(SweepPlan plan, SweepDirectory directory,
+      List<SweepPlan.PlannedTrial> pending, SweepProgress progress) {
+    // A trial completed since the caller listed it (by another executor, or an earlier array
+    // of this sweep) is never submitted again.
+    List<SweepPlan.PlannedTrial> round = pending.stream()
+        .filter(t -> !directory.state(t.trial()).map(s -> s.state().equals(TrialState.COMPLETED))
+            .orElse(false))
+        .toList();
+    if (round.isEmpty()) {
+      return;
+    }
+    slurm.requireInstalled();
+    int retries = settings.retries() == null ? 0 : Math.max(0, settings.retries());
+    for (int attempt = 0; ; attempt++) {
+      SlurmSubmission submission = submit(plan, directory, round, attempt);
+      if (!wait) {
+        messages.printf("sweep %s: submitted %d trial%s as Slurm job array %s%s; "
+                + "follow it with: ./latentlab sweep status %s%n", plan.name(), round.size(),
+            round.size() == 1 ? "" : "s", submission.jobId(), throttle(), plan.name());
+        return;
+      }
+      messages.printf("sweep %s: %d trial%s running as Slurm job array %s%s%s%n", plan.name(),
+          round.size(), round.size() == 1 ? "" : "s", submission.jobId(), throttle(),
+          attempt == 0 ? "" : " (retry " + attempt + " of " + retries + ")");
+      List<SweepPlan.PlannedTrial> failed =
+          await(plan, directory, submission, round, progress, attempt == retries);
+      if (failed.isEmpty() || attempt == retries) {
+        return;
+      }
+      round = failed;
+    }
+  }
+
+  private String throttle() {
+    return settings.maxParallel() == null ? "" : ", at most " + settings.maxParallel() + " at a time";
+  }
+
+  private SlurmSubmission submit(SweepPlan plan, SweepDirectory directory,
+      List<SweepPlan.PlannedTrial> trials, int attempt) {
+    int number = SlurmSubmission.next(directory);
+    List<Integer> indexes = trials.stream().map(SweepPlan.PlannedTrial::index).toList();
+    directory.write(SlurmSubmission.file(number, "sh"),
+        script(plan, directory, number, indexes).getBytes(StandardCharsets.UTF_8));
+    List<String> options = new ArrayList<>();
+    options.add("--array=0-" + (trials.size() - 1)
+        + (settings.maxParallel() == null ? "" : "%" + settings.maxParallel()));
+    options.add("--job-name=latentlab-" + plan.name());
+    options.add("--output=" + directory.path().resolve(SweepDirectory.LOGS)
+        .resolve("slurm-%A_%a.log"));
+    options.add("--open-mode=append"); // a requeued task adds to its log instead of erasing it
+    options.add("--requeue"); // preempted or on a failed node: Slurm runs it again itself
+    options.add("--chdir=" + home);
+    if (settings.partition() != null) {
+      options.add("--partition=" + settings.partition());
+    }
+    if (settings.time() != null) {
+      options.add("--time=" + settings.time());
+    }
+    if (settings.memory() != null) {
+      options.add("--mem=" + settings.memory());
+    }
+    if (settings.cpus() != null) {
+      options.add("--cpus-per-task=" + settings.cpus());
+    }
+    if (settings.gpus() != null) {
+      options.add("--gpus-per-task=" + settings.gpus());
+    }
+    String jobId;
+    try {
+      jobId = slurm.submit(options, directory.path().resolve(SlurmSubmission.file(number, "sh")));
+    } catch (SlurmException e) {
+      throw new SlurmException("sweep " + plan.name() + ": " + e.getMessage()
+          + " (check the sweep file's slurm: settings)");
+    }
+    SlurmSubmission submission = new SlurmSubmission(number, jobId, Instant.now(), attempt,
+        indexes, trials.stream().map(SweepPlan.PlannedTrial::trial).toList());
+    submission.write(directory);
+    return submission;
+  }
+
+  private String script(SweepPlan plan, SweepDirectory directory, int number,
+      List<Integer> indexes) {
+    String command = taskCommand.stream().map(SlurmSweepExecutor::quote)
+        .collect(Collectors.joining(" "));
+    return """
+        #!/bin/bash
+        # Sweep %s, Slurm submission %d: array task i runs the plan's trial PLAN_INDEXES[i]
+        # (submit-%d.json holds the same list with the trial ids and the job id).
+        set -euo pipefail
+        PLAN_INDEXES=(%s)
+        exec %s %s "${PLAN_INDEXES[$SLURM_ARRAY_TASK_ID]}"
+        """.formatted(plan.name(), number, number,
+        indexes.stream().map(String::valueOf).collect(Collectors.joining(" ")),
+        command, quote(directory.path().toString()));
+  }
+
+  /**
+   * Waits until every task of the array has ended, reporting progress; records failed the
+   * trials whose task ended without a result.
+   *
+   * @param last no retry follows: failed trials are reported ended
+   * @return the trials that failed (those running elsewhere are not among them)
+   */
+  private List<SweepPlan.PlannedTrial> await(SweepPlan plan, SweepDirectory directory,
+      SlurmSubmission submission, List<SweepPlan.PlannedTrial> trials, SweepProgress progress,
+      boolean last) {
+    Set<Integer> started = new HashSet<>();
+    Map<Integer, SweepPlan.PlannedTrial> running = new LinkedHashMap<>();
+    for (int task = 0; task < trials.size(); task++) {
+      running.put(task, trials.get(task));
+    }
+    List<SweepPlan.PlannedTrial> failed = new ArrayList<>();
+    Instant queueFailingSince = null;
+    while (!running.isEmpty()) {
+      Map<Integer, String> live;
+      try {
+        live = slurm.queue(submission.jobId());
+        queueFailingSince = null;
+      } catch (SlurmException e) {
+        Instant now = Instant.now();
+        queueFailingSince = queueFailingSince == null ? now : queueFailingSince;
+        if (Duration.between(queueFailingSince, now).compareTo(QUEUE_FAILURE_LIMIT) > 0) {
+          throw new SlurmException("sweep " + plan.name() + ": stopped waiting for job array "
+              + submission.jobId() + ", which keeps running: " + e.getMessage());
+        }
+        sleep(submission);
+        continue;
+      }
+      Map<Integer, SlurmCommands.TaskEnd> ends = null;
+      for (var task : List.copyOf(running.entrySet())) {
+        String state = live.get(task.getKey());
+        if (state != null && !state.equals("PENDING") && started.add(task.getKey())) {
+          progress.started(task.getValue());
+        }
+        if (state == null) {
+          if (started.add(task.getKey())) {
+            progress.started(task.getValue()); // it ran between two polls
+          }
+          if (ends == null) {
+            ends = slurm.tasks(submission.jobId());
+          }
+          running.remove(task.getKey());
+          Optional<TrialState> outcome = outcome(plan, directory, submission, task.getKey(),
+              task.getValue(), ends.get(task.getKey()));
+          if (outcome.isEmpty()) {
+            continue;
+          }
+          if (outcome.get().state().equals(TrialState.COMPLETED)) {
+            progress.ended(task.getValue(), outcome.get());
+          } else {
+            failed.add(task.getValue());
+            if (last) {
+              progress.ended(task.getValue(), outcome.get());
+            }
+          }
+        }
+      }
+      if (!running.isEmpty()) {
+        sleep(submission);
+      }
+    }
+    return failed;
+  }
+
+  /**
+   * The state a trial's ended task left: its own, or failed (written here) where the task
+   * ended without recording one; empty where another process holds the trial.
+   */
+  private Optional<TrialState> outcome(SweepPlan plan, SweepDirectory directory,
+      SlurmSubmission submission, int arrayIndex, SweepPlan.PlannedTrial trial,
+      SlurmCommands.TaskEnd end) {
+    Optional<TrialState> state = directory.state(trial.trial());
+    // Written by this submission's task, not left over from an earlier attempt (states record
+    // seconds or finer; allow a second for clocks that differ between nodes).
+    boolean fresh = state.isPresent() && state.get().updatedAt() != null
+        && !state.get().updatedAt().isBefore(submission.submittedAt().minusSeconds(1));
+    if (state.isPresent() && state.get().state().equals(TrialState.COMPLETED)) {
+      return state;
+    }
+    if (fresh && state.get().state().equals(TrialState.FAILED)) {
+      return state;
+    }
+    if (end != null && end.status() == CLAIMED_ELSEWHERE) {
+      messages.printf("sweep %s: trial %s is running elsewhere; left to that process%n",
+          plan.name(), trial.trial());
+      return Optional.empty();
+    }
+    String log = directory.path().relativize(directory.path().resolve(SweepDirectory.LOGS)
+        .resolve("slurm-" + submission.jobId() + "_" + arrayIndex + ".log")).toString();
+    String error = "its Slurm task " + submission.jobId() + "_" + arrayIndex + " ended"
+        + (end == null ? "" : " " + end.state() + " (exit " + end.exitCode() + ")")
+        + " without recording a result; see " + log;
+    TrialState failed = state
+        .map(s -> s.with(TrialState.FAILED, error, s.attempts() + (fresh ? 0 : 1), s.metrics()))
+        .orElseGet(() -> new TrialState(plan.name(), trial.trial(), trial.index(), plan.kind(),
+            TrialState.FAILED, error, 1, Instant.now(), axesByColumn(plan, trial), Map.of(),
+            trial.directory() == null ? null : trial.directory().toString()));
+    directory.writeState(failed);
+    return Optional.of(failed);
+  }
+
+  private static Map<String, Object> axesByColumn(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    Map<String, Object> axes = new LinkedHashMap<>();
+    plan.columns().forEach((path, column) -> {
+      if (trial.axes().containsKey(path)) {
+        axes.put(column, trial.axes().get(path));
+      }
+    });
+    return axes;
+  }
+
+  private void sleep(SlurmSubmission submission) {
+    try {
+      Thread.sleep(pollInterval.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SlurmException("interrupted while waiting for Slurm job array "
+          + submission.jobId() + ", which keeps running (scancel " + submission.jobId()
+          + " stops it)");
+    }
+  }
+
+  /** A word for bash, in single quotes. */
+  static String quote(String word) {
+    return "'" + word.replace("'", "'\\''") + "'";
+  }
+}
