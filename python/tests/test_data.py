@@ -51,6 +51,11 @@ def test_model_input_is_padded_and_scaled():
     x = mnist.to_model_input(np.full((2, 28, 28), 255, np.uint8))
     assert x.shape == (2, 32, 32, 1) and x.dtype == np.float32
     assert x[0, 0, 0, 0] == 0.0 and x[0, 2, 2, 0] == 1.0
+    # Linear in between: the VAE's Bernoulli likelihood reads pixel values as probabilities.
+    values = np.arange(0, 256, 15, dtype=np.uint8)  # 18 grey levels, 0 to 255
+    row = np.zeros((1, 28, 28), np.uint8)
+    row[0, 0, :18] = values
+    np.testing.assert_allclose(mnist.to_model_input(row)[0, 2, 2:20, 0], values / 255.0, rtol=1e-6)
 
 
 def test_converter_refuses_a_tarball_with_the_wrong_hash(tmp_path):
