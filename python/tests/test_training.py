@@ -73,29 +73,37 @@ def test_denoiser_steps_move_params_at_the_scheduled_rate_and_ema_follows(images
         np.testing.assert_allclose(ema, expected, rtol=0, atol=1e-7)
 
 
-def _recording_keys(monkeypatch, name, position):
-    """Replaces loops.<name> (a loss) by one that records the key each step passes it."""
+def _recording_keys(monkeypatch, name, position, traced_args=None):
+    """Replaces loops.<name> (a loss) by one that records the key each step passes it (and,
+    into ``traced_args``, its positional arguments as the step is traced)."""
     keys, real = [], getattr(loops, name)
 
     def recording(*args, **kwargs):
         jax.debug.callback(lambda k: keys.append(np.asarray(k).tobytes()), args[position])
+        if traced_args is not None:
+            traced_args.append(args)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(loops, name, recording)
     return keys
 
 
-def test_each_denoiser_step_draws_its_own_noise(monkeypatch):
+def test_each_denoiser_step_draws_its_own_noise_and_uses_the_configured_loss(monkeypatch):
     # The noise key is fold_in(noise_key, step): reusing one key would train on the same
     # ε, t and label dropout every step, which no loss value shows.
-    keys = _recording_keys(monkeypatch, "denoising_loss", 4)
-    unet = UNet(channels=8, channel_mult=(1,), attention_resolutions=(), num_heads=1)
+    traced = []
+    keys = _recording_keys(monkeypatch, "denoising_loss", 4, traced)
+    unet = UNet(channels=8, channel_mult=(1,), attention_resolutions=(), num_heads=1,
+                prediction="v")
     means = np.zeros((16, 4, 4, 2), np.float32)
     loops.train_denoiser(unet, means, np.zeros_like(means), np.zeros(16, np.int32), 1.0,
                          schedules.make_schedule("linear", 100), jax.random.PRNGKey(0), steps=3,
-                         batch_size=8, learning_rate=1e-3, ema_decay=0.9, label_dropout=0.1)
+                         batch_size=8, learning_rate=1e-3, ema_decay=0.9, label_dropout=0.25,
+                         loss_weighting="min_snr", min_snr_gamma=3.0)
     jax.effects_barrier()
     assert len(set(keys)) == 3
+    # (prediction, label_dropout, null_label, weighting, γ) reach the loss as configured.
+    assert {tuple(args[6:]) for args in traced} == {("v", 0.25, 10, "min_snr", 3.0)}
 
 
 def test_each_vae_step_draws_its_own_noise(monkeypatch, images):
