@@ -51,6 +51,17 @@ def test_feature_stats_estimate_mean_and_covariance():
         feature_stats(np.zeros((1, 3)))
 
 
+def test_psnr_is_ten_log10_of_peak_squared_over_mse_averaged_per_image():
+    import jax.numpy as jnp
+    from latentlab.metrics import psnr
+    reference = jnp.zeros((2, 4, 4, 1))
+    estimate = reference + jnp.array([0.1, 0.01])[:, None, None, None]
+    # MSE 1e-2 and 1e-4: 20 and 40 dB, so 30 dB (a PSNR of the pooled MSE would be 22.97 dB).
+    assert float(psnr(reference, estimate)) == pytest.approx(30.0, abs=1e-3)
+    assert float(psnr(255 * reference, 255 * estimate, max_value=255.0)) == \
+        pytest.approx(30.0, abs=1e-3)
+
+
 @pytest.fixture(scope="module")
 def split(digits_file):
     train, held = mnist.split(mnist.load(digits_file), 1000)

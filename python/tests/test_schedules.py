@@ -88,14 +88,15 @@ def test_sigma_to_t_is_exact_at_training_timesteps_and_interpolates_log_sigma_be
     assert float(schedules.sigma_to_t(s, 1e6)) == 999.0
 
 
-def test_karras_grid_is_uniform_in_sigma_to_the_one_over_rho():
+@pytest.mark.parametrize("rho", [3.0, 7.0])
+def test_karras_grid_is_uniform_in_sigma_to_the_one_over_rho(rho):
     s = schedules.make_schedule("linear", 1000)
-    grid = schedules.sigmas(s, 8, "karras", rho=7.0)
+    grid = schedules.sigmas(s, 8, "karras", rho=rho)
     assert len(grid) == 9 and grid[-1] == 0.0
     table = np.exp(np.asarray(schedules.log_sigmas(s), np.float64))
     assert grid[0] == pytest.approx(table[-1], rel=1e-5)
     assert grid[-2] == pytest.approx(table[0], rel=1e-5)
-    steps = np.diff(grid[:-1].astype(np.float64) ** (1 / 7))
+    steps = np.diff(grid[:-1].astype(np.float64) ** (1 / rho))
     np.testing.assert_allclose(steps, steps[0], rtol=1e-4)
 
 
@@ -182,3 +183,40 @@ def test_denoising_loss_applies_min_snr_weighting():
     assert loss(weighting="min_snr", min_snr_gamma=0.5) < 0.9 * uniform
     with pytest.raises(ValueError, match="allowed: uniform, min_snr"):
         loss(weighting="snr")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_model_denoiser_reads_each_parameterisation(prediction):
+    # A fake network that outputs the exact target of its parameterisation: x̂0 must be x0.
+    from latentlab.diffusion import samplers
+    s = schedules.make_schedule("linear", 1000)
+    rng = np.random.default_rng(2)
+    x0, eps, sigma = rng.normal(size=(2, 5)), rng.normal(size=(2, 5)), 2.0
+    a = 1.0 / (1.0 + sigma ** 2)
+    exact = jnp.asarray(parameterization.target(prediction, x0, eps, a), jnp.float32)
+    apply_fn = lambda x_t, t, labels: jnp.concatenate([exact, exact])  # conditional = unconditional
+    denoise = samplers.model_denoiser(apply_fn, prediction, s, jnp.array([1, 2]), 10, 3.0)
+    np.testing.assert_allclose(denoise(jnp.asarray(x0 + sigma * eps, jnp.float32), sigma), x0,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "x0", "v"])
+def test_denoising_loss_regresses_the_target_of_its_parameterisation(prediction):
+    # A network that outputs 0 has loss mean(target²); the loss's own ε and t are read back from
+    # what the network was given (x_t = √ᾱ x0 + √(1-ᾱ) ε).
+    from latentlab.diffusion import losses
+    s = schedules.make_schedule("linear", 1000)
+    x0 = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (8, 4, 4, 2)), np.float64)
+    seen = {}
+
+    def apply_fn(variables, x_t, t, labels):
+        seen["x_t"], seen["t"] = np.asarray(x_t, np.float64), np.asarray(t)
+        return jnp.zeros_like(x_t)
+
+    loss = float(losses.denoising_loss(apply_fn, None, jnp.asarray(x0, jnp.float32),
+                                       jnp.zeros(8, jnp.int32), jax.random.PRNGKey(1), s,
+                                       prediction, 0.0, 10))
+    a = np.asarray(s.alphas_cumprod, np.float64)[seen["t"]][:, None, None, None]
+    eps = (seen["x_t"] - np.sqrt(a) * x0) / np.sqrt(1 - a)
+    target = {"eps": eps, "x0": x0, "v": np.sqrt(a) * eps - np.sqrt(1 - a) * x0}[prediction]
+    assert loss == pytest.approx(np.mean(target ** 2), rel=1e-3)

@@ -39,7 +39,7 @@ def test_vae_training_lowers_the_loss_and_is_deterministic(images):
     assert again == final  # bitwise: same keys, same data, same CPU
 
 
-def test_one_denoiser_step_changes_params_and_reports_progress(images):
+def test_denoiser_steps_move_params_at_the_scheduled_rate_and_ema_follows(images):
     x, labels = images
     vae = VAE(channels=8)
     vae_state, _ = loops.train_vae(vae, x, jax.random.PRNGKey(0), steps=1, batch_size=16,
@@ -48,17 +48,70 @@ def test_one_denoiser_step_changes_params_and_reports_progress(images):
     assert means.shape == (64, 8, 8, 4)
     unet = UNet(channels=8, num_heads=2)
     schedule = schedules.make_schedule("linear", 1000)
+    key, learning_rate = jax.random.PRNGKey(1), 1e-3
     reports = []
     state, loss = loops.train_denoiser(
-        unet, means, log_vars, labels, loops.latent_scale(means), schedule,
-        jax.random.PRNGKey(1), steps=1, batch_size=16, learning_rate=1e-3, ema_decay=0.9,
-        label_dropout=0.1, progress=lambda *a: reports.append(a))
-    assert reports == [("unet", 1, 1, loss)]
+        unet, means, log_vars, labels, loops.latent_scale(means), schedule, key, steps=2,
+        batch_size=16, learning_rate=learning_rate, ema_decay=0.9, label_dropout=0.1,
+        progress=lambda *a: reports.append(a))
+    assert reports == [("unet", 2, 2, loss)] and int(state.step) == 2
     assert np.isfinite(loss)
-    init = unet.init(jax.random.PRNGKey(1), means[:1], jnp.zeros((1,), jnp.int32),
+    # The initialisation the loop uses: the first of its three keys (init, data, noise).
+    init = unet.init(jax.random.split(key, 3)[0], means[:1], jnp.zeros((1,), jnp.int32),
                      jnp.zeros((1,), jnp.int32))["params"]
-    changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), init, state.params)
-    assert any(jax.tree.leaves(changed))
+    # Warm-up is linear from 0 over min(200, steps) = 2 steps: step 1 runs at rate 0, step 2 at
+    # learning_rate / 2. Adam moves a weight by rate · m̂/√v̂, which is 1 where the two gradients
+    # agree (and at most 1.0014 with β = (0.9, 0.999) after two steps), so the largest move is
+    # learning_rate / 2 within a per cent.
+    moves = jax.tree.leaves(jax.tree.map(lambda p, i: float(jnp.max(jnp.abs(p - i))),
+                                         state.params, init))
+    assert max(moves) == pytest.approx(0.5 * learning_rate, rel=0.01)
+    # EMA: decay min(0.9, (1 + n)/(10 + n)) is 1/10, then 2/11. Step 1 left the params at init,
+    # so after step 2 the EMA is init + 9/11 (params - init).
+    expected_ema = jax.tree.map(lambda p, i: i + (9 / 11) * (p - i), state.params, init)
+    for ema, expected in zip(jax.tree.leaves(state.ema_params), jax.tree.leaves(expected_ema)):
+        np.testing.assert_allclose(ema, expected, rtol=0, atol=1e-7)
+
+
+def _recording_keys(monkeypatch, name, position, traced_args=None):
+    """Replaces loops.<name> (a loss) by one that records the key each step passes it (and,
+    into ``traced_args``, its positional arguments as the step is traced)."""
+    keys, real = [], getattr(loops, name)
+
+    def recording(*args, **kwargs):
+        jax.debug.callback(lambda k: keys.append(np.asarray(k).tobytes()), args[position])
+        if traced_args is not None:
+            traced_args.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loops, name, recording)
+    return keys
+
+
+def test_each_denoiser_step_draws_its_own_noise_and_uses_the_configured_loss(monkeypatch):
+    # The noise key is fold_in(noise_key, step): reusing one key would train on the same
+    # ε, t and label dropout every step, which no loss value shows.
+    traced = []
+    keys = _recording_keys(monkeypatch, "denoising_loss", 4, traced)
+    unet = UNet(channels=8, channel_mult=(1,), attention_resolutions=(), num_heads=1,
+                prediction="v")
+    means = np.zeros((16, 4, 4, 2), np.float32)
+    loops.train_denoiser(unet, means, np.zeros_like(means), np.zeros(16, np.int32), 1.0,
+                         schedules.make_schedule("linear", 100), jax.random.PRNGKey(0), steps=3,
+                         batch_size=8, learning_rate=1e-3, ema_decay=0.9, label_dropout=0.25,
+                         loss_weighting="min_snr", min_snr_gamma=3.0)
+    jax.effects_barrier()
+    assert len(set(keys)) == 3
+    # (prediction, label_dropout, null_label, weighting, γ) reach the loss as configured.
+    assert {tuple(args[6:]) for args in traced} == {("v", 0.25, 10, "min_snr", 3.0)}
+
+
+def test_each_vae_step_draws_its_own_noise(monkeypatch, images):
+    keys = _recording_keys(monkeypatch, "vae_loss", 3)  # vae_loss(vae, params, images, key, …)
+    loops.train_vae(VAE(channels=4), images[0][:16], jax.random.PRNGKey(0), steps=3,
+                    batch_size=8, learning_rate=1e-3, kl_weight=1e-3)
+    jax.effects_barrier()
+    assert len(set(keys)) == 3
 
 
 def test_nan_loss_stops_with_the_step_number():
