@@ -269,5 +269,30 @@ def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: s
                                         MODELS.get), sort_keys=True)
 
 
+_EVALUATORS = None  # created on first use: importing evaluate pulls in the metrics
+
+
+@register
+def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+                     request_json: str, progress, preview_array: int, preview_schema: int) -> str:
+    """One sampling trial of a sweep (see :func:`latentlab.evaluate.sweep_trial`): scores the
+    samples, exports the preview images [P, H, W, C] in [0, 1], and returns JSON
+    ``{"score": {...}, "compiles": fused-sampler compilations in this process so far}``. The
+    model, the classifier and the compiled samplers stay cached for the sweep's next trial."""
+    from latentlab import evaluate, sampling
+    global _EVALUATORS
+    if _EVALUATORS is None:
+        _EVALUATORS = evaluate.EvaluatorCache()
+
+    def report(stage, step, total, value):
+        progress.update(stage, step, total, value)
+
+    score, preview = evaluate.sweep_trial(
+        _EVALUATORS, checkpoint_dir, data_path, int(holdout), cache_dir,
+        _parse(request_json, "the sampling request"), report, MODELS.get)
+    tensors.export_tensor(preview, preview_array, preview_schema)
+    return json.dumps({"score": score, "compiles": sampling.compile_count()}, sort_keys=True)
+
+
 # The product's entry points (fixtures registered later are not among them).
 PUBLIC = available()

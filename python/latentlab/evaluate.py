@@ -61,6 +61,19 @@ class Evaluator:
               seed: int = 0, spacing: str = schedules.DEFAULT_SPACING,
               rho: float = schedules.DEFAULT_RHO, eta: float | None = None) -> dict:
         """Samples ``num_samples`` images (labels cycling through the classes) and scores them."""
+        return self.score_and_images(sampler=sampler, steps=steps, guidance_scale=guidance_scale,
+                                     num_samples=num_samples, seed=seed, spacing=spacing,
+                                     rho=rho, eta=eta)[0]
+
+    def score_and_images(self, *, sampler: str, steps: int, guidance_scale: float,
+                         num_samples: int, seed: int = 0,
+                         spacing: str = schedules.DEFAULT_SPACING,
+                         rho: float = schedules.DEFAULT_RHO, eta: float | None = None):
+        """(score, images [num_samples, H, W, C] in [0, 1]) of :meth:`score`.
+
+        Raises:
+          FloatingPointError: if sampling produced NaN or infinite values.
+        """
         labels = (np.arange(num_samples) % classifier_lib.NUM_CLASSES).astype(np.int32)
         started = time.perf_counter()
         latents = sampling.sample(self.model, sampler=sampler, steps=steps, seed=seed,
@@ -68,6 +81,9 @@ class Evaluator:
                                   spacing=spacing, rho=rho)
         images = np.asarray(sampling.decode(self.model, latents))
         seconds = time.perf_counter() - started
+        if not np.isfinite(images).all():
+            raise FloatingPointError(f"{sampler}, {steps} steps, guidance {guidance_scale}: "
+                                     "sampling produced NaN or infinite values")
         predicted = self.classifier.predict(images)
         fid = self._fid(images)
         floors = self.floors(num_samples)
@@ -79,7 +95,7 @@ class Evaluator:
             "conditional_accuracy": float(np.mean(predicted == labels)),
             "classifier_heldout_accuracy": self.classifier.heldout_accuracy,
             "classifier_digest": self.classifier.digest, "seconds": seconds,
-        }
+        }, images
 
 
 SCORE_OPTIONS = ("sampler", "steps", "guidance_scale", "seed", "spacing", "rho", "eta")
@@ -161,6 +177,58 @@ def evaluate(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str, 
         out["table"] = table
         out["markdown"] = markdown(score, table)
     return out
+
+
+class EvaluatorCache:
+    """The evaluators of the last few (checkpoint, data) pairs: a sweep's trials share one
+    model, one trained classifier and one set of reference statistics, and each (sampler,
+    steps, batch) compiles once across them."""
+
+    def __init__(self, capacity: int = 2):
+        self.capacity = capacity
+        self._evaluators: dict = {}
+
+    def get(self, checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+            progress: ProgressFn, load_model: Callable[[str], LatentDiffusionModel]) -> Evaluator:
+        key = (str(Path(checkpoint_dir).resolve()), checkpoint.identity(checkpoint_dir),
+               str(data_path), int(holdout), str(cache_dir))
+        evaluator = self._evaluators.pop(key, None)
+        if evaluator is None:
+            evaluator = Evaluator(load_model(checkpoint_dir), data_path, holdout, cache_dir,
+                                  progress)
+        self._evaluators[key] = evaluator  # most recent last
+        while len(self._evaluators) > self.capacity:
+            self._evaluators.pop(next(iter(self._evaluators)))
+        return evaluator
+
+    def __len__(self) -> int:
+        return len(self._evaluators)
+
+
+def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str, holdout: int,
+                cache_dir: str, request: dict, progress: ProgressFn = no_progress,
+                load_model: Callable[[str], LatentDiffusionModel] = checkpoint.load):
+    """One sampling trial of a sweep: (score, preview images [P, H, W, C]) where the preview
+    is the first ``request["preview"]`` scored samples (labels 0, 1, 2, ... at the request's
+    seed, so previews line up across a sweep). Checked like :func:`evaluate` before any work.
+
+    Raises:
+      ValueError: one line, for a bad request or a missing checkpoint or data set.
+      FloatingPointError: if sampling produced NaN or infinite values.
+    """
+    check_request(request, holdout)
+    preview = request.get("preview", 0)
+    if not isinstance(preview, int) or isinstance(preview, bool) or preview < 0:
+        raise ValueError(f"preview: must be an integer >= 0, got {preview!r}")
+    checkpoint.identity(checkpoint_dir)  # raises if there is no checkpoint
+    if not Path(data_path).exists():
+        raise ValueError(f"data: nothing at {data_path}; run ./latentlab setup, or fix data.path")
+    evaluator = evaluators.get(checkpoint_dir, data_path, holdout, cache_dir, progress, load_model)
+    progress("sample", 0, 1, math.nan)
+    score, images = evaluator.score_and_images(
+        num_samples=request["num_samples"], **{k: request[k] for k in SCORE_OPTIONS})
+    progress("sample", 1, 1, score["fid"])
+    return score, images[:max(1, min(preview, len(images)))]
 
 
 def steps_for_nfe(sampler: str, nfe: int) -> int:

@@ -2,6 +2,7 @@ package io.latentlab.cli;
 
 import io.latentlab.config.ConfigException;
 import io.latentlab.run.RunClaimedException;
+import io.latentlab.run.RunDirectory;
 import java.nio.file.Path;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
     versionProvider = VersionProvider.class,
     description = "Latent diffusion research from Java: configs, runs with provenance, models in JAX/Flax.",
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
-        EvaluateCommand.class, ReproduceCommand.class,
+        EvaluateCommand.class, ReproduceCommand.class, SweepCommand.class, SweepTaskCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input, 3 the trial is "
         + "already running in another process.",
@@ -55,42 +56,12 @@ public final class Main implements Runnable {
    *
    * @throws CommandLine.ParameterException if it names no run or several
    */
-  static Path findRun(CommandLine command, String run, Path runsDir) throws java.io.IOException {
-    Path direct = Path.of(run);
-    if (java.nio.file.Files.isRegularFile(direct.resolve("provenance.json"))) {
-      return direct.toAbsolutePath().normalize();
+  static Path findRun(CommandLine command, String run, Path runsDir) {
+    try {
+      return RunDirectory.find(runsDir(runsDir), run);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(command, e.getMessage());
     }
-    if (!run.matches("[0-9a-f]{4,64}")) {
-      throw new CommandLine.ParameterException(command,
-          "'" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
-    }
-    Path root = runsDir(runsDir);
-    String prefix = run.substring(0, Math.min(run.length(), 12));
-    java.util.List<Path> matches;
-    try (java.util.stream.Stream<Path> dirs = java.nio.file.Files.isDirectory(root)
-        ? java.nio.file.Files.walk(root, 2) : java.util.stream.Stream.empty()) {
-      matches = dirs.filter(p -> p.getNameCount() == root.getNameCount() + 2)
-          .filter(p -> p.getFileName().toString().startsWith(prefix))
-          .filter(p -> java.nio.file.Files.isRegularFile(p.resolve("provenance.json")))
-          .sorted()
-          .toList();
-    }
-    // One trial (same experiment folder, same id) may have a live folder and replaced ones.
-    java.util.Set<Path> trials = new java.util.HashSet<>();
-    for (Path match : matches) {
-      trials.add(match.resolveSibling(match.getFileName().toString().split("\\.", 2)[0]));
-    }
-    if (trials.size() == 1) {
-      Path live = trials.iterator().next();
-      if (matches.contains(live) || matches.size() == 1) {
-        return matches.contains(live) ? live : matches.get(0);
-      }
-    }
-    throw new CommandLine.ParameterException(command, matches.isEmpty()
-        ? String.format("no run under %s matches '%s'", root, run)
-        : String.format("%d runs under %s match '%s' (%s); give more digits or the directory",
-            matches.size(), root, run, String.join(", ", matches.stream()
-                .map(p -> root.relativize(p).toString()).toList())));
   }
 
   /** Builds the command line with LatentLab's error handling. */

@@ -123,6 +123,36 @@ public final class ConfigLoader {
   }
 
   /**
+   * Reads another YAML file of the project (a sweep file) as strictly and safely as a config:
+   * no tags, bounded aliases, depth and size, no duplicate keys, UTF-8 only.
+   *
+   * @return the top-level mapping and where each key path was written
+   * @throws ConfigException naming the file, position and problem
+   */
+  public YamlMapping readMapping(Path file) {
+    String text = readUtf8(file);
+    if (text.isBlank()) {
+      throw new ConfigException(file + ": the file is empty");
+    }
+    Map<String, String> origins = new HashMap<>();
+    ObjectNode tree = readTree(file.toString(), text, origins);
+    return new YamlMapping(tree, Map.copyOf(origins));
+  }
+
+  /**
+   * A YAML mapping read by {@link #readMapping}.
+   *
+   * @param tree the mapping
+   * @param origins key path (dotted) → {@code file:line:column} where it was written
+   */
+  public record YamlMapping(ObjectNode tree, Map<String, String> origins) {
+    /** Where a key path was written, or the file's name if unknown. */
+    public String where(String keyPath, Path file) {
+      return origins.getOrDefault(keyPath, file.toString());
+    }
+  }
+
+  /**
    * Parses config text; {@code source} names it in error messages.
    *
    * @throws ConfigException naming the source, position and key for any problem

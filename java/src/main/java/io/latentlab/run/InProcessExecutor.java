@@ -45,6 +45,7 @@ final class InProcessExecutor implements TrialExecutor {
   }
 
   @Override
+  @SuppressWarnings("try") // the claim is held for the try block, then released
   public RunResult execute(Trial trial, ProgressListener progress, boolean rerun) {
     if (!rerun && isComplete(trial)) {
       return completed(trial);

@@ -14,16 +14,17 @@ import java.time.Instant;
 
 /**
  * A process's exclusive claim on a trial, held from before its run directory is touched until
- * the run ends. It is an OS file lock on {@code <experiment>/.<trial>.claim} beside the run
- * directory (not inside it: {@code --rerun} moves the directory aside). The kernel drops the lock
+ * the run ends. It is an OS file lock on a claim file outside the run directory
+ * ({@link #fileOf}; not inside it: {@code --rerun} moves the directory aside). The kernel drops the lock
  * when the process dies, even by SIGKILL, so a dead process's claim is taken over by the next
  * process to start the trial, which then resumes from the run's checkpoints. The file itself is
  * never deleted (deleting a lock file races with a process about to lock it); while held it
  * says who holds it: host, pid and start time.
  *
- * <p>Not reentrant: a second claim on the same trial from this JVM is refused like any other.
+ * <p>Any result directory can be claimed this way (sweeps claim their sampling trials' too).
+ * Not reentrant: a second claim on the same path from this JVM is refused like any other.
  */
-final class RunClaim implements AutoCloseable {
+public final class RunClaim implements AutoCloseable {
   private final FileChannel channel;
   private final FileLock lock;
 
@@ -32,9 +33,17 @@ final class RunClaim implements AutoCloseable {
     this.lock = lock;
   }
 
-  /** The claim file of a run directory. */
-  static Path fileOf(Path runDirectory) {
-    return runDirectory.resolveSibling("." + runDirectory.getFileName() + ".claim");
+  /**
+   * The claim file of a directory: {@code <root>/.claims/<parent>/<name>.claim}, where a run
+   * directory {@code <runs>/<experiment>/<trial>} has its claim at
+   * {@code <runs>/.claims/<experiment>/<trial>.claim} — outside the experiment folder, so that
+   * listing it shows only runs.
+   */
+  public static Path fileOf(Path runDirectory) {
+    Path absolute = runDirectory.toAbsolutePath().normalize();
+    Path parent = absolute.getParent();
+    return parent.getParent().resolve(".claims").resolve(parent.getFileName().toString())
+        .resolve(absolute.getFileName() + ".claim");
   }
 
   /**
@@ -42,7 +51,7 @@ final class RunClaim implements AutoCloseable {
    *
    * @throws RunClaimedException naming the holder, if the trial is claimed
    */
-  static RunClaim acquire(Path runDirectory) {
+  public static RunClaim acquire(Path runDirectory) {
     Path file = fileOf(runDirectory);
     FileChannel channel = null;
     try {

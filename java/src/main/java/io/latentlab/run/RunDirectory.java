@@ -83,6 +83,52 @@ public final class RunDirectory {
     return dir;
   }
 
+  /**
+   * A run named by its directory or by the start of its trial id (4+ hex digits) under a runs
+   * root. An id names the trial's live run, not the copies {@code --rerun} set aside, unless a
+   * set-aside copy is all there is.
+   *
+   * @throws IllegalArgumentException in one line if it names no run or several
+   */
+  public static Path find(Path runsRoot, String run) {
+    Path direct = Path.of(run);
+    if (Files.isRegularFile(direct.resolve("provenance.json"))) {
+      return direct.toAbsolutePath().normalize();
+    }
+    if (!run.matches("[0-9a-f]{4,64}")) {
+      throw new IllegalArgumentException(
+          "'" + run + "' is neither a run directory nor a trial id (4+ hex digits)");
+    }
+    String prefix = run.substring(0, Math.min(run.length(), 12));
+    java.util.List<Path> matches;
+    try (java.util.stream.Stream<Path> dirs = Files.isDirectory(runsRoot)
+        ? Files.walk(runsRoot, 2) : java.util.stream.Stream.empty()) {
+      matches = dirs.filter(p -> p.getNameCount() == runsRoot.getNameCount() + 2)
+          .filter(p -> p.getFileName().toString().startsWith(prefix))
+          .filter(p -> Files.isRegularFile(p.resolve("provenance.json")))
+          .sorted()
+          .toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + runsRoot, e);
+    }
+    // One trial (same experiment folder, same id) may have a live folder and replaced ones.
+    java.util.Set<Path> trials = new java.util.HashSet<>();
+    for (Path match : matches) {
+      trials.add(match.resolveSibling(match.getFileName().toString().split("\\.", 2)[0]));
+    }
+    if (trials.size() == 1) {
+      Path live = trials.iterator().next();
+      if (matches.contains(live) || matches.size() == 1) {
+        return matches.contains(live) ? live : matches.get(0);
+      }
+    }
+    throw new IllegalArgumentException(matches.isEmpty()
+        ? String.format("no run under %s matches '%s'", runsRoot, run)
+        : String.format("%d runs under %s match '%s' (%s); give more digits or the directory",
+            matches.size(), runsRoot, run, String.join(", ", matches.stream()
+                .map(p -> runsRoot.relativize(p).toString()).toList())));
+  }
+
   /** The folder. */
   public Path path() {
     return path;

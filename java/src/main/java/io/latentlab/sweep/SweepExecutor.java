@@ -32,6 +32,9 @@ public interface SweepExecutor {
     /** A trial ended in {@code state} ({@code completed} or {@code failed}). */
     default void ended(SweepPlan.PlannedTrial trial, TrialState state) { }
 
+    /** A trial was not run: another process holds it. */
+    default void skipped(SweepPlan.PlannedTrial trial, String reason) { }
+
     /** Progress inside the running trial (training or sampling steps). */
     default void step(String stage, long step, long total, double value) { }
   }

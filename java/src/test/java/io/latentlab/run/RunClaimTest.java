@@ -27,10 +27,11 @@ class RunClaimTest {
   }
 
   @Test
-  void acquire_claimFileSitsBesideTheRunDirectory() {
+  void acquire_claimFileSitsOutsideTheExperimentFolder() {
     Path run = runs.resolve("tiny").resolve("0123456789ab");
     try (RunClaim held = RunClaim.acquire(run)) {
-      assertTrue(Files.isRegularFile(runs.resolve("tiny").resolve(".0123456789ab.claim")));
+      assertTrue(Files.isRegularFile(runs.resolve(".claims").resolve("tiny").resolve("0123456789ab.claim")));
+      assertFalse(Files.exists(runs.resolve("tiny")), "the experiment folder holds runs only");
       assertFalse(Files.exists(run), "claiming creates no run directory");
     }
   }

@@ -1,0 +1,191 @@
+package io.latentlab.sweep;
+
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.config.ConfigException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Plans, resumes and runs sweeps under one runs root: the sweep directory is found from the
+ * plan's hash, trials that completed (here or anywhere else: a training trial is a run) are
+ * skipped, failed ones are retried only when asked, and the report is refreshed as trials end.
+ *
+ * <p>Use from one thread.
+ */
+public final class SweepRunner {
+  private final Path home;
+  private final Path runsRoot;
+  private final PythonBridge bridge;
+
+  /**
+   * @param home the project root
+   * @param runsRoot where runs and {@code sweeps/} live
+   * @param bridge the JVM's Python
+   */
+  public SweepRunner(Path home, Path runsRoot, PythonBridge bridge) {
+    this.home = home.toAbsolutePath().normalize();
+    this.runsRoot = runsRoot.toAbsolutePath().normalize();
+    this.bridge = bridge;
+  }
+
+  /** The project root. */
+  public Path home() {
+    return home;
+  }
+
+  /** The runs root. */
+  public Path runsRoot() {
+    return runsRoot;
+  }
+
+  /**
+   * Expands a sweep into its plan; writes nothing.
+   *
+   * @throws ConfigException in one line for a refused axis, value, run or size
+   */
+  public SweepPlan plan(SweepSpec spec) {
+    return new SweepPlanner(runsRoot, bridge).plan(spec);
+  }
+
+  /** Where a plan's sweep directory is (it may not exist yet). */
+  public Path directoryOf(SweepPlan plan) {
+    return SweepDirectory.locate(runsRoot, plan);
+  }
+
+  /** One row of a plan's status: the trial and the state it is in now. */
+  public record Row(SweepPlan.PlannedTrial trial, String state) {}
+
+  /** Every trial of a plan with the state it is in now (completed, running, failed, pending). */
+  public List<Row> status(SweepPlan plan) {
+    SweepDirectory directory = SweepDirectory.open(directoryOf(plan));
+    List<Row> rows = new ArrayList<>();
+    for (SweepPlan.PlannedTrial trial : plan.trials()) {
+      rows.add(new Row(trial, TrialRunner.currentState(plan, directory, trial)));
+    }
+    return rows;
+  }
+
+  /**
+   * Runs a plan's trials that are neither completed nor running elsewhere (failed ones only
+   * with {@code retryFailed}), then refreshes the report.
+   *
+   * @return every trial's state after the run
+   */
+  public SweepResults run(SweepPlan plan, SweepExecutor executor, boolean retryFailed,
+      SweepExecutor.SweepProgress progress) {
+    SweepDirectory directory = prepare(plan);
+    List<SweepPlan.PlannedTrial> pending = new ArrayList<>();
+    for (Row row : status(plan)) {
+      if (row.state().equals(TrialState.PENDING)
+          || (retryFailed && row.state().equals(TrialState.FAILED))) {
+        pending.add(row.trial());
+      }
+    }
+    SweepExecutor.SweepProgress reporting = new SweepExecutor.SweepProgress() {
+      @Override
+      public void started(SweepPlan.PlannedTrial trial) {
+        progress.started(trial);
+      }
+
+      @Override
+      public void ended(SweepPlan.PlannedTrial trial, TrialState state) {
+        progress.ended(trial, state);
+        refreshReport(plan, directory);
+      }
+
+      @Override
+      public void skipped(SweepPlan.PlannedTrial trial, String reason) {
+        progress.skipped(trial, reason);
+      }
+
+      @Override
+      public void step(String stage, long step, long total, double value) {
+        progress.step(stage, step, total, value);
+      }
+    };
+    executor.execute(plan, directory, pending, reporting);
+    refreshReport(plan, directory);
+    return results(plan);
+  }
+
+  /** Every trial's state now, as recorded (pending for those that have none yet). */
+  public SweepResults results(SweepPlan plan) {
+    SweepDirectory directory = SweepDirectory.open(directoryOf(plan));
+    List<TrialState> states = new ArrayList<>();
+    for (SweepPlan.PlannedTrial trial : plan.trials()) {
+      TrialState recorded = directory.state(trial.trial()).orElseGet(() -> TrialRunner.initial(plan, trial));
+      String now = TrialRunner.currentState(plan, directory, trial);
+      states.add(now.equals(recorded.state()) ? recorded
+          : new TrialState(recorded.sweep(), recorded.trial(), recorded.index(), recorded.kind(), now,
+              recorded.error(), recorded.attempts(), recorded.updatedAt(), recorded.axes(),
+              recorded.metrics(), recorded.directory()));
+    }
+    return new SweepResults(plan, directoryOf(plan), states);
+  }
+
+  /** Creates the sweep directory with its plan and sweep file, if not already there. */
+  public SweepDirectory prepare(SweepPlan plan) {
+    SweepDirectory directory = SweepDirectory.open(directoryOf(plan));
+    try {
+      if (!Files.isRegularFile(directory.path().resolve(SweepDirectory.PLAN))) {
+        directory.write(SweepDirectory.SPEC, Files.readAllBytes(plan.spec().file()));
+        directory.write(SweepDirectory.PLAN, SweepDirectory.JSON.writeValueAsBytes(plan));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the plan of " + directory.path(), e);
+    }
+    return directory;
+  }
+
+  /** Writes the report (refreshed as trials end, so a half-done sweep shows something). */
+  public Path refreshReport(SweepPlan plan, SweepDirectory directory) {
+    return SweepReport.write(plan, directory);
+  }
+
+  /**
+   * The plan a sweep directory holds.
+   *
+   * @throws IllegalArgumentException if it holds none
+   */
+  public static SweepPlan readPlan(Path sweepDirectory) {
+    Path file = sweepDirectory.resolve(SweepDirectory.PLAN);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(sweepDirectory + " is not a sweep directory (no "
+          + SweepDirectory.PLAN + ")");
+    }
+    try {
+      return SweepDirectory.JSON.readValue(file.toFile(), SweepPlan.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+  }
+
+  /**
+   * A sweep directory named by its path or by the sweep's name (the newest of that name).
+   *
+   * @throws IllegalArgumentException in one line if there is none
+   */
+  public Path findSweep(String nameOrPath) {
+    Path direct = Path.of(nameOrPath);
+    if (Files.isRegularFile(direct.resolve(SweepDirectory.PLAN))) {
+      return direct.toAbsolutePath().normalize();
+    }
+    Path sweeps = runsRoot.resolve("sweeps");
+    try (Stream<Path> dirs = Files.isDirectory(sweeps) ? Files.list(sweeps) : Stream.empty()) {
+      return dirs.filter(p -> p.getFileName().toString().matches(
+              java.util.regex.Pattern.quote(nameOrPath) + "-[0-9a-f]{12}"))
+          .filter(p -> Files.isRegularFile(p.resolve(SweepDirectory.PLAN)))
+          .max(Comparator.comparing(p -> p.resolve(SweepDirectory.PLAN).toFile().lastModified()))
+          .orElseThrow(() -> new IllegalArgumentException("no sweep named '" + nameOrPath
+              + "' under " + sweeps + "; give its name or its directory"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + sweeps, e);
+    }
+  }
+}

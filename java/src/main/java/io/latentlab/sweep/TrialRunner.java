@@ -1,0 +1,176 @@
+package io.latentlab.sweep;
+
+import io.latentlab.bridge.ProgressListener;
+import io.latentlab.bridge.PythonBridge;
+import io.latentlab.bridge.PythonException;
+import io.latentlab.config.ConfigLoader;
+import io.latentlab.run.RunClaim;
+import io.latentlab.run.RunClaimedException;
+import io.latentlab.run.RunDirectory;
+import io.latentlab.run.RunResult;
+import io.latentlab.run.Trial;
+import io.latentlab.run.TrialExecutor;
+import io.latentlab.run.TrialPlanner;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Runs one planned trial in this JVM, whichever executor asked: in-process sweeps, worker
+ * processes and Slurm tasks all come here (the last two through {@code latentlab sweep-task}).
+ * The trial's claim (its run directory's, or its sampling result's) keeps two processes from
+ * running it; its state file is written when it ends, {@code completed} with its metrics or
+ * {@code failed} with its error in one line (the traceback goes to its log).
+ */
+public final class TrialRunner {
+  private TrialRunner() {}
+
+  /** A trial's state before it has run. */
+  static TrialState initial(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    return new TrialState(plan.name(), trial.trial(), trial.index(), plan.kind(), TrialState.PENDING,
+        null, 0, Instant.now(), columns(plan, trial), Map.of(), trial.directory().toString());
+  }
+
+  /** The trial's axis values by column name. */
+  static Map<String, Object> columns(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    Map<String, Object> columns = new LinkedHashMap<>();
+    plan.columns().forEach((axis, column) -> columns.put(column, trial.axes().get(axis)));
+    return columns;
+  }
+
+  /**
+   * The state a trial is in now: {@code completed} if its results exist, {@code running} if
+   * a live process holds its claim, else what its state file says ({@code failed}) or
+   * {@code pending}.
+   */
+  public static String currentState(SweepPlan plan, SweepDirectory directory,
+      SweepPlan.PlannedTrial trial) {
+    if (completedMetrics(plan, trial) != null) {
+      return TrialState.COMPLETED;
+    }
+    if (isClaimed(claimPath(plan, trial))) {
+      return TrialState.RUNNING;
+    }
+    return directory.state(trial.trial()).map(TrialState::state)
+        .filter(TrialState.FAILED::equals).orElse(TrialState.PENDING);
+  }
+
+  static Path claimPath(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    return plan.spec().sampling()
+        ? trial.directory().resolve(SamplingTrials.FOLDER).resolve(trial.trial())
+        : trial.directory();
+  }
+
+  @SuppressWarnings("try") // the claim is held for the try block, then released
+  private static boolean isClaimed(Path claimed) {
+    if (!Files.exists(RunClaim.fileOf(claimed))) {
+      return false;
+    }
+    try (RunClaim probe = RunClaim.acquire(claimed)) {
+      return false;
+    } catch (RunClaimedException e) {
+      return true;
+    }
+  }
+
+  /** The metrics of a completed trial, or null. */
+  @SuppressWarnings("unchecked")
+  static Map<String, Object> completedMetrics(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    if (plan.spec().sampling()) {
+      return SamplingTrials.completed(trial.directory(), trial.trial());
+    }
+    Path result = trial.directory().resolve(RunDirectory.RESULT);
+    if (!Files.isRegularFile(result)) {
+      return null;
+    }
+    try {
+      Map<String, Object> content = SweepDirectory.JSON.readValue(result.toFile(), Map.class);
+      Object metrics = content.get("metrics");
+      return metrics instanceof Map<?, ?> map ? (Map<String, Object>) map : Map.of();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Runs a trial unless it completed, and records how it ended.
+   *
+   * @return its final state
+   * @throws RunClaimedException if another process is running it (nothing is recorded)
+   */
+  public static TrialState run(Path home, PythonBridge bridge, SweepPlan plan,
+      SweepDirectory directory, SweepPlan.PlannedTrial trial, ProgressListener progress) {
+    TrialState before = directory.state(trial.trial()).orElseGet(() -> initial(plan, trial));
+    Map<String, Object> metrics = completedMetrics(plan, trial);
+    if (metrics != null) {
+      return record(directory, before, TrialState.COMPLETED, null, before.attempts(), metrics);
+    }
+    int attempts = before.attempts() + 1;
+    log(directory, trial, "attempt " + attempts + " started at " + Instant.now());
+    try {
+      metrics = plan.spec().sampling()
+          ? SamplingTrials.run(bridge, home, plan, trial, progress)
+          : train(home, bridge, plan, trial, progress);
+      log(directory, trial, "completed at " + Instant.now());
+      return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
+    } catch (RunClaimedException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      String error = oneLine(e);
+      log(directory, trial, "failed: " + error + (e instanceof PythonException python
+          ? "\n" + python.traceback() : ""));
+      return record(directory, before, TrialState.FAILED, error, attempts, Map.of());
+    }
+  }
+
+  private static Map<String, Object> train(Path home, PythonBridge bridge, SweepPlan plan,
+      SweepPlan.PlannedTrial trial, ProgressListener progress) {
+    ConfigLoader loader = new ConfigLoader();
+    Path runsRoot = trial.directory().getParent().getParent();
+    Trial planned = new TrialPlanner(runsRoot, bridge).plan(plan.spec().base(),
+        loader.load(plan.spec().base(), trial.overrides()), trial.replicate());
+    if (!planned.id().shortId().equals(trial.trial())) {
+      throw new IllegalStateException("trial " + trial.trial() + " now resolves to "
+          + planned.id().shortId() + " (its base config changed since the sweep was planned); "
+          + "plan the sweep again");
+    }
+    RunResult result = TrialExecutor.inProcess(home, bridge).execute(planned, progress, false);
+    return result.metrics();
+  }
+
+  private static TrialState record(SweepDirectory directory, TrialState before, String state,
+      String error, int attempts, Map<String, Object> metrics) {
+    Map<String, Object> numbers = new LinkedHashMap<>();
+    metrics.forEach((name, value) -> {
+      if (value instanceof Number || value instanceof String || value instanceof Boolean) {
+        numbers.put(name, value);
+      }
+    });
+    TrialState after = before.with(state, error, attempts, numbers);
+    directory.writeState(after);
+    return after;
+  }
+
+  static String oneLine(Throwable e) {
+    String message = e instanceof PythonException python
+        ? python.pythonType() + ": " + python.pythonMessage() : String.valueOf(e.getMessage());
+    String line = message.strip().lines().findFirst().orElse(e.getClass().getSimpleName());
+    return line.length() > 300 ? line.substring(0, 300) + "…" : line;
+  }
+
+  /** Appends a line to the trial's log (in-process trials write only these; processes all). */
+  static void log(SweepDirectory directory, SweepPlan.PlannedTrial trial, String line) {
+    try {
+      Files.writeString(directory.log(trial.trial()), line + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + directory.log(trial.trial()), e);
+    }
+  }
+}

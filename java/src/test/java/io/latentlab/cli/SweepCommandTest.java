@@ -1,0 +1,247 @@
+package io.latentlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.testing.TestProject;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+
+/** Sweeps end to end through the CLI: real configs, real Python, real processes. */
+class SweepCommandTest {
+  @TempDir static Path dir;
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  record Outcome(int exitCode, String out, String err) {}
+
+  static Outcome execute(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int code = cli.execute(args);
+    return new Outcome(code, out.toString(), err.toString());
+  }
+
+  static Path write(String name, String text) throws IOException {
+    Path file = dir.resolve(name);
+    Files.writeString(file, text);
+    return file;
+  }
+
+  static long filesUnder(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return 0;
+    }
+    try (Stream<Path> files = Files.walk(root)) {
+      return files.filter(Files::isRegularFile).count();
+    }
+  }
+
+  @BeforeAll
+  static void baseConfig() throws IOException {
+    write("tiny.yaml", TestProject.tinyExperiment("sweep-tiny", 1, 2, 4));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      unknown config key   | grid: {train.unet.stepz: [1, 2]}         | :3:7: grid.train.unet.stepz = 1: train.unet.stepz: unknown key
+      wrong value type     | grid: {seed: [one, two]}                 | :3:7: grid.seed = one: seed: expected an integer
+      range (Java)         | grid: {train.unet.steps: [4, -1]}        | :3:7: grid.train.unet.steps = -1:
+      range (Python)       | grid: {model.unet.channels: [16, -1]}    | :3:7: grid.model.unet.channels = -1:
+      unknown sampler name | grid: {sample.sampler: [ddim, magic]}    | :3:7: grid.sample.sampler = magic:
+      too many trials      | grid: {seed: [1, 2, 3]}\\nmax_trials: 2   | max_trials: the sweep has 3 trials, more than max_trials = 2
+      """)
+  void sweep_badTrainingSweep_oneLineExit2NothingWritten(String name, String axes, String expected)
+      throws IOException {
+    Path file = write("bad.yaml", "sweep: bad\nbase: tiny.yaml\n" + axes.replace("\\n", "\n") + "\n");
+    Path runs = dir.resolve("bad-runs");
+    Outcome outcome = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    assertEquals(1, outcome.err().lines().count(), outcome.err());
+    assertTrue(outcome.err().startsWith(file.toString()), outcome.err());
+    assertTrue(outcome.err().contains(expected.strip()), outcome.err());
+    assertEquals(0, filesUnder(runs), "nothing written");
+  }
+
+  @Test
+  void sweep_samplingSweepOverAMissingRun_exit2() throws IOException {
+    Path file = write("nosuchrun.yaml", "sweep: s\nrun: abcdef12\ngrid: {sample.steps: [1, 2]}\n");
+    Outcome outcome = execute("sweep", file.toString(), "--runs-dir", dir.resolve("empty-runs").toString());
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    assertTrue(outcome.err().contains(":2:1: run: no run under"), outcome.err());
+  }
+
+  @Test
+  void sweep_training_isolatesAFailureResumesAndRetriesOnlyWhenAsked() throws Exception {
+    Path runs = dir.resolve("training-runs");
+    Path file = write("seeds.yaml", """
+        sweep: seeds
+        base: tiny.yaml
+        grid:
+          seed: [1, 2]
+        """);
+    Outcome plan = execute("sweep", file.toString(), "--dry-run", "--runs-dir", runs.toString());
+    assertEquals(0, plan.exitCode(), plan.err());
+    List<String> rows = plan.out().lines().filter(l -> l.matches("\\d+ +[0-9a-f]{12} .*")).toList();
+    assertEquals(2, rows.size(), plan.out());
+    assertTrue(rows.get(0).endsWith("pending"), plan.out());
+    String failing = rows.get(1).split(" +")[1];
+
+    // Trial 2's outputs cannot be written (a folder is in the way): it fails, trial 1 completes.
+    Path blocked = runs.resolve("sweep-tiny").resolve(failing).resolve("latents.arrow").resolve("x");
+    Files.createDirectories(blocked);
+    Outcome first = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    assertEquals(1, first.exitCode(), first.out() + first.err());
+    assertTrue(first.err().contains("1 trials failed"), first.err());
+    assertTrue(first.err().contains(failing), "names the failed trial: " + first.err());
+
+    Path sweepDir;
+    try (Stream<Path> sweeps = Files.list(runs.resolve("sweeps"))) {
+      sweepDir = sweeps.filter(p -> p.getFileName().toString().startsWith("seeds-")).findFirst().orElseThrow();
+    }
+    JsonNode failed = JSON.readTree(sweepDir.resolve("trials").resolve(failing + ".json").toFile());
+    assertEquals("failed", failed.get("state").asText());
+    assertFalse(failed.get("error").asText().contains("\n"));
+    assertTrue(Files.readString(sweepDir.resolve("logs").resolve(failing + ".log")).contains("failed"));
+    String completed = rows.get(0).split(" +")[1];
+    Path completedResult = runs.resolve("sweep-tiny").resolve(completed).resolve("result.json");
+    String resultBefore = Files.readString(completedResult);
+
+    // Again: the completed trial is not rerun, the failed one is not retried.
+    Outcome again = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    assertEquals(1, again.exitCode());
+    assertEquals(1, JSON.readTree(sweepDir.resolve("trials").resolve(failing + ".json").toFile())
+        .get("attempts").asInt(), "not retried without --retry-failed");
+    assertEquals(resultBefore, Files.readString(completedResult), "completed trial untouched");
+
+    // --retry-failed with the obstacle gone: it completes, and the report lists both.
+    Files.delete(blocked);
+    Files.delete(blocked.getParent());
+    Outcome retried = execute("sweep", file.toString(), "--retry-failed", "--runs-dir", runs.toString());
+    assertEquals(0, retried.exitCode(), retried.out() + retried.err());
+    JsonNode state = JSON.readTree(sweepDir.resolve("trials").resolve(failing + ".json").toFile());
+    assertEquals("completed", state.get("state").asText());
+    assertEquals(2, state.get("attempts").asInt());
+    assertTrue(Files.readString(sweepDir.resolve("report.md")).contains(failing));
+
+    // A run of the same config outside the sweep is the same trial: nothing to do.
+    Outcome alone = execute("run", dir.resolve("tiny.yaml").toString(), "seed=1", "--runs-dir", runs.toString());
+    assertTrue(alone.out().contains("already completed"), alone.out());
+  }
+
+  @Test
+  void sweep_killedMidway_resumesWithNothingLostOrRunTwice() throws Exception {
+    Path runs = dir.resolve("killed-runs");
+    Path file = write("killed.yaml", """
+        sweep: killed
+        base: tiny.yaml
+        grid:
+          seed: [11, 12, 13]
+        """);
+    Path log = dir.resolve("killed.log");
+    Process sweep = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + TestProject.home(), "-jar",
+        TestProject.home().resolve("target").resolve("latentlab.jar").toString(),
+        "sweep", file.toString(), "--runs-dir", runs.toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+    Path firstResult = null;
+    while (firstResult == null) {
+      assertTrue(sweep.isAlive(), "the sweep ended before it was killed: " + Files.readString(log));
+      assertTrue(System.nanoTime() < deadline, "no trial completed within 300 s");
+      Thread.sleep(100);
+      try (Stream<Path> files = Files.isDirectory(runs) ? Files.walk(runs) : Stream.empty()) {
+        firstResult = files.filter(p -> p.getFileName().toString().equals("result.json")).findFirst().orElse(null);
+      } catch (java.io.UncheckedIOException | java.nio.file.NoSuchFileException e) {
+        firstResult = null; // a folder was renamed under the walk: look again
+      }
+    }
+    sweep.destroyForcibly(); // SIGKILL mid-sweep
+    sweep.waitFor();
+    String firstBefore = Files.readString(firstResult);
+
+    Outcome resumed = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    assertEquals(0, resumed.exitCode(), resumed.out() + resumed.err());
+    assertEquals(firstBefore, Files.readString(firstResult), "the completed trial was not run again");
+    try (Stream<Path> results = Files.walk(runs)) {
+      assertEquals(3, results.filter(p -> p.getFileName().toString().equals("result.json")).count());
+    }
+    try (Stream<Path> metrics = Files.walk(runs)) {
+      for (Path m : metrics.filter(p -> p.getFileName().toString().equals("metrics.jsonl")).toList()) {
+        List<String> lines = Files.readAllLines(m);
+        assertEquals(lines.size(), lines.stream().distinct().count(), "no step recorded twice: " + m);
+      }
+    }
+  }
+
+  @Test
+  void sweep_parallelWorkers_runTrialsInProcessesWithLogsAndADeadWorkerFailsOnlyItsTrial() throws Exception {
+    Path runs = dir.resolve("parallel-runs");
+    Path file = write("parallel.yaml", """
+        sweep: parallel
+        base: tiny.yaml
+        grid:
+          seed: [21, 22]
+        """);
+    Outcome outcome = execute("sweep", file.toString(), "--parallel", "2", "--runs-dir", runs.toString());
+    assertEquals(0, outcome.exitCode(), outcome.out() + outcome.err());
+    Path sweepDir;
+    try (Stream<Path> sweeps = Files.list(runs.resolve("sweeps"))) {
+      sweepDir = sweeps.findFirst().orElseThrow();
+    }
+    try (Stream<Path> logs = Files.list(sweepDir.resolve("logs"))) {
+      List<Path> files = logs.toList();
+      assertEquals(2, files.size(), files.toString());
+      for (Path f : files) {
+        assertTrue(Files.readString(f).contains("completed"), "each worker's own log: " + Files.readString(f));
+      }
+    }
+
+    // A worker killed mid-trial: its trial is failed with the reason, the sweep goes on.
+    Path dying = write("dying.yaml", """
+        sweep: dying
+        base: tiny.yaml
+        grid:
+          train.vae.steps: [20000]
+        """);
+    Thread killer = new Thread(() -> {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+      while (System.nanoTime() < deadline) {
+        var workers = ProcessHandle.allProcesses().filter(p -> p.info().commandLine()
+            .map(c -> c.contains("sweep-task") && c.contains("dying-")).orElse(false)).toList();
+        if (!workers.isEmpty()) {
+          try {
+            Thread.sleep(3000); // let it start training
+          } catch (InterruptedException e) {
+            return;
+          }
+          workers.forEach(ProcessHandle::destroyForcibly);
+          return;
+        }
+        Thread.onSpinWait();
+      }
+    });
+    killer.start();
+    Outcome died = execute("sweep", dying.toString(), "--parallel", "2", "--runs-dir", runs.toString());
+    killer.join();
+    assertEquals(1, died.exitCode(), died.out() + died.err());
+    assertTrue(died.err().contains("its worker process ended with exit code 137"), died.err());
+  }
+}
