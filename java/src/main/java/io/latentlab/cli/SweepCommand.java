@@ -50,7 +50,9 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab sweep status samplers",
         "  ./latentlab sweep report samplers"})
 final class SweepCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "FILE", description = "the sweep file (YAML)")
+  // Optional to picocli: a required positional here is demanded even when a subcommand
+  // (sweep status NAME) is given, so `call` checks it instead.
+  @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "the sweep file (YAML)")
   Path file;
 
   @Option(names = "--dry-run", description = "print the plan (trial, axis values, state) and run nothing")
@@ -84,6 +86,9 @@ final class SweepCommand implements Callable<Integer> {
   public Integer call() {
     CommandLine cli = spec.commandLine();
     PrintWriter out = cli.getOut();
+    if (file == null) {
+      throw new CommandLine.ParameterException(cli, "Missing required parameter: 'FILE'");
+    }
     if (!executor.equals("local") && !executor.equals("slurm")) {
       throw new CommandLine.ParameterException(cli, "--executor must be local or slurm, got '" + executor + "'");
     }
