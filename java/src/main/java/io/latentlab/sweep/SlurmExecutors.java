@@ -242,9 +242,7 @@ public final class SlurmExecutors {
     public SweepExecutor build() {
       Path project = home.toAbsolutePath().normalize();
       List<String> command = taskCommand != null ? taskCommand
-          : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-              "-Dlatentlab.home=" + project, "-jar",
-              project.resolve("target").resolve("latentlab.jar").toString(), "sweep-task");
+          : SweepExecutors.TaskCommand.program(project);
       SweepSpec.Slurm chosen = settings == null
           ? new SweepSpec.Slurm(null, null, null, null, null, null, null) : settings;
       if (maxParallel != null) {

@@ -25,7 +25,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
   /** How long squeue may keep failing before waiting gives up. */
   private static final Duration QUEUE_FAILURE_LIMIT = Duration.ofMinutes(2);
   /** The task command's exit status for "claimed by another process". */
-  private static final int CLAIMED_ELSEWHERE = 3;
+  private static final int CLAIMED_ELSEWHERE = SweepExecutors.TaskCommand.EXIT_RUNNING_ELSEWHERE;
 
   private final Path home;
   private final SweepSpec.Slurm settings;
@@ -199,6 +199,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
           Optional<TrialState> outcome = outcome(plan, directory, submission, task.getKey(),
               task.getValue(), ends.get(task.getKey()));
           if (outcome.isEmpty()) {
+            progress.skipped(task.getValue(), "running elsewhere");
             continue;
           }
           if (outcome.get().state().equals(TrialState.COMPLETED)) {
@@ -237,8 +238,6 @@ final class SlurmSweepExecutor implements SweepExecutor {
       return state;
     }
     if (end != null && end.status() == CLAIMED_ELSEWHERE) {
-      messages.printf("sweep %s: trial %s is running elsewhere; left to that process%n",
-          plan.name(), trial.trial());
       return Optional.empty();
     }
     String log = directory.path().relativize(directory.path().resolve(SweepDirectory.LOGS)

@@ -100,10 +100,18 @@ public final class SweepExecutors {
 
     private TaskCommand() {}
 
-    static List<String> of(Path home, SweepDirectory directory, SweepPlan.PlannedTrial trial) {
+    /** The command without its two arguments (worker processes and Slurm array tasks). */
+    static List<String> program(Path home) {
       return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
           "-Dlatentlab.home=" + home, "-jar", home.resolve("target").resolve("latentlab.jar").toString(),
-          "sweep-task", directory.path().toString(), Integer.toString(trial.index()));
+          "sweep-task");
+    }
+
+    static List<String> of(Path home, SweepDirectory directory, SweepPlan.PlannedTrial trial) {
+      List<String> command = new ArrayList<>(program(home));
+      command.add(directory.path().toString());
+      command.add(Integer.toString(trial.index()));
+      return command;
     }
 
     static Process start(Path home, SweepDirectory directory, SweepPlan.PlannedTrial trial) {

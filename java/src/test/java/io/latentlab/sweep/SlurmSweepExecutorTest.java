@@ -129,7 +129,7 @@ class SlurmSweepExecutorTest {
 
     assertFalse(directory.state(plan.trials().get(0).trial()).isPresent());
     assertEquals(1, SlurmSubmission.all(directory).size());
-    assertTrue(printed().contains("running elsewhere"), printed());
+    assertEquals(List.of(plan.trials().get(0).trial() + ": running elsewhere"), progress.skipped);
     assertEquals(List.of(), progress.endedStates());
   }
 
@@ -332,6 +332,7 @@ class SlurmSweepExecutorTest {
   private static final class Recorder implements SweepExecutor.SweepProgress {
     final List<String> started = new ArrayList<>();
     final List<TrialState> ended = new ArrayList<>();
+    final List<String> skipped = new ArrayList<>();
 
     @Override
     public void started(SweepPlan.PlannedTrial trial) {
@@ -343,7 +344,12 @@ class SlurmSweepExecutorTest {
       ended.add(state);
     }
 
-    List<String> endedStates() {
+    @Override
+    public void skipped(SweepPlan.PlannedTrial trial, String reason) {
+      skipped.add(trial.trial() + ": " + reason);
+    }
+
+        List<String> endedStates() {
       return ended.stream().map(TrialState::state).toList();
     }
   }
