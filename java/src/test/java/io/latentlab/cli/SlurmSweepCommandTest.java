@@ -1,0 +1,136 @@
+package io.latentlab.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.testing.LocalSlurm;
+import io.latentlab.testing.TestProject;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code latentlab sweep --executor slurm} end to end on a real one-node Slurm
+ * ({@link LocalSlurm}): the command (the packaged jar, as a user runs it) submits a job array
+ * whose tasks are real {@code sweep-task} processes sampling a really trained run, waits for it,
+ * and {@code sweep status} reads Slurm's side back.
+ */
+class SlurmSweepCommandTest {
+  @TempDir static Path dir;
+  static LocalSlurm slurm;
+  static String runId;
+
+  @BeforeAll
+  static void clusterAndTrainedRun() throws Exception {
+    slurm = LocalSlurm.start();
+    Path config = dir.resolve("tiny.yaml");
+    Files.writeString(config, TestProject.tinyExperiment("slurm-sampled", 5, 2, 4));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = Main.commandLine();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    int code = cli.execute("run", config.toString(), "--runs-dir", dir.resolve("runs").toString());
+    assertEquals(0, code, out + "\n" + err);
+    try (Stream<Path> runs = Files.list(dir.resolve("runs").resolve("slurm-sampled"))) {
+      runId = runs.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9a-f]{12}"))
+          .findFirst().orElseThrow();
+    }
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (slurm != null) {
+      slurm.close();
+    }
+  }
+
+  @Test
+  void sweep_slurmExecutor_realTasksCompleteAndStatusShowsTheArray() throws Exception {
+    Path file = dir.resolve("on-slurm.yaml");
+    Files.writeString(file, """
+        sweep: on-slurm
+        run: %s
+        grid:
+          sample.steps: [2, 3]
+        evaluate: {samples: 20}
+        slurm: {time: "00:20:00", max_parallel: 2}
+        """.formatted(runId));
+
+    Result sweep = latentlab("sweep", file.toString(), "--executor", "slurm",
+        "--runs-dir", dir.resolve("runs").toString());
+
+    assertEquals(0, sweep.code(), sweep.output() + logs());
+    assertTrue(sweep.output().contains("2 trials running as Slurm job array 1, at most 2 at a time"),
+        sweep.output());
+    Path sweepDir = sweepDirectory();
+    ObjectMapper json = new ObjectMapper();
+    try (Stream<Path> states = Files.list(sweepDir.resolve("trials"))) {
+      List<Path> files = states.filter(p -> p.toString().endsWith(".json")).toList();
+      assertEquals(2, files.size());
+      for (Path state : files) {
+        JsonNode trial = json.readTree(state.toFile());
+        assertEquals("completed", trial.get("state").asText(), trial.toString());
+        assertTrue(trial.get("metrics").has("fid"), trial.toString());
+      }
+    }
+    assertTrue(Files.isRegularFile(sweepDir.resolve("logs").resolve("slurm-1_0.log")));
+
+    Result status = latentlab("sweep", "status", "on-slurm", "--runs-dir", dir.resolve("runs").toString());
+    assertEquals(0, status.code(), status.output());
+    assertTrue(status.output().contains("slurm: job array 1: 2 COMPLETED"), status.output());
+  }
+
+  record Result(int code, String output) {}
+
+  /** The packaged command line, as a user runs it, with the test cluster's SLURM_CONF. */
+  static Result latentlab(String... args) throws Exception {
+    Path jar = TestProject.home().resolve("target").resolve("latentlab.jar");
+    assertTrue(Files.isRegularFile(jar), jar + " is missing: run ./latentlab test (it packages first)");
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + TestProject.home(), "-jar", jar.toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(slurm.environment());
+    Process process = builder.start();
+    process.getOutputStream().close();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(process.waitFor(10, TimeUnit.MINUTES), "latentlab " + String.join(" ", args));
+    return new Result(process.exitValue(), output);
+  }
+
+  static Path sweepDirectory() throws Exception {
+    try (Stream<Path> sweeps = Files.list(dir.resolve("runs").resolve("sweeps"))) {
+      return sweeps.filter(p -> p.getFileName().toString().startsWith("on-slurm-")).findFirst()
+          .orElseThrow();
+    }
+  }
+
+  static String logs() throws Exception {
+    StringBuilder text = new StringBuilder("\n");
+    Path sweeps = dir.resolve("runs").resolve("sweeps");
+    if (!Files.isDirectory(sweeps)) {
+      return "";
+    }
+    try (Stream<Path> files = Files.walk(sweeps)) {
+      for (Path file : files.filter(p -> p.toString().endsWith(".log")).toList()) {
+        text.append("--- ").append(file.getFileName()).append('\n').append(Files.readString(file));
+      }
+    }
+    return text + slurm.logTails();
+  }
+}
