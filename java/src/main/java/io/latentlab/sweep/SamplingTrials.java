@@ -157,6 +157,7 @@ final class SamplingTrials {
       DataSource data = DataSources.of(bridge, home, run.resolve("config.yaml"),
           loader.canonicalJson(config));
       try (BufferAllocator memory = Allocators.aligned(); TensorSlot preview = TensorSlot.allocate(memory)) {
+        Files.createDirectories(run.resolve(FOLDER));
         JsonNode reply = PRETTY.readTree(bridge.callForString("sample_and_score",
             run.resolve(RunDirectory.CHECKPOINT).toString(), data.location().toString(),
             config.data().holdout(), home.resolve(".cache").toString(),
