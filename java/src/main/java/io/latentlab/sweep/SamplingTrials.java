@@ -157,7 +157,6 @@ final class SamplingTrials {
       DataSource data = DataSources.of(bridge, home, run.resolve("config.yaml"),
           loader.canonicalJson(config));
       try (BufferAllocator memory = Allocators.aligned(); TensorSlot preview = TensorSlot.allocate(memory)) {
-        // The claim lives under <run>/.claims/, so nothing else has made the results' folder.
         Files.createDirectories(run.resolve(FOLDER));
         JsonNode reply = PRETTY.readTree(bridge.callForString("sample_and_score",
             run.resolve(RunDirectory.CHECKPOINT).toString(), data.location().toString(),

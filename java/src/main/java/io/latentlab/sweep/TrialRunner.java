@@ -160,6 +160,9 @@ public final class TrialRunner {
   static String oneLine(Throwable e) {
     String message = e instanceof PythonException python
         ? python.pythonType() + ": " + python.pythonMessage() : String.valueOf(e.getMessage());
+    if (e instanceof UncheckedIOException && e.getCause() != null) {
+      message += " (" + e.getCause() + ")"; // which I/O error: missing folder, disk full, ...
+    }
     String line = message.strip().lines().findFirst().orElse(e.getClass().getSimpleName());
     return line.length() > 300 ? line.substring(0, 300) + "…" : line;
   }
