@@ -208,6 +208,9 @@ public final class SweepPlanner {
    */
   private static ConfigException located(SweepSpec spec, Map<String, Object> axes, ConfigException e) {
     String message = e.getMessage();
+    if (spec.base() != null && message.startsWith(spec.base() + ": ")) {
+      message = message.substring(spec.base().toString().length() + 2); // the axis says where
+    }
     for (String axis : axes.keySet()) {
       String override = "override '" + axis + "=";
       int at = message.indexOf(override);

@@ -220,7 +220,7 @@ final class SweepPlots {
           .title(metric + " per trial").xAxisTitle("trial").yAxisTitle(metric).build();
       chart.getStyler().setLegendVisible(false);
       chart.getStyler().setXAxisLabelRotation(scored.size() > 4 ? 45 : 0);
-      chart.getStyler().setXAxisMaxLabelCount(scored.size());
+      chart.getStyler().setXAxisMaxLabelCount(Math.max(2, scored.size())); // XChart refuses 1
       List<String> columns = new ArrayList<>(plan.columns().values());
       chart.addSeries(metric,
           scored.stream().map(t -> "#" + t.planned().index() + (columns.isEmpty() ? "" : " " + label(t, columns))).toList(),

@@ -96,7 +96,7 @@ public final class SweepRunner {
       @Override
       public void ended(SweepPlan.PlannedTrial trial, TrialState state) {
         progress.ended(trial, state);
-        refreshReport(plan, directory);
+        refreshQuietly(plan, directory);
       }
 
       @Override
@@ -110,7 +110,7 @@ public final class SweepRunner {
       }
     };
     executor.execute(plan, directory, pending, reporting);
-    refreshReport(plan, directory);
+    refreshQuietly(plan, directory);
     return results(plan);
   }
 
@@ -146,6 +146,16 @@ public final class SweepRunner {
   /** Writes the report (refreshed as trials end, so a half-done sweep shows something). */
   public Path refreshReport(SweepPlan plan, SweepDirectory directory) {
     return SweepReport.write(plan, directory);
+  }
+
+  /** Refreshes the report while trials run: a report that cannot be drawn stops no trial. */
+  private void refreshQuietly(SweepPlan plan, SweepDirectory directory) {
+    try {
+      refreshReport(plan, directory);
+    } catch (RuntimeException e) {
+      System.err.printf("%nlatentlab: the sweep report could not be refreshed (%s); the trials go on; "
+          + "try ./latentlab sweep report %s%n", e, plan.name());
+    }
   }
 
   /**

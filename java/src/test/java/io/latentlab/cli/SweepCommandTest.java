@@ -61,11 +61,11 @@ class SweepCommandTest {
 
   @ParameterizedTest(name = "{0}")
   @CsvSource(delimiter = '|', textBlock = """
-      unknown config key   | grid: {train.unet.stepz: [1, 2]}         | :3:7: grid.train.unet.stepz = 1: train.unet.stepz: unknown key
-      wrong value type     | grid: {seed: [one, two]}                 | :3:7: grid.seed = one: seed: expected an integer
-      range (Java)         | grid: {train.unet.steps: [4, -1]}        | :3:7: grid.train.unet.steps = -1:
-      range (Python)       | grid: {model.unet.channels: [16, -1]}    | :3:7: grid.model.unet.channels = -1:
-      unknown sampler name | grid: {sample.sampler: [ddim, magic]}    | :3:7: grid.sample.sampler = magic:
+      unknown config key   | grid: {train.unet.stepz: [1, 2]}         | :3:8: grid.train.unet.stepz = 1: train.unet.stepz: unknown key
+      wrong value type     | grid: {seed: [one, two]}                 | :3:8: grid.seed = one: seed: expected an integer
+      range (Java)         | grid: {train.unet.steps: [4, -1]}        | :3:8: grid.train.unet.steps = -1:
+      range (Python)       | grid: {model.unet.channels: [16, -1]}    | :3:8: grid.model.unet.channels = -1:
+      unknown sampler name | grid: {sample.sampler: [ddim, magic]}    | :3:8: grid.sample.sampler = magic:
       too many trials      | grid: {seed: [1, 2, 3]}\\nmax_trials: 2   | max_trials: the sweep has 3 trials, more than max_trials = 2
       """)
   void sweep_badTrainingSweep_oneLineExit2NothingWritten(String name, String axes, String expected)
