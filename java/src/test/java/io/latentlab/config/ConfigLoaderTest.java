@@ -260,6 +260,19 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void canonicalJson_sortsTheOpaqueModelSectionsToo() throws IOException {
+    // model: is a map, not a record, so its keys are sorted by ORDER_MAP_ENTRIES_BY_KEYS and not
+    // by SORT_PROPERTIES_ALPHABETICALLY: the same model written in another order is the same trial.
+    String a = loader.canonicalJson(loader.load(write(
+        "name: x\nmodel: {vae: {latent_channels: 4, base_channels: 32}, unet: {depth: 2}}\n")));
+    String b = loader.canonicalJson(loader.load(write(
+        "name: x\nmodel: {unet: {depth: 2}, vae: {base_channels: 32, latent_channels: 4}}\n")));
+    assertTrue(a.contains("\"model\":{\"unet\":{\"depth\":2},\"vae\":{\"base_channels\":32,\"latent_channels\":4}}"), a);
+    assertEquals(a, b);
+    assertEquals(TrialId.of(a, 0), TrialId.of(b, 0));
+  }
+
+  @Test
   void trialId_dependsOnConfigAndReplicate() throws IOException {
     String a = loader.canonicalJson(loader.load(write("name: x\nseed: 3\n")));
     String b = loader.canonicalJson(loader.load(write("name: x\nseed: 4\n")));
