@@ -226,11 +226,8 @@ final class SweepCommand implements Callable<Integer> {
       description = "Reads the sweep directory's plan and the run files (and, for a sweep on "
           + "Slurm, the queue) and prints one row per trial.")
   static final class Status implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "the sweep's name or directory")
-    String name;
-
     @CommandLine.Mixin
-    RunsDirOption runs = new RunsDirOption();
+    SweepArgument sweep = new SweepArgument();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -238,9 +235,9 @@ final class SweepCommand implements Callable<Integer> {
     @Override
     public Integer call() {
       CommandLine cli = spec.commandLine();
-      Path directory = find(cli, runs, name);
+      Path directory = sweep.find(cli);
       SweepPlan plan = SweepRunner.readPlan(directory);
-      SweepRunner runner = new SweepRunner(Main.home(), runs.resolve(), null);
+      SweepRunner runner = sweep.runner();
       List<SweepRunner.Row> status = runner.status(plan);
       printPlan(cli.getOut(), plan, status);
       cli.getOut().printf("%d trials (%s); %s%n", status.size(), counts(status), directory);
@@ -257,11 +254,8 @@ final class SweepCommand implements Callable<Integer> {
           + "grids, a picture grid of one fixed seed across the sweep, the best trial per metric, "
           + "every trial's overrides) is also refreshed while a sweep runs.")
   static final class Report implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "NAME", description = "the sweep's name or directory")
-    String name;
-
     @CommandLine.Mixin
-    RunsDirOption runs = new RunsDirOption();
+    SweepArgument sweep = new SweepArgument();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -269,9 +263,9 @@ final class SweepCommand implements Callable<Integer> {
     @Override
     public Integer call() {
       CommandLine cli = spec.commandLine();
-      Path directory = find(cli, runs, name);
+      Path directory = sweep.find(cli);
       SweepPlan plan = SweepRunner.readPlan(directory);
-      SweepRunner runner = new SweepRunner(Main.home(), runs.resolve(), null);
+      SweepRunner runner = sweep.runner();
       Path report = runner.refreshReport(plan, io.latentlab.sweep.SweepDirectory.open(directory));
       cli.getOut().println("report: " + report);
       cli.getOut().flush();
@@ -279,11 +273,27 @@ final class SweepCommand implements Callable<Integer> {
     }
   }
 
-  static Path find(CommandLine cli, RunsDirOption runs, String name) {
-    try {
-      return new SweepRunner(Main.home(), runs.resolve(), null).findSweep(name);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(cli, e.getMessage());
+  /** The NAME argument of status and report, with --runs-dir. */
+  static final class SweepArgument {
+    @Parameters(index = "0", paramLabel = "NAME", description = "the sweep's name or directory")
+    String name;
+
+    @CommandLine.Mixin
+    RunsDirOption runs = new RunsDirOption();
+
+    /** A runner over the runs root that reads sweeps (no Python). */
+    SweepRunner runner() {
+      return new SweepRunner(Main.home(), runs.resolve(), null);
+    }
+
+    /** The sweep directory NAME names; a usage error if none. */
+    Path find(CommandLine cli) {
+      try {
+        return runner().findSweep(name);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(cli, e.getMessage());
+      }
     }
   }
+
 }

@@ -14,8 +14,6 @@ import io.latentlab.testing.TestProject;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStreamReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,23 +23,11 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** Two real processes and one trial: claims, their takeover, and an interrupted run. */
 class RunClaimProcessTest {
   @TempDir Path dir;
 
-  record Outcome(int exitCode, String out, String err) {}
-
-  private static Outcome execute(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    int code = cli.execute(args);
-    return new Outcome(code, out.toString(), err.toString());
-  }
 
   private static String classPath() throws java.io.IOException {
     Path target = TestProject.home().resolve("target");
@@ -70,7 +56,7 @@ class RunClaimProcessTest {
           new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
       assertEquals("claimed", holderOut.readLine());
 
-      Outcome refused = execute("run", config.toString(), "--runs-dir", runs.toString());
+      Cli.Outcome refused = Cli.execute("run", config.toString(), "--runs-dir", runs.toString());
       assertEquals(3, refused.exitCode(), refused.err());
       assertEquals(1, refused.err().lines().count(), refused.err());
       assertTrue(refused.err().contains("already running elsewhere"), refused.err());
@@ -81,7 +67,7 @@ class RunClaimProcessTest {
       holder.waitFor();
     }
 
-    Outcome taken = execute("run", config.toString(), "--runs-dir", runs.toString());
+    Cli.Outcome taken = Cli.execute("run", config.toString(), "--runs-dir", runs.toString());
     assertEquals(0, taken.exitCode(), taken.err());
     assertTrue(Files.isRegularFile(trial.directory().resolve("result.json")));
   }

@@ -8,8 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.testing.TestProject;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,24 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import picocli.CommandLine;
 
 /** Sweeps end to end through the CLI: real configs, real Python, real processes. */
 class SweepCommandTest {
   @TempDir static Path dir;
   static final ObjectMapper JSON = new ObjectMapper();
 
-  record Outcome(int exitCode, String out, String err) {}
-
-  static Outcome execute(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    int code = cli.execute(args);
-    return new Outcome(code, out.toString(), err.toString());
-  }
 
   static Path write(String name, String text) throws IOException {
     Path file = dir.resolve(name);
@@ -72,7 +58,7 @@ class SweepCommandTest {
       throws IOException {
     Path file = write("bad.yaml", "sweep: bad\nbase: tiny.yaml\n" + axes.replace("\\n", "\n") + "\n");
     Path runs = dir.resolve("bad-runs");
-    Outcome outcome = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    Cli.Outcome outcome = Cli.execute("sweep", file.toString(), "--runs-dir", runs.toString());
     assertEquals(2, outcome.exitCode(), outcome.err());
     assertEquals(1, outcome.err().lines().count(), outcome.err());
     assertTrue(outcome.err().startsWith(file.toString()), outcome.err());
@@ -83,7 +69,7 @@ class SweepCommandTest {
   @Test
   void sweep_samplingSweepOverAMissingRun_exit2() throws IOException {
     Path file = write("nosuchrun.yaml", "sweep: s\nrun: abcdef12\ngrid: {sample.steps: [1, 2]}\n");
-    Outcome outcome = execute("sweep", file.toString(), "--runs-dir", dir.resolve("empty-runs").toString());
+    Cli.Outcome outcome = Cli.execute("sweep", file.toString(), "--runs-dir", dir.resolve("empty-runs").toString());
     assertEquals(2, outcome.exitCode(), outcome.err());
     assertTrue(outcome.err().contains(":2:1: run: no run under"), outcome.err());
   }
@@ -97,7 +83,7 @@ class SweepCommandTest {
         grid:
           seed: [1, 2]
         """);
-    Outcome plan = execute("sweep", file.toString(), "--dry-run", "--runs-dir", runs.toString());
+    Cli.Outcome plan = Cli.execute("sweep", file.toString(), "--dry-run", "--runs-dir", runs.toString());
     assertEquals(0, plan.exitCode(), plan.err());
     List<String> rows = plan.out().lines().filter(l -> l.matches("\\d+ +[0-9a-f]{12} .*")).toList();
     assertEquals(2, rows.size(), plan.out());
@@ -107,7 +93,7 @@ class SweepCommandTest {
     // Trial 2's outputs cannot be written (a folder is in the way): it fails, trial 1 completes.
     Path blocked = runs.resolve("sweep-tiny").resolve(failing).resolve("latents.arrow").resolve("x");
     Files.createDirectories(blocked);
-    Outcome first = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    Cli.Outcome first = Cli.execute("sweep", file.toString(), "--runs-dir", runs.toString());
     assertEquals(1, first.exitCode(), first.out() + first.err());
     assertTrue(first.err().contains("1 trials failed"), first.err());
     assertTrue(first.err().contains(failing), "names the failed trial: " + first.err());
@@ -125,7 +111,7 @@ class SweepCommandTest {
     String resultBefore = Files.readString(completedResult);
 
     // Again: the completed trial is not rerun, the failed one is not retried.
-    Outcome again = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    Cli.Outcome again = Cli.execute("sweep", file.toString(), "--runs-dir", runs.toString());
     assertEquals(1, again.exitCode());
     assertEquals(1, JSON.readTree(sweepDir.resolve("trials").resolve(failing + ".json").toFile())
         .get("attempts").asInt(), "not retried without --retry-failed");
@@ -134,7 +120,7 @@ class SweepCommandTest {
     // --retry-failed with the obstacle gone: it completes, and the report lists both.
     Files.delete(blocked);
     Files.delete(blocked.getParent());
-    Outcome retried = execute("sweep", file.toString(), "--retry-failed", "--runs-dir", runs.toString());
+    Cli.Outcome retried = Cli.execute("sweep", file.toString(), "--retry-failed", "--runs-dir", runs.toString());
     assertEquals(0, retried.exitCode(), retried.out() + retried.err());
     JsonNode state = JSON.readTree(sweepDir.resolve("trials").resolve(failing + ".json").toFile());
     assertEquals("completed", state.get("state").asText());
@@ -142,7 +128,7 @@ class SweepCommandTest {
     assertTrue(Files.readString(sweepDir.resolve("report.md")).contains(failing));
 
     // A run of the same config outside the sweep is the same trial: nothing to do.
-    Outcome alone = execute("run", dir.resolve("tiny.yaml").toString(), "seed=1", "--runs-dir", runs.toString());
+    Cli.Outcome alone = Cli.execute("run", dir.resolve("tiny.yaml").toString(), "seed=1", "--runs-dir", runs.toString());
     assertTrue(alone.out().contains("already completed"), alone.out());
   }
 
@@ -177,7 +163,7 @@ class SweepCommandTest {
     sweep.waitFor();
     String firstBefore = Files.readString(firstResult);
 
-    Outcome resumed = execute("sweep", file.toString(), "--runs-dir", runs.toString());
+    Cli.Outcome resumed = Cli.execute("sweep", file.toString(), "--runs-dir", runs.toString());
     assertEquals(0, resumed.exitCode(), resumed.out() + resumed.err());
     assertEquals(firstBefore, Files.readString(firstResult), "the completed trial was not run again");
     try (Stream<Path> results = Files.walk(runs)) {
@@ -200,7 +186,7 @@ class SweepCommandTest {
         grid:
           seed: [21, 22]
         """);
-    Outcome outcome = execute("sweep", file.toString(), "--parallel", "2", "--runs-dir", runs.toString());
+    Cli.Outcome outcome = Cli.execute("sweep", file.toString(), "--parallel", "2", "--runs-dir", runs.toString());
     assertEquals(0, outcome.exitCode(), outcome.out() + outcome.err());
     Path sweepDir;
     try (Stream<Path> sweeps = Files.list(runs.resolve("sweeps"))) {
@@ -239,7 +225,7 @@ class SweepCommandTest {
       }
     });
     killer.start();
-    Outcome died = execute("sweep", dying.toString(), "--parallel", "2", "--runs-dir", runs.toString());
+    Cli.Outcome died = Cli.execute("sweep", dying.toString(), "--parallel", "2", "--runs-dir", runs.toString());
     killer.join();
     assertEquals(1, died.exitCode(), died.out() + died.err());
     assertTrue(died.err().contains("its worker process ended with exit code 137"), died.err());
