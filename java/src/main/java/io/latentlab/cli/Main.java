@@ -19,8 +19,8 @@ import picocli.CommandLine.Command;
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
         EvaluateCommand.class, ReproduceCommand.class, SweepCommand.class, SweepTaskCommand.class,
         CommandLine.HelpCommand.class},
-    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input, 3 the trial is "
-        + "already running in another process.",
+    footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input,",
+        "3 the trial is already running in another process.",
         "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
 public final class Main implements Runnable {
   /** Exit code of a failed run. */

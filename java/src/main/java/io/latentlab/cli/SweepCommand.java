@@ -28,7 +28,7 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "sweep",
     mixinStandardHelpOptions = true,
-    header = "Runs a sweep: samplers × steps × guidance over a trained run, or training hyperparameters.",
+    header = "Runs a parameter sweep: sampling settings over a run, or training settings.",
     description = {
         "Expands the sweep file FILE into trials (grid: crossed, zip: advanced together, random: "
             + "n draws), checks every trial's config before anything runs, and runs the trials "

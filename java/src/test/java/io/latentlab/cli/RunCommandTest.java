@@ -176,8 +176,8 @@ class RunCommandTest {
     assertEquals(0, outcome.exitCode());
     assertTrue(outcome.out().contains("./latentlab run experiments/quickstart.yaml"), outcome.out());
     Outcome top = execute("--help");
-    assertTrue(top.out().contains("Exit codes: 0 done, 1 the run failed, 2 bad usage or input, 3 the "
-        + "trial is already running in another process."), top.out());
+    assertTrue(top.out().contains("Exit codes: 0 done, 1 the run failed, 2 bad usage or input,\n"
+        + "3 the trial is already running in another process."), top.out());
   }
 
   @Test
