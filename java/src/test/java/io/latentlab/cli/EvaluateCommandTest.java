@@ -23,22 +23,16 @@ class EvaluateCommandTest {
   @TempDir static Path dir;
   static Path run;
 
-  record Outcome(int exitCode, String out, String err) {}
-
-  static Outcome execute(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    return new Outcome(cli.execute(args), out.toString(), err.toString());
+  /** The in-JVM CLI runner every CLI test shares. */
+  private static Cli.Outcome execute(String... args) {
+    return Cli.execute(args);
   }
 
   @BeforeAll
   static void tinyRun() throws IOException {
     Path config = dir.resolve("tiny-eval.yaml");
     Files.writeString(config, TestProject.tinyExperiment("tiny-eval", 3, 3, 4));
-    Outcome outcome = execute("run", config.toString(), "--runs-dir", dir.resolve("runs").toString());
+    Cli.Outcome outcome = execute("run", config.toString(), "--runs-dir", dir.resolve("runs").toString());
     assertEquals(0, outcome.exitCode(), outcome.err());
     try (Stream<Path> found = Files.list(dir.resolve("runs").resolve("tiny-eval"))) {
       run = found.findFirst().orElseThrow();
@@ -54,10 +48,10 @@ class EvaluateCommandTest {
   @Test
   void evaluate_scoresAnUntrainedModelFarAboveTheFloor_andKeepsEveryEvaluation() throws IOException {
     int before = evaluations().size();
-    Outcome outcome = execute("evaluate", run.toString(), "--samples", "40", "--steps", "4");
+    Cli.Outcome outcome = execute("evaluate", run.toString(), "--samples", "40", "--steps", "4");
     assertEquals(0, outcome.exitCode(), outcome.err());
     assertTrue(outcome.out().contains("dpmpp_2m, 4 steps (4 NFE)"), outcome.out());
-    Outcome again = execute("evaluate", run.toString(), "--samples", "40", "--sampler", "heun",
+    Cli.Outcome again = execute("evaluate", run.toString(), "--samples", "40", "--sampler", "heun",
         "--steps", "3");
     assertEquals(0, again.exitCode(), again.err());
     assertTrue(again.out().contains("heun, 3 steps (5 NFE)"), again.out());
@@ -79,7 +73,7 @@ class EvaluateCommandTest {
         new String[] {"evaluate", run.toString(), "--report", "/etc/passwd", "--nfe-table"},
         new String[] {"evaluate", run.toString(), "--report", "docs/x.md"},
         new String[] {"evaluate", dir.resolve("nowhere").toString()})) {
-      Outcome outcome = execute(args);
+      Cli.Outcome outcome = execute(args);
       assertEquals(2, outcome.exitCode(), String.join(" ", args) + ": " + outcome.err());
       assertEquals(1, outcome.err().lines().count(), outcome.err());
     }

@@ -26,16 +26,9 @@ class RunCommandTest {
 
   @TempDir Path dir;
 
-  record Outcome(int exitCode, String out, String err) {}
-
-  private Outcome execute(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    int code = cli.execute(args);
-    return new Outcome(code, out.toString(), err.toString());
+  /** The in-JVM CLI runner every CLI test shares. */
+  private static Cli.Outcome execute(String... args) {
+    return Cli.execute(args);
   }
 
   private Path config(String yaml) throws IOException {
@@ -109,7 +102,7 @@ class RunCommandTest {
   })
   void run_badConfig_oneLineExit2WritesNothing(String yaml) throws IOException {
     Path file = config(yaml);
-    Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+    Cli.Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(2, outcome.exitCode(), outcome.err());
     List<String> lines = outcome.err().lines().toList();
     assertEquals(1, lines.size(), "one line: " + outcome.err());
@@ -122,7 +115,7 @@ class RunCommandTest {
     for (byte[] content : List.of(new byte[] {0, (byte) 0xff, 0x13, 0x37}, "name: caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1))) {
       Path file = dir.resolve("config.yaml");
       Files.write(file, content);
-      Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+      Cli.Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
       assertEquals(2, outcome.exitCode(), outcome.err());
       assertEquals(1, outcome.err().lines().count(), outcome.err());
       assertEquals(0, filesUnder(runs()));
@@ -137,7 +130,7 @@ class RunCommandTest {
   })
   void run_badOverride_oneLineExit2WritesNothing(String override) throws IOException {
     Path file = config("name: tiny\n");
-    Outcome outcome = execute("run", file.toString(), override, "--runs-dir", runs().toString());
+    Cli.Outcome outcome = execute("run", file.toString(), override, "--runs-dir", runs().toString());
     assertEquals(2, outcome.exitCode(), outcome.err());
     List<String> lines = outcome.err().lines().toList();
     assertEquals(1, lines.size(), outcome.err());
@@ -149,7 +142,7 @@ class RunCommandTest {
   @ValueSource(strings = {"--runs-dir", "--no-such-option", "--rerun=maybe", "--replicate=-1", "--replicate=x"})
   void run_badOption_isUsageErrorExit2(String option) throws IOException {
     Path file = config("name: tiny\n");
-    Outcome outcome = execute("run", file.toString(), option);
+    Cli.Outcome outcome = execute("run", file.toString(), option);
     assertEquals(2, outcome.exitCode(), outcome.err());
     assertEquals(1, outcome.err().lines().count(), outcome.err());
     assertTrue(outcome.err().strip().endsWith("(see: latentlab run --help)"), outcome.err());
@@ -158,24 +151,24 @@ class RunCommandTest {
 
   @Test
   void run_missingFile_exit2() {
-    Outcome outcome = execute("run", dir.resolve("absent.yaml").toString(), "--runs-dir", runs().toString());
+    Cli.Outcome outcome = execute("run", dir.resolve("absent.yaml").toString(), "--runs-dir", runs().toString());
     assertEquals(2, outcome.exitCode());
     assertTrue(outcome.err().strip().endsWith("no such file; check the path (configs live in experiments/)"), outcome.err());
   }
 
   @Test
   void run_noArguments_isUsageErrorExit2() {
-    Outcome outcome = execute("run");
+    Cli.Outcome outcome = execute("run");
     assertEquals(2, outcome.exitCode());
     assertTrue(outcome.err().contains("Missing required parameter: 'CONFIG'"), outcome.err());
   }
 
   @Test
   void help_listsExamplesAndExitCodes() {
-    Outcome outcome = execute("run", "--help");
+    Cli.Outcome outcome = execute("run", "--help");
     assertEquals(0, outcome.exitCode());
     assertTrue(outcome.out().contains("./latentlab run experiments/quickstart.yaml"), outcome.out());
-    Outcome top = execute("--help");
+    Cli.Outcome top = execute("--help");
     assertTrue(top.out().contains("Exit codes: 0 done, 1 the run failed, 2 bad usage or input,\n"
         + "3 the trial is already running in another process."), top.out());
   }
@@ -183,7 +176,7 @@ class RunCommandTest {
   @Test
   void run_tinyExperiment_writesRunDirectoryThenReusesIt() throws IOException {
     Path file = config(TINY);
-    Outcome first = execute("run", file.toString(), "--runs-dir", runs().toString());
+    Cli.Outcome first = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(0, first.exitCode(), first.err());
 
     Path experiment = runs().resolve("tiny");
@@ -224,33 +217,33 @@ class RunCommandTest {
     assertEquals(result.at("/metrics/unet_final_loss"), again.at("/metrics/unet_final_loss"));
 
     // The store sees the run straight from its files.
-    Outcome listed = execute("runs", "--runs-dir", runs().toString(), "--status", "completed");
+    Cli.Outcome listed = execute("runs", "--runs-dir", runs().toString(), "--status", "completed");
     assertEquals(0, listed.exitCode(), listed.err());
     assertTrue(listed.out().contains("tiny        " + run.getFileName() + "  completed"), listed.out());
     Path csv = dir.resolve("losses.csv");
-    Outcome exported = execute("query", "SELECT stage, count(*) AS n FROM metrics GROUP BY stage ORDER BY stage",
+    Cli.Outcome exported = execute("query", "SELECT stage, count(*) AS n FROM metrics GROUP BY stage ORDER BY stage",
         "--runs-dir", runs().toString(), "--csv", csv.toString());
     assertEquals(0, exported.exitCode(), exported.err());
     assertEquals("stage,n", Files.readAllLines(csv).get(0));
-    Outcome shown = execute("show", run.getFileName().toString(), "--runs-dir", runs().toString());
+    Cli.Outcome shown = execute("show", run.getFileName().toString(), "--runs-dir", runs().toString());
     assertTrue(shown.out().contains("\"status\" : \"completed\""), shown.out());
-    Outcome badSql = execute("query", "SELEC 1", "--runs-dir", runs().toString());
+    Cli.Outcome badSql = execute("query", "SELEC 1", "--runs-dir", runs().toString());
     assertEquals(2, badSql.exitCode());
     assertEquals(1, badSql.err().lines().count(), badSql.err());
 
     String resultBefore = Files.readString(run.resolve("result.json"));
-    Outcome second = execute("run", file.toString(), "--runs-dir", runs().toString());
+    Cli.Outcome second = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(0, second.exitCode(), second.err());
     assertTrue(second.out().contains("already completed; nothing was rerun"), second.out());
     assertEquals(resultBefore, Files.readString(run.resolve("result.json")), "completed result untouched");
 
-    Outcome reproduced = execute("reproduce", run.getFileName().toString(), "--runs-dir", runs().toString());
+    Cli.Outcome reproduced = execute("reproduce", run.getFileName().toString(), "--runs-dir", runs().toString());
     assertEquals(0, reproduced.exitCode(), reproduced.out() + reproduced.err());
     assertTrue(reproduced.out().contains("identical: trial id, config, versions, data, metrics and outputs"),
         reproduced.out());
     assertTrue(reproduced.out().contains("reproduction: " + runs().resolve(".reproductions")), reproduced.out());
 
-    Outcome rerun = execute("run", file.toString(), "--runs-dir", runs().toString(), "--rerun");
+    Cli.Outcome rerun = execute("run", file.toString(), "--runs-dir", runs().toString(), "--rerun");
     assertEquals(0, rerun.exitCode(), rerun.err());
     try (Stream<Path> list = Files.list(experiment)) {
       List<String> names = list.map(p -> p.getFileName().toString()).sorted().toList();
@@ -260,12 +253,12 @@ class RunCommandTest {
           "the earlier result is kept");
     }
 
-    Outcome overridden = execute("run", file.toString(), "sample.steps=2", "--runs-dir", runs().toString());
+    Cli.Outcome overridden = execute("run", file.toString(), "sample.steps=2", "--runs-dir", runs().toString());
     assertEquals(0, overridden.exitCode(), overridden.err());
     assertTrue(overridden.out().contains("experiment tiny, trial "), overridden.out());
     assertFalse(overridden.out().contains("trial " + run.getFileName()), "an override makes another trial");
 
-    Outcome replicate = execute("run", file.toString(), "--replicate", "1", "--runs-dir", runs().toString());
+    Cli.Outcome replicate = execute("run", file.toString(), "--replicate", "1", "--runs-dir", runs().toString());
     assertEquals(0, replicate.exitCode(), replicate.err());
     assertFalse(replicate.out().contains("trial " + run.getFileName()), "a replicate is another trial");
     JsonNode replicateResult;
@@ -286,7 +279,7 @@ class RunCommandTest {
         .plan(file, new io.latentlab.config.ConfigLoader().load(file), 0);
     // An earlier attempt left a non-empty folder where latents.arrow goes: its write must fail.
     Files.createDirectories(trial.directory().resolve("latents.arrow").resolve("blocker"));
-    Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
+    Cli.Outcome outcome = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(1, outcome.exitCode(), outcome.err());
     assertFalse(Files.exists(trial.directory().resolve("result.json")),
         "result.json is written last, so a run whose outputs failed is not complete");

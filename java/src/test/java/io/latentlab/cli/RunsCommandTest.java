@@ -18,15 +18,9 @@ import picocli.CommandLine;
 class RunsCommandTest {
   @TempDir Path runs;
 
-  record Outcome(int exitCode, String out, String err) {}
-
-  static Outcome execute(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    return new Outcome(cli.execute(args), out.toString(), err.toString());
+  /** The in-JVM CLI runner every CLI test shares. */
+  private static Cli.Outcome execute(String... args) {
+    return Cli.execute(args);
   }
 
   @Test
@@ -34,7 +28,7 @@ class RunsCommandTest {
     RunFixtures.writeRun(runs, "alpha", 1, "completed", true);
     Path bad = RunFixtures.writeRun(runs, "alpha", 2, "completed", true);
     Files.writeString(bad.resolve("result.json"), "{\"experiment\": \"alp");
-    Outcome outcome = execute("runs", "--runs-dir", runs.toString());
+    Cli.Outcome outcome = execute("runs", "--runs-dir", runs.toString());
     assertEquals(0, outcome.exitCode(), outcome.err());
     assertEquals("", outcome.err());
     String corrupt = outcome.out().lines().filter(l -> l.contains(bad.getFileName().toString())).findFirst().orElseThrow();
@@ -46,12 +40,12 @@ class RunsCommandTest {
   void runs_afterRerun_showsTheLiveRunOnly_andAllShowsTheReplacedOne() {
     RunFixtures.writeRun(runs, "alpha", 1, "completed", true);
     Path kept = RunFixtures.rerun(runs, "alpha", 1);
-    Outcome live = execute("runs", "--runs-dir", runs.toString());
+    Cli.Outcome live = execute("runs", "--runs-dir", runs.toString());
     assertEquals(0, live.exitCode(), live.err());
     assertEquals(3, live.out().lines().count(), live.out()); // header, rule, one run
     assertTrue(live.out().contains("incomplete"), live.out());
     assertFalse(live.out().contains("completed"), live.out());
-    Outcome all = execute("runs", "--all", "--runs-dir", runs.toString());
+    Cli.Outcome all = execute("runs", "--all", "--runs-dir", runs.toString());
     assertEquals(0, all.exitCode(), all.err());
     assertEquals(4, all.out().lines().count(), all.out());
     assertTrue(all.out().lines().anyMatch(l -> l.contains("replaced") && l.contains(kept.toString())), all.out());
@@ -59,7 +53,7 @@ class RunsCommandTest {
 
   @Test
   void runs_unknownStatus_isUsageErrorNamingTheStatuses() {
-    Outcome outcome = execute("runs", "--status", "done", "--runs-dir", runs.toString());
+    Cli.Outcome outcome = execute("runs", "--status", "done", "--runs-dir", runs.toString());
     assertEquals(2, outcome.exitCode());
     assertTrue(outcome.err().contains("completed") && outcome.err().contains("corrupt"), outcome.err());
   }
