@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from latentlab import checkpoint
+from latentlab import compilation_cache
 from latentlab import config as config_lib
 from latentlab import tensors
 
@@ -35,6 +36,12 @@ def register(function: Callable) -> Callable:
         raise ValueError(f"a different function is already registered as {name!r}")
     _registry[name] = function
     return function
+
+
+def start(home: str) -> None:
+    """What Java runs once when it starts the bridge for the project at ``home``: XLA's
+    on-disk compilation cache (:mod:`latentlab.compilation_cache`)."""
+    compilation_cache.enable(home)
 
 
 def available() -> tuple[str, ...]:

@@ -9,9 +9,12 @@ from pathlib import Path
 import jax
 import pytest
 
+from latentlab import compilation_cache
 from latentlab.data import mnist
 
 PROJECT = Path(__file__).resolve().parents[2]
+# The project's on-disk compilation cache, as Java's bridge uses it: results do not depend on it.
+compilation_cache.enable(PROJECT)
 
 
 def pytest_configure(config):

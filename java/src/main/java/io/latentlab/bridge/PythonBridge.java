@@ -49,6 +49,7 @@ public final class PythonBridge implements AutoCloseable {
       interpreter.set("_latentlab_site", environment.sitePackages().toString());
       interpreter.exec("site.addsitedir(_latentlab_site)");
       interpreter.exec("import " + MODULE + " as " + ALIAS);
+      interpreter.invoke(ALIAS + ".start", environment.home().toString());
       if (Boolean.getBoolean(TESTING_PROPERTY)) {
         interpreter.exec("import latentlab.testing");
         interpreter.exec("latentlab.testing.register()");
