@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code ./latentlab shell} as a researcher uses it: the launcher starts the real {@code jshell},
  * a scripted session arrives on its stdin, and the test reads what the terminal would show. One
  * session (one Python start-up, one tiny training run) goes through every case in turn: a run
- * with progress, stepwise sampling with an intervention, a Python exception, two config
+ * with progress, a one-cell sampling sweep, stepwise sampling with an intervention, a Python exception, two config
  * mistakes, and the end of input (Ctrl-D), after which jshell and its snippet JVM must be gone.
  *
  * <p>The launcher runs the packaged jar, so the test first checks that the jar is newer than the
@@ -62,6 +62,8 @@ class ShellSessionTest {
         var run = lab.run(cfg)
         System.out.println("MARK run " + run)
         lab.runs()
+        var sweep = lab.sweep(Sweep.sampling(run.trialId()).name("shell").grid("sample.steps", List.of(2)).evaluate(20).build())
+        System.out.println("MARK sweep " + sweep)
         var untouched = lab.sampler(run).sampler("dpmpp_2m").steps(4).guidance(3).labels(1, 2, 3).open().finish().decode().toFloatArray()
         var again = lab.sampler(run).sampler("dpmpp_2m").steps(4).guidance(3).labels(1, 2, 3).open().finish().decode().toFloatArray()
         var s = lab.sampler(run).sampler("dpmpp_2m").steps(4).guidance(3).labels(1, 2, 3).open()
@@ -182,6 +184,14 @@ class ShellSessionTest {
     assertTrue(Files.isRegularFile(dir.resolve("runs/tiny-shell").resolve(run.group(1)).resolve("result.json")));
     assertTrue(lines().stream().anyMatch(l -> l.matches("tiny-shell\\s+" + run.group(1) + "\\s+completed\\s.*")),
         "lab.runs() prints the run as a table row:\n" + output);
+  }
+
+  @Test
+  void sweep_runsInThisJvmAndPrintsItsTrials() {
+    assertTrue(output.contains("sweep shell: 1 trials"), output);
+    assertTrue(lines().stream().anyMatch(l -> l.matches("[0-9a-f]{12}\\s+completed\\s+2\\s.*")),
+        "the trials as a table (trial, state, steps, metrics):\n" + output);
+    assertTrue(output.contains("MARK sweep Sweep shell: 1 trials, 1 completed, 0 failed"), output);
   }
 
   @Test
