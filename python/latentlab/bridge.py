@@ -301,5 +301,31 @@ def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_di
     return json.dumps({"score": score, "compiles": sampling.compile_count()}, sort_keys=True)
 
 
+# The namespace of the user's own Python in a JShell session (lab.python), kept between calls.
+_repl_namespace: dict | None = None
+
+
+@register
+def repl_evaluate(source: str) -> str:
+    """Runs the user's own Python from JShell (``lab.python("...")``) and returns the ``repr`` of
+    its value: an expression is evaluated, anything else (``x = 1``, ``import math``) executed,
+    returning ``''``. Names persist between calls in one namespace, which starts with ``jax``,
+    ``jnp`` and ``np``.
+
+    This is the one place where text from Java runs as code, on purpose: it is what the user
+    typed into their own REPL. Configs and files are never evaluated (DESIGN.md, Safety).
+    """
+    global _repl_namespace
+    if _repl_namespace is None:
+        import jax.numpy as jnp
+        _repl_namespace = {"__name__": "__lab__", "jax": jax, "jnp": jnp, "np": np}
+    try:
+        code = compile(source, "<lab.python>", "eval")
+    except SyntaxError:
+        exec(compile(source, "<lab.python>", "exec"), _repl_namespace)  # noqa: S102
+        return ""
+    return repr(eval(code, _repl_namespace))  # noqa: S307
+
+
 # The product's entry points (fixtures registered later are not among them).
 PUBLIC = available()

@@ -4,6 +4,7 @@ import importlib
 import json
 
 import jax
+import numpy as np
 import pytest
 
 from latentlab import bridge, evaluate, tensors
@@ -160,3 +161,22 @@ def test_evaluate_checks_the_request_with_the_samplers_own_names():
         evaluate.check_request({**REQUEST, "sampler": "DDIM"}, 100)
     for name in samplers.SAMPLERS:
         evaluate.check_request({**REQUEST, "sampler": name, "nfes": [5], "table_samples": 2}, 100)
+
+
+def test_repl_evaluate_returns_the_repr_and_keeps_names_between_calls():
+    assert "repl_evaluate" in bridge.PUBLIC
+    assert bridge.call("repl_evaluate", "1 + 1") == "2"
+    assert bridge.call("repl_evaluate", "'text'") == "'text'"
+    assert bridge.call("repl_evaluate", "x = jnp.arange(3)") == ""
+    assert bridge.call("repl_evaluate", "int(x.sum())") == "3"
+    assert bridge.call("repl_evaluate", "np.float32(2) * 2") == repr(np.float32(4))
+
+
+def test_repl_evaluate_raises_the_users_error_with_its_traceback():
+    with pytest.raises(ZeroDivisionError):
+        bridge.call("repl_evaluate", "1 / 0")
+    kind, message, trace, _ = bridge.last_error()
+    assert (kind, message) == ("ZeroDivisionError", "division by zero")
+    assert 'File "<lab.python>", line 1' in trace
+    with pytest.raises(SyntaxError):
+        bridge.call("repl_evaluate", "1 +")

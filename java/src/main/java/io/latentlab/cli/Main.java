@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input,",
         "3 the trial is already running in another process.",
-        "Set-up and tests are the launcher's: ./latentlab setup | demo | test"})
+        "Set-up, tests and JShell are the launcher's: ./latentlab setup | demo | test | shell"})
 public final class Main implements Runnable {
   /** Exit code of a failed run. */
   static final int EXIT_FAILED = 1;

@@ -1,7 +1,9 @@
 package io.latentlab.cli;
 
 import io.latentlab.bridge.ProgressListener;
+import java.io.PrintStream;
 import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -10,24 +12,52 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python.
  * Python reports step 0 of a stage before its first jitted call; until step 1 arrives the bar
  * says {@code compiling...}, and its clock restarts then, so rates and ETAs measure steps, not
- * XLA's compilation.
+ * XLA's compilation. Used by the CLI and by the JShell facade
+ * ({@code io.latentlab.shell.Lab}). Close it when the work ends.
  */
-final class ProgressBars implements ProgressListener, AutoCloseable {
+public final class ProgressBars implements ProgressListener, AutoCloseable {
+  /** Columns of a bar printed to a stream: JShell cannot tell the terminal's width. */
+  private static final int JSHELL_WIDTH = 80;
   private ProgressBar bar;
   private String stage;
   private boolean compiling;
+  private final PrintStream stream;
+
+  /**
+   * Bars on the process's own stderr (file descriptor 2), redrawn in place where the terminal
+   * can move its cursor: the CLI's. No bar shows until the first progress report arrives.
+   */
+  public ProgressBars() {
+    this.stream = null;
+  }
+
+  private ProgressBars(PrintStream stream) {
+    this.stream = stream;
+  }
+
+  /**
+   * Bars printed to {@code stream}, one line each, redrawn with a carriage return and at most
+   * 80 columns wide. For JShell, whose snippets run in a JVM whose file descriptor 2 does not
+   * reach the user's terminal (the default bars print there), while {@code System.err} does.
+   */
+  public static ProgressBars printingTo(PrintStream stream) {
+    return new ProgressBars(java.util.Objects.requireNonNull(stream, "stream"));
+  }
 
   @Override
   public void update(String newStage, long step, long total, double loss) {
     if (!newStage.equals(stage)) {
       close();
       stage = newStage;
-      bar = new ProgressBarBuilder()
+      ProgressBarBuilder builder = new ProgressBarBuilder()
           .setTaskName(label(newStage))
           .setInitialMax(total)
           .setStyle(ProgressBarStyle.ASCII)
-          .setUpdateIntervalMillis(500)
-          .build();
+          .setUpdateIntervalMillis(500);
+      if (stream != null) {
+        builder.setConsumer(new ConsoleProgressBarConsumer(stream, JSHELL_WIDTH));
+      }
+      bar = builder.build();
       compiling = step == 0;
       if (compiling) {
         bar.setExtraMessage("compiling...");

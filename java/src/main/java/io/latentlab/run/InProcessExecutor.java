@@ -21,6 +21,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.arrow.memory.BufferAllocator;
@@ -47,6 +48,10 @@ final class InProcessExecutor implements TrialExecutor {
   @Override
   @SuppressWarnings("try") // the claim is held for the try block, then released
   public RunResult execute(Trial trial, ProgressListener progress, boolean rerun) {
+    // Checked before any work: a null listener used to fail only when Python first reported
+    // progress, as an exception raised inside the callback, after the run directory existed.
+    Objects.requireNonNull(trial, "trial");
+    Objects.requireNonNull(progress, "progress: give ProgressListener.NONE for no progress reports");
     if (!rerun && isComplete(trial)) {
       return completed(trial);
     }

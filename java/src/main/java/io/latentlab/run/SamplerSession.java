@@ -44,11 +44,14 @@ public final class SamplerSession implements AutoCloseable {
    * @param run a run directory (holds {@code checkpoint/})
    * @param allocator owns the tensors this session returns; {@code Allocators.aligned()} for
    *     tensors given back through {@link #setLatents}
-   * @param progress told after each step (stage {@code sample}); may be null
+   * @param progress told after each step (stage {@code sample}); {@link ProgressListener#NONE}
+   *     for none
    * @throws IllegalArgumentException if the run has no checkpoint or an option is invalid
+   * @throws NullPointerException if an argument is null
    */
   public static SamplerSession open(PythonBridge bridge, Path run, SamplerOptions options,
       BufferAllocator allocator, ProgressListener progress) {
+    java.util.Objects.requireNonNull(progress, "progress: give ProgressListener.NONE for no progress reports");
     Path checkpoint = run.resolve(RunDirectory.CHECKPOINT);
     if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
       throw new IllegalArgumentException(run + " has no checkpoint; run the experiment to completion first");
@@ -90,9 +93,7 @@ public final class SamplerSession implements AutoCloseable {
           latents.arrayAddress(), latents.schemaAddress(), x0.arrayAddress(), x0.schemaAddress()));
       Tensor latentTensor = latents.take();
       Step step = new Step(stepsDone, latentTensor, x0.take());
-      if (progress != null) {
-        progress.update("sample", stepsDone, totalSteps, Double.NaN);
-      }
+      progress.update("sample", stepsDone, totalSteps, Double.NaN);
       return step;
     }
   }

@@ -22,6 +22,8 @@ public interface TrialExecutor {
    * @throws RunClaimedException if another process is running the same trial
    * @throws io.latentlab.bridge.PythonException if training or sampling failed (the run is
    *     recorded {@code failed})
+   * @throws NullPointerException if {@code trial} or {@code progress} is null (nothing is
+   *     written)
    */
   RunResult execute(Trial trial, ProgressListener progress, boolean rerun);
 

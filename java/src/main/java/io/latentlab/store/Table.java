@@ -49,6 +49,16 @@ public record Table(List<String> columns, List<List<Object>> rows) {
     return out.toString();
   }
 
+  /**
+   * A summary, e.g. {@code Table[3 rows: experiment, trial, status]}; {@link #render()} gives
+   * the rows (JShell shows this after the facade has printed them).
+   */
+  @Override
+  public String toString() {
+    return "Table[" + rows.size() + (rows.size() == 1 ? " row: " : " rows: ")
+        + String.join(", ", columns) + "]";
+  }
+
   private static String format(Object value) {
     if (value == null) {
       return "";

@@ -281,9 +281,38 @@ public final class Tensor implements AutoCloseable {
     }
   }
 
+  /**
+   * One line for a REPL or a log: element type, shape and, while open, the mean and standard
+   * deviation of the values, e.g. {@code Tensor[float32 64×8×8×4 mean 0.01 std 1.00]}.
+   */
   @Override
   public String toString() {
-    return "Tensor<" + dtype.pythonName() + ">" + Arrays.toString(shape) + (closed ? " (closed)" : "");
+    StringBuilder text = new StringBuilder("Tensor[").append(dtype.pythonName()).append(' ');
+    for (int i = 0; i < shape.length; i++) {
+      text.append(i == 0 ? "" : "×").append(shape[i]);
+    }
+    if (closed) {
+      return text.append(" closed]").toString();
+    }
+    double[] meanAndStd = meanAndStd();
+    return text.append(String.format(java.util.Locale.ROOT, " mean %.2f std %.2f]",
+        meanAndStd[0], meanAndStd[1])).toString();
+  }
+
+  /** The mean and the (population) standard deviation of the values, in two passes. */
+  private double[] meanAndStd() {
+    long n = size();
+    double sum = 0;
+    for (long i = 0; i < n; i++) {
+      sum += getFlat(i);
+    }
+    double mean = sum / n;
+    double squares = 0;
+    for (long i = 0; i < n; i++) {
+      double d = getFlat(i) - mean;
+      squares += d * d;
+    }
+    return new double[] {mean, Math.sqrt(squares / n)};
   }
 
   /** Something that writes an Arrow C Data array and schema to the two addresses it is given. */

@@ -54,6 +54,6 @@ class JShellBridgeTest {
     assertTrue(process.waitFor(180, TimeUnit.SECONDS), "jshell finished");
     assertEquals(0, process.exitValue(), output);
     assertTrue(output.contains("printed by Python inside JShell"), output);
-    assertTrue(output.contains("zero-copy true Tensor<float32>[2, 2, 3]"), output);
+    assertTrue(output.contains("zero-copy true Tensor[float32 2×2×3 mean 5.50 std 3.45]"), output);
   }
 }

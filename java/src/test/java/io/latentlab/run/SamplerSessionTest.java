@@ -136,7 +136,7 @@ class SamplerSessionTest {
   @Test
   void open_runWithoutCheckpoint_refused(@TempDir Path empty) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> SamplerSession.open(bridge, empty, options(), allocator, null));
+        () -> SamplerSession.open(bridge, empty, options(), allocator, ProgressListener.NONE));
     assertTrue(e.getMessage().endsWith("has no checkpoint; run the experiment to completion first"));
   }
 
@@ -179,7 +179,7 @@ class SamplerSessionTest {
     List<Integer> labels = new ArrayList<>();
     ((List<?>) this.run.result().get("sample_labels")).forEach(l -> labels.add(((Number) l).intValue()));
     try (SamplerSession session = SamplerSession.open(bridge, run,
-        new SamplerOptions("dpmpp_2m", 4, seed, labels, 2.0), allocator, null)) {
+        new SamplerOptions("dpmpp_2m", 4, seed, labels, 2.0), allocator, ProgressListener.NONE)) {
       while (!session.done()) {
         session.step().close();
       }

@@ -64,7 +64,7 @@ public class SamplingBenchmark {
   @Benchmark
   public int stepwise() {
     try (SamplerSession session = SamplerSession.open(bridge, run,
-        new SamplerOptions("ddim", STEPS, 0, labels, 3.0), allocator, null)) {
+        new SamplerOptions("ddim", STEPS, 0, labels, 3.0), allocator, io.latentlab.bridge.ProgressListener.NONE)) {
       while (!session.done()) {
         session.step().close();
       }
