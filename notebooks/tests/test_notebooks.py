@@ -108,7 +108,7 @@ def test_interrupt_stops_training_at_its_next_report_and_a_restart_leaves_it_res
     the kernel (a restart) in the middle of the resumed run; a new kernel resumes it from its
     last checkpoint (every 100 steps) and completes it."""
     runs = tmp_path / "runs"
-    start = (f'lab.runsDir("{runs}");'
+    start = (f'var lab = Lab.open(); lab.runsDir("{runs}");'
              ' var config = lab.config("experiments/tiny.yaml").set("train.unet.steps", 2000);'
              ' lab.run(config);')
     manager, client = start_new_kernel(kernel_name=KERNEL, startup_timeout=120)
