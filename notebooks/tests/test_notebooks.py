@@ -1,9 +1,9 @@
-"""The notebooks, executed headless with the real LatentLab Java kernel (rapaio-jupyter-kernel
-started by ``./latentlab kernel`` through the kernelspec that ``./latentlab setup`` writes), and
+"""The notebooks, executed headless with the real LatentLab Java kernel (JJava, started by
+``./latentlab kernel`` through the kernelspec that ``./latentlab setup`` writes), and
 the kernel's interrupt and restart in the middle of a training run.
 
 Run by ``./latentlab test`` after the Java and Python tests; needs a finished set-up (the jar,
-the kernel jar, the kernelspec). The notebooks share one tiny run (experiments/tiny.yaml) in the
+the kernel's jar, the kernelspec). The notebooks share one tiny run (experiments/tiny.yaml) in the
 project's runs/, so only the first trains. ``LATENTLAB_NOTEBOOKS_UPDATE=1`` writes the executed
 notebooks back into notebooks/ (how the committed outputs are made); otherwise they go to
 target/notebooks/.

@@ -14,8 +14,8 @@ import javax.imageio.ImageIO;
 
 /**
  * Pictures for notebooks and JShell: each method returns a {@link BufferedImage}, which a Java
- * notebook kernel shows inline as {@code image/png} when it is a cell's value (rapaio's kernel
- * and JJava both render {@code java.awt.Image} so). No kernel API is called here, so the same
+ * notebook kernel shows inline as {@code image/png} when it is a cell's value (JJava and
+ * rapaio's kernel both render {@code java.awt.Image} so). No kernel API is called here, so the same
  * code runs in JShell, where the image can be written with {@link ImageIO}.
  *
  * <p>All display code lives here; the {@code lab} facade's {@code show} methods delegate to it.
