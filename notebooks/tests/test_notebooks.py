@@ -45,6 +45,9 @@ def test_setup_installed_the_kernelspec_and_the_notebooks_exist():
     assert spec["argv"][:2] == [str(HOME / "latentlab"), "kernel"]
     assert spec["interrupt_mode"] == "message"
     assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+    # the three that draw pictures say which cells must show one (04 shows tables and text)
+    drawing = [p.stem[:2] for p in NOTEBOOKS if image_cells(nbformat.read(p, as_version=4))]
+    assert drawing == ["01", "02", "03"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -53,7 +56,6 @@ def test_committed_notebook_carries_its_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     assert notebook.metadata.kernelspec.name == KERNEL
-    assert image_cells(notebook), f"{path.name} tags no cell 'image'"
     missing = [i for i in image_cells(notebook) if not shows_png(notebook.cells[i])]
     assert not missing, f"{path.name}: cells {missing} carry no image; execute with LATENTLAB_NOTEBOOKS_UPDATE=1"
 
@@ -120,7 +122,8 @@ def test_interrupt_stops_training_at_its_next_report_and_a_restart_leaves_it_res
         manager.interrupt_kernel()
         interrupted_at = time.monotonic()
         reply = client.get_shell_msg(timeout=120)
-        assert reply["parent_header"]["msg_id"] == request
+        while reply["parent_header"].get("msg_id") != request:  # e.g. kernel_info replies
+            reply = client.get_shell_msg(timeout=120)
         assert reply["content"]["status"] != "ok"
         _wait_for(lambda: _provenance(runs).get("status") == "interrupted", 60,
                   "provenance.json to record 'interrupted'")
