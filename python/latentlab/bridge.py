@@ -254,6 +254,15 @@ def session_decode(handle: int, array: int, schema: int) -> None:
 
 
 @register
+def session_decode_latents(handle: int, in_array: int, in_schema: int, array: int,
+                           schema: int) -> None:
+    """Decodes latents from Java [B, h, w, c] (zero-copy; e.g. a step's x0 prediction) with the
+    session's VAE and exports the images [B, H, W, C] in [0, 1]."""
+    tensors.export_tensor(_session(handle).decode(tensors.import_tensor(in_array, in_schema)),
+                          array, schema)
+
+
+@register
 def session_close(handle: int) -> None:
     """Forgets a session (its arrays are freed once Java has closed what it holds)."""
     _sessions.pop(handle, None)

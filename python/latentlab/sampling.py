@@ -150,6 +150,7 @@ class SamplingSession:
                              f"got {x.dtype}{list(x.shape)}")
         self.state = self.state.replace(x=x)
 
-    def decode(self) -> jax.Array:
-        """The current latents decoded to images [B, H, W, C] in [0, 1]."""
-        return decode(self.model, self.state.x)
+    def decode(self, latents=None) -> jax.Array:
+        """Latents decoded to images [B, H, W, C] in [0, 1]: the current ones, or ``latents``
+        [B, h, w, c] in the same space (e.g. a step's x0 prediction)."""
+        return decode(self.model, self.state.x if latents is None else latents)

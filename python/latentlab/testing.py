@@ -113,6 +113,16 @@ def noop() -> None:
     """Does nothing: the bridge's own cost, for benchmarks."""
 
 
+def report_progress(progress, steps: int, seconds_per_step: float) -> int:
+    """Stands in for a training loop: reports each of ``steps`` steps to a Java
+    ProgressListener, sleeping between them; returns the steps done (tests of interrupts)."""
+    import time
+    for step in range(1, int(steps) + 1):
+        time.sleep(float(seconds_per_step))
+        progress.update("test", step, int(steps), float("nan"))
+    return int(steps)
+
+
 def bench_hold(nbytes: int) -> int:
     """Keeps a float32 jax.Array of ``nbytes`` alive in Python; returns its handle."""
     return bench.hold(int(nbytes))
@@ -143,5 +153,5 @@ def bench_fused_sample(checkpoint_dir: str, steps: int, labels) -> None:
 
 
 FIXTURES = (echo_tensor, sample_tensor, sample_bad_tensor, bad_tensor_released, echo_print,
-            trim_heap, noop, bench_hold, bench_release, bench_export_held, bench_import,
-            bench_checkpoint, bench_fused_sample)
+            trim_heap, noop, report_progress, bench_hold, bench_release, bench_export_held,
+            bench_import, bench_checkpoint, bench_fused_sample)

@@ -33,6 +33,8 @@ final class InterpreterThread {
   private final ConcurrentLinkedQueue<Task<?>> queue = new ConcurrentLinkedQueue<>();
   private final Thread thread;
   private volatile boolean running = true;
+  /** The task the interpreter thread is running, or null. */
+  private volatile Task<?> current;
 
   InterpreterThread(String name) {
     thread = new Thread(this::loop, name);
@@ -68,8 +70,12 @@ final class InterpreterThread {
         Thread.yield();
       } else {
         LockSupport.park(task);
-        // A Python call cannot be abandoned half-way: wait it out, keep the interrupt for later.
-        interrupted |= Thread.interrupted();
+        // A Python call cannot be abandoned half-way: ask it to stop at its next progress
+        // report (see stopRequested), wait it out, and keep the interrupt for the caller.
+        if (Thread.interrupted()) {
+          interrupted = true;
+          task.stopRequested = true;
+        }
       }
     }
     if (interrupted) {
@@ -85,6 +91,16 @@ final class InterpreterThread {
       throw new IllegalStateException(task.failure);
     }
     return task.result;
+  }
+
+  /**
+   * True when the caller of the call now running was interrupted (a notebook's interrupt, a
+   * JShell Ctrl-C, {@link Thread#interrupt()}): long Python work checks it at each progress
+   * report and stops there. Read on the interpreter thread.
+   */
+  boolean stopRequested() {
+    Task<?> task = current;
+    return task != null && task.stopRequested;
   }
 
   /** Lets queued work finish, then ends the thread. */
@@ -105,7 +121,9 @@ final class InterpreterThread {
         }
         continue;
       }
+      current = task;
       task.run();
+      current = null;
       idleSince = System.nanoTime();
     }
   }
@@ -116,6 +134,7 @@ final class InterpreterThread {
     private T result;
     private Throwable failure;
     private volatile boolean done; // written last: publishes result and failure
+    private volatile boolean stopRequested;
 
     Task(Callable<T> body, Thread caller) {
       this.body = body;

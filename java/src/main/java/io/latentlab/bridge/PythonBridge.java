@@ -118,13 +118,39 @@ public final class PythonBridge implements AutoCloseable {
    * @param args its positional arguments
    * @return what it returned, converted by Jep (str → String, int → Long, None → null, ...)
    * @throws PythonException if Python raised, with its type, message and traceback
+   * @throws CallInterruptedException if the calling thread was interrupted during the call; a
+   *     {@link ProgressListener} among {@code args} makes long work stop at its next report
    * @throws IllegalStateException if the bridge is closed
    */
   public Object call(String function, Object... args) {
     Object[] full = new Object[args.length + 1];
     full[0] = function;
-    System.arraycopy(args, 0, full, 1, args.length);
-    return submit(() -> interpreter.invoke(ALIAS + ".call", full));
+    for (int i = 0; i < args.length; i++) {
+      full[i + 1] = args[i] instanceof ProgressListener listener ? stoppable(listener) : args[i];
+    }
+    try {
+      return submit(() -> interpreter.invoke(ALIAS + ".call", full));
+    } catch (PythonException e) {
+      // The caller was interrupted during the call, which then failed: the stop it asked for.
+      if (Thread.currentThread().isInterrupted()) {
+        throw new CallInterruptedException(function, e);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * A listener that first checks whether the caller asked the call to stop, and if so throws
+   * into Python, which unwinds the work from inside its loop (Python's own signal handling is
+   * not available under Jep, see FACTS.md).
+   */
+  private ProgressListener stoppable(ProgressListener listener) {
+    return (stage, step, total, loss) -> {
+      if (thread.stopRequested()) {
+        throw new IllegalStateException("interrupted by the caller at " + stage + " step " + step);
+      }
+      listener.update(stage, step, total, loss);
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ package io.latentlab.run;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.latentlab.bridge.CallInterruptedException;
 import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
@@ -100,6 +101,10 @@ final class InProcessExecutor implements TrialExecutor {
         provenance.end("completed", null);
         return new RunResult(dir.path(), RunArtifacts.toMap(result), false);
       }
+    } catch (CallInterruptedException e) {
+      provenance.end("interrupted", "stopped by an interrupt of the calling thread (a notebook's "
+          + "interrupt, JShell's Ctrl-C)");
+      throw e;
     } catch (RuntimeException e) {
       provenance.end("failed", e.getMessage());
       throw e;

@@ -127,6 +127,24 @@ public final class SamplerSession implements AutoCloseable {
     return Tensor.importFrom(allocator, (array, schema) -> bridge.call("session_decode", handle, array, schema));
   }
 
+  /**
+   * Decodes other latents with this session's VAE, e.g. a {@link Step#x0()} to see what the
+   * model predicts at that step. Python reads the tensor's memory without a copy.
+   *
+   * @param latents {@code [B, h, w, c]} in the U-Net's scaled latent space
+   * @return images {@code [B, H, W, C]} in [0, 1]; close it when done
+   * @throws IllegalStateException if closed
+   */
+  public Tensor decode(Tensor latents) {
+    checkOpen();
+    try (ArrowArray in = ArrowArray.allocateNew(allocator);
+        ArrowSchema inSchema = ArrowSchema.allocateNew(allocator)) {
+      latents.exportTo(allocator, in.memoryAddress(), inSchema.memoryAddress());
+      return Tensor.importFrom(allocator, (array, schema) -> bridge.call("session_decode_latents",
+          handle, in.memoryAddress(), inSchema.memoryAddress(), array, schema));
+    }
+  }
+
   private void checkOpen() {
     if (closed) {
       throw new IllegalStateException("the sampler session is closed");
