@@ -145,6 +145,18 @@ public final class Sampling implements AutoCloseable {
   }
 
   /**
+   * Decodes other latents with this run's VAE, e.g. {@link #x0()} to see what the model predicts
+   * at this step.
+   *
+   * @param latents {@code [B, h, w, c]} in the U-Net's scaled latent space
+   * @return images {@code [B, H, W, 1]} in [0, 1], owned by this session's scope
+   */
+  public Tensor decode(Tensor latents) {
+    return lab.guard(() -> scope.attach(session.decode(
+        Objects.requireNonNull(latents, "latents: give a tensor, e.g. sampling.x0()"))));
+  }
+
+  /**
    * Decodes the current latents and writes them as a PNG grid (8 to a row); prints the path.
    *
    * @param file a relative path is taken from the working directory
