@@ -90,11 +90,14 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
     };
   }
 
+  /** Closes the current bar; the next update starts a new one, whatever its stage. */
   @Override
   public void close() {
     if (bar != null) {
       bar.close();
       bar = null;
     }
+    // Forgotten too: a sweep's next trial reports the same stage ("sample") from step 0 again.
+    stage = null;
   }
 }

@@ -115,7 +115,7 @@ final class SweepCommand implements Callable<Integer> {
         : parallel > 1 ? SweepExecutors.processes(home, parallel)
         : SweepExecutors.local(home, PythonBridge.start(home));
     SweepResults results;
-    try (SweepBars bars = new SweepBars(plan.trials().size(), status)) {
+    try (SweepBars bars = new SweepBars(plan.trials().size(), status, cli.getErr())) {
       results = runner.run(plan, chosen, retryFailed, bars);
     }
     List<TrialState> failed = results.inState(TrialState.FAILED);
@@ -183,7 +183,11 @@ final class SweepCommand implements Callable<Integer> {
     private final ProgressBar sweep;
     private final ProgressBars trial = new ProgressBars();
 
-    SweepBars(int total, List<SweepRunner.Row> status) {
+    /** Where lines about trials go (the command's error stream; the bars draw on stderr). */
+    private final PrintWriter messages;
+
+    SweepBars(int total, List<SweepRunner.Row> status, PrintWriter messages) {
+      this.messages = messages;
       sweep = new ProgressBarBuilder().setTaskName("sweep     ").setInitialMax(total)
           .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).build();
       sweep.stepTo(status.stream().filter(r -> r.state().equals(TrialState.COMPLETED)).count());
@@ -199,13 +203,22 @@ final class SweepCommand implements Callable<Integer> {
       trial.close();
       sweep.step();
       if (state.state().equals(TrialState.FAILED)) {
-        System.err.printf("%ntrial %s failed: %s%n", planned.trial(), state.error());
+        messages.printf("%ntrial %s failed: %s%n", planned.trial(), state.error());
+        messages.flush();
       }
     }
 
     @Override
     public void skipped(SweepPlan.PlannedTrial planned, String reason) {
-      System.err.printf("%ntrial %s skipped: %s%n", planned.trial(), reason);
+      messages.printf("%ntrial %s skipped: %s%n", planned.trial(), reason);
+      messages.flush();
+    }
+
+    @Override
+    public void waiting(SweepPlan.PlannedTrial planned, String holder) {
+      trial.close();
+      messages.printf("%n%s; this sweep waits for it after its other trials%n", holder);
+      messages.flush();
     }
 
     @Override

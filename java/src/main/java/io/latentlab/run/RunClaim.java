@@ -67,10 +67,11 @@ public final class RunClaim implements AutoCloseable {
       if (lock == null) {
         String holder = readHolder(channel);
         channel.close();
+        holder = holder.isBlank() ? "holder unknown" : holder;
         throw new RunClaimedException(String.format(
             "trial %s is already running elsewhere (%s); wait for it to finish, or stop that "
-                + "process and run again to resume it", runDirectory.getFileName(),
-            holder.isBlank() ? "holder unknown" : holder));
+                + "process and run again to resume it", runDirectory.getFileName(), holder),
+            holder);
       }
       byte[] holder = String.format("host %s, pid %d, since %s", hostName(),
           ProcessHandle.current().pid(), Instant.now()).getBytes(StandardCharsets.UTF_8);

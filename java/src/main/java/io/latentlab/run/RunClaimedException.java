@@ -6,8 +6,15 @@ package io.latentlab.run;
  */
 public final class RunClaimedException extends IllegalStateException {
   private static final long serialVersionUID = 1L;
+  private final String holder;
 
-  RunClaimedException(String message) {
+  RunClaimedException(String message, String holder) {
     super(message);
+    this.holder = holder;
+  }
+
+  /** Who holds the claim: "host H, pid P, since T", or "holder unknown". */
+  public String holder() {
+    return holder;
   }
 }

@@ -122,6 +122,21 @@ final class SlurmCommands {
   }
 
   /**
+   * The job of that name Slurm holds (pending or running), if any.
+   *
+   * @return its array job id
+   * @throws SlurmException squeue failed
+   */
+  java.util.Optional<String> findByName(String name) {
+    Result result = run(List.of("squeue", "--noheader", "--name=" + name, "--format=%F"));
+    if (result.exitCode() != 0) {
+      throw new SlurmException("squeue failed (exit " + result.exitCode() + "): "
+          + result.message());
+    }
+    return result.out().lines().map(String::strip).filter(l -> l.matches("\\d+")).findFirst();
+  }
+
+  /**
    * The array tasks the controller still remembers, ended or not ({@code scontrol show job};
    * ended jobs stay there for the cluster's {@code MinJobAge}, 300 s by default).
    *

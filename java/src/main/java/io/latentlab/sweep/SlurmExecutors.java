@@ -16,8 +16,12 @@ import java.util.TreeMap;
  *
  * <p>{@link #executor} submits a sweep's pending trials as one job array: the sweep directory
  * gets {@code slurm/submit-<n>.sh} (the batch script) and {@code slurm/submit-<n>.json} (the
- * job id and, for each array index, the plan index and trial id it runs); Slurm's own logs go
- * to {@code logs/slurm-<job>_<task>.log}. Array task {@code i} runs
+ * job id and, for each array index, the plan index and trial id it runs; written before sbatch
+ * runs and again with the job id after); Slurm's own logs go to
+ * {@code logs/slurm-<job>_<task>.log}. The array's job name, {@code latentlab-<sweep
+ * directory's name>-<n>}, is unique to the submission: a sweep killed at any moment, even
+ * while sbatch runs, and run again finds its queued and running tasks (by job id, or by that
+ * name) and waits for them instead of submitting their trials twice. Array task {@code i} runs
  * {@code java -Dlatentlab.home=<home> -jar <home>/target/latentlab.jar sweep-task <sweep
  * directory> <plan index>}, which claims the trial and writes its state (exit 0 completed, 1
  * failed, 3 claimed by another process). Not {@code <home>/latentlab sweep-task}: the launcher
@@ -103,6 +107,9 @@ public final class SlurmExecutors {
     SlurmCommands slurm = new SlurmCommands(environment);
     slurm.requireInstalled();
     for (SlurmSubmission submission : submissions) {
+      if (submission.jobId() == null) {
+        continue; // its sweep was killed while sbatch ran; the next run of it looks it up
+      }
       Map<Integer, String> live = slurm.queue(submission.jobId());
       Map<Integer, SlurmCommands.TaskEnd> known = new HashMap<>();
       if (live.size() < submission.indexes().size()) {

@@ -16,8 +16,9 @@ import java.util.stream.Stream;
  * {@code indexes[i]} (whose id is {@code trials[i]}).
  *
  * @param number the submission's number in this sweep directory (1, 2, ...)
- * @param jobId Slurm's array job id
- * @param submittedAt when sbatch accepted it
+ * @param jobId Slurm's array job id; null while sbatch runs (a record left so by a sweep killed
+ *     then is completed by the next run, which finds the job by its name)
+ * @param submittedAt when it was handed to sbatch
  * @param attempt 0 for a first submission, n for the n-th retry of failed trials
  * @param indexes plan index of each array task, by array index
  * @param trials trial id of each array task, by array index
@@ -35,6 +36,20 @@ record SlurmSubmission(int number, String jobId, Instant submittedAt, int attemp
   /** The file name of submission {@code number}'s record ({@code suffix} "json") or script. */
   static String file(int number, String suffix) {
     return FOLDER + "/submit-" + number + "." + suffix;
+  }
+
+  /** This submission with the job id sbatch gave it. */
+  SlurmSubmission withJobId(String id) {
+    return new SlurmSubmission(number, id, submittedAt, attempt, indexes, trials);
+  }
+
+  /** Removes the record (sbatch refused it: no job exists); the script stays for reading. */
+  void delete(SweepDirectory directory) {
+    try {
+      Files.deleteIfExists(directory.path().resolve(file(number, "json")));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove " + file(number, "json"), e);
+    }
   }
 
   /** Writes the record atomically. */

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
@@ -49,6 +50,10 @@ final class SlurmSweepExecutor implements SweepExecutor {
   /**
    * {@inheritDoc}
    *
+   * <p>Trials still queued or running in an array that an earlier run of this sweep submitted
+   * (that run was killed, even while sbatch ran, or used {@code --no-wait}) are waited for,
+   * never submitted again; trials another process runs are skipped.
+   *
    * @throws IllegalStateException Slurm is not installed (one line saying how to install it)
    * @throws SlurmException sbatch refused the array (its message), or the controller stopped
    *     answering while waiting; no trial is recorded completed by this executor
@@ -58,32 +63,123 @@ final class SlurmSweepExecutor implements SweepExecutor {
       List<SweepPlan.PlannedTrial> pending, SweepProgress progress) {
     // A trial completed since the caller listed it (by another executor, or an earlier array
     // of this sweep) is never submitted again.
-    List<SweepPlan.PlannedTrial> round = pending.stream()
+    List<SweepPlan.PlannedTrial> notCompleted = pending.stream()
         .filter(t -> !directory.state(t.trial()).map(s -> s.state().equals(TrialState.COMPLETED))
             .orElse(false))
         .toList();
-    if (round.isEmpty()) {
+    if (notCompleted.isEmpty()) {
       return;
     }
     slurm.requireInstalled();
+    List<Watch> watching = new ArrayList<>(inQueue(directory, notCompleted));
+    Set<String> queued = new HashSet<>();
+    watching.forEach(w -> w.tasks().values().forEach(t -> queued.add(t.trial())));
+    List<SweepPlan.PlannedTrial> round = new ArrayList<>();
+    for (SweepPlan.PlannedTrial trial : notCompleted) {
+      if (queued.contains(trial.trial())) {
+        continue;
+      }
+      if (TrialRunner.isClaimed(plan, trial)) {
+        progress.skipped(trial, "running elsewhere");
+      } else {
+        round.add(trial);
+      }
+    }
+    for (Watch earlier : watching) {
+      messages.printf("sweep %s: %d trial%s already in Slurm job array %s (submitted by an "
+              + "earlier run of this sweep), not submitted again%s%n", plan.name(),
+          earlier.tasks().size(), earlier.tasks().size() == 1 ? "" : "s",
+          earlier.submission().jobId(), wait ? "; waiting for them" : "");
+    }
     int retries = settings.retries() == null ? 0 : Math.max(0, settings.retries());
     for (int attempt = 0; ; attempt++) {
-      SlurmSubmission submission = submit(plan, directory, round, attempt);
-      if (!wait) {
-        messages.printf("sweep %s: submitted %d trial%s as Slurm job array %s%s; "
-                + "follow it with: ./latentlab sweep status %s%n", plan.name(), round.size(),
-            round.size() == 1 ? "" : "s", submission.jobId(), throttle(), plan.name());
+      if (!round.isEmpty()) {
+        SlurmSubmission submission = submit(plan, directory, round, attempt);
+        watching.add(Watch.of(submission, round));
+        if (!wait) {
+          messages.printf("sweep %s: submitted %d trial%s as Slurm job array %s%s; "
+                  + "follow it with: ./latentlab sweep status %s%n", plan.name(), round.size(),
+              round.size() == 1 ? "" : "s", submission.jobId(), throttle(), plan.name());
+        } else {
+          messages.printf("sweep %s: %d trial%s running as Slurm job array %s%s%s%n",
+              plan.name(), round.size(), round.size() == 1 ? "" : "s", submission.jobId(),
+              throttle(), attempt == 0 ? "" : " (retry " + attempt + " of " + retries + ")");
+        }
+      }
+      if (!wait || watching.isEmpty()) {
         return;
       }
-      messages.printf("sweep %s: %d trial%s running as Slurm job array %s%s%s%n", plan.name(),
-          round.size(), round.size() == 1 ? "" : "s", submission.jobId(), throttle(),
-          attempt == 0 ? "" : " (retry " + attempt + " of " + retries + ")");
       List<SweepPlan.PlannedTrial> failed =
-          await(plan, directory, submission, round, progress, attempt == retries);
+          await(plan, directory, watching, progress, attempt == retries);
       if (failed.isEmpty() || attempt == retries) {
         return;
       }
       round = failed;
+      watching = new ArrayList<>();
+    }
+  }
+
+  /**
+   * The array tasks of this sweep's earlier submissions that Slurm still holds (pending or
+   * running) for any of {@code trials}; a trial submitted more than once counts in its latest
+   * array. A submission whose job id was never recorded (the sweep was killed while sbatch
+   * ran) is looked up by its job name, and its record completed.
+   *
+   * @throws SlurmException squeue failed: better to stop than to submit trials twice
+   */
+  private List<Watch> inQueue(SweepDirectory directory, List<SweepPlan.PlannedTrial> trials) {
+    List<SlurmSubmission> submissions = new ArrayList<>(SlurmSubmission.all(directory));
+    if (submissions.isEmpty()) {
+      return List.of();
+    }
+    Map<String, SweepPlan.PlannedTrial> byId = new LinkedHashMap<>();
+    trials.forEach(t -> byId.put(t.trial(), t));
+    Set<String> seen = new HashSet<>();
+    List<Watch> live = new ArrayList<>();
+    java.util.Collections.reverse(submissions); // newest first
+    for (SlurmSubmission recorded : submissions) {
+      SlurmSubmission submission = recorded;
+      if (submission.jobId() == null) {
+        Optional<String> found = slurm.findByName(jobName(directory, submission.number()));
+        if (found.isEmpty()) {
+          continue; // sbatch never got it through, or it has ended
+        }
+        submission = submission.withJobId(found.get());
+        submission.write(directory);
+      }
+      Map<Integer, SweepPlan.PlannedTrial> tasks = new TreeMap<>();
+      for (Integer task : slurm.queue(submission.jobId()).keySet()) {
+        if (task < submission.trials().size()) {
+          SweepPlan.PlannedTrial trial = byId.get(submission.trials().get(task));
+          if (trial != null && seen.add(trial.trial())) {
+            tasks.put(task, trial);
+          }
+        }
+      }
+      if (!tasks.isEmpty()) {
+        live.add(new Watch(submission, tasks));
+      }
+    }
+    java.util.Collections.reverse(live);
+    return live;
+  }
+
+  /**
+   * A job name unique to one submission of one sweep directory, so that a run that was killed
+   * before it could record the job id finds the job in the queue.
+   */
+  static String jobName(SweepDirectory directory, int number) {
+    return "latentlab-" + directory.path().getFileName() + "-" + number;
+  }
+
+  /** A submitted array and the tasks of it being waited for: array index → trial. */
+  private record Watch(SlurmSubmission submission, Map<Integer, SweepPlan.PlannedTrial> tasks) {
+    static Watch of(SlurmSubmission submission, List<SweepPlan.PlannedTrial> trials) {
+      Map<Integer, SweepPlan.PlannedTrial> tasks = new TreeMap<>();
+      for (int task = 0; task < trials.size(); task++) {
+        tasks.put(task, trials.get(task));
+      }
+      return new Watch(submission, tasks);
     }
   }
 
@@ -100,7 +196,8 @@ final class SlurmSweepExecutor implements SweepExecutor {
     List<String> options = new ArrayList<>();
     options.add("--array=0-" + (trials.size() - 1)
         + (settings.maxParallel() == null ? "" : "%" + settings.maxParallel()));
-    options.add("--job-name=latentlab-" + plan.name());
+    String name = jobName(directory, number);
+    options.add("--job-name=" + name);
     options.add("--output=" + directory.path().resolve(SweepDirectory.LOGS)
         .resolve("slurm-%A_%a.log"));
     options.add("--open-mode=append"); // a requeued task adds to its log instead of erasing it
@@ -121,15 +218,34 @@ final class SlurmSweepExecutor implements SweepExecutor {
     if (settings.gpus() != null) {
       options.add("--gpus-per-task=" + settings.gpus());
     }
+    // Recorded before sbatch runs: a sweep killed while sbatch runs leaves this record
+    // without a job id, and the next run finds the job by its name instead of submitting
+    // the trials again.
+    SlurmSubmission intended = new SlurmSubmission(number, null, Instant.now(), attempt,
+        indexes, trials.stream().map(SweepPlan.PlannedTrial::trial).toList());
+    intended.write(directory);
     String jobId;
     try {
       jobId = slurm.submit(options, directory.path().resolve(SlurmSubmission.file(number, "sh")));
     } catch (SlurmException e) {
-      throw new SlurmException("sweep " + plan.name() + ": " + e.getMessage()
-          + " (check the sweep file's slurm: settings)");
+      // sbatch can fail after the controller took the job (a reply that timed out): look
+      // before forgetting the record; where squeue cannot tell either, keep it for the next run.
+      Optional<String> taken;
+      try {
+        taken = slurm.findByName(name);
+      } catch (IllegalStateException unanswered) { // SlurmException too
+        throw new SlurmException("sweep " + plan.name() + ": " + e.getMessage()
+            + " (check the sweep file's slurm: settings; if the controller took the array "
+            + "after all, running the sweep again finds it)");
+      }
+      if (taken.isEmpty()) {
+        intended.delete(directory);
+        throw new SlurmException("sweep " + plan.name() + ": " + e.getMessage()
+            + " (check the sweep file's slurm: settings)");
+      }
+      jobId = taken.get();
     }
-    SlurmSubmission submission = new SlurmSubmission(number, jobId, Instant.now(), attempt,
-        indexes, trials.stream().map(SweepPlan.PlannedTrial::trial).toList());
+    SlurmSubmission submission = intended.withJobId(jobId);
     submission.write(directory);
     return submission;
   }
@@ -151,69 +267,73 @@ final class SlurmSweepExecutor implements SweepExecutor {
   }
 
   /**
-   * Waits until every task of the array has ended, reporting progress; records failed the
-   * trials whose task ended without a result.
+   * Waits until every watched task has ended, reporting progress; records failed the trials
+   * whose task ended without a result.
    *
    * @param last no retry follows: failed trials are reported ended
    * @return the trials that failed (those running elsewhere are not among them)
    */
   private List<SweepPlan.PlannedTrial> await(SweepPlan plan, SweepDirectory directory,
-      SlurmSubmission submission, List<SweepPlan.PlannedTrial> trials, SweepProgress progress,
-      boolean last) {
-    Set<Integer> started = new HashSet<>();
-    Map<Integer, SweepPlan.PlannedTrial> running = new LinkedHashMap<>();
-    for (int task = 0; task < trials.size(); task++) {
-      running.put(task, trials.get(task));
-    }
+      List<Watch> watching, SweepProgress progress, boolean last) {
+    Set<String> started = new HashSet<>();
+    Map<Watch, Map<Integer, SweepPlan.PlannedTrial>> running = new LinkedHashMap<>();
+    watching.forEach(w -> running.put(w, new TreeMap<>(w.tasks())));
     List<SweepPlan.PlannedTrial> failed = new ArrayList<>();
     Instant queueFailingSince = null;
     while (!running.isEmpty()) {
-      Map<Integer, String> live;
-      try {
-        live = slurm.queue(submission.jobId());
-        queueFailingSince = null;
-      } catch (SlurmException e) {
-        Instant now = Instant.now();
-        queueFailingSince = queueFailingSince == null ? now : queueFailingSince;
-        if (Duration.between(queueFailingSince, now).compareTo(QUEUE_FAILURE_LIMIT) > 0) {
-          throw new SlurmException("sweep " + plan.name() + ": stopped waiting for job array "
-              + submission.jobId() + ", which keeps running: " + e.getMessage());
+      for (var watched : List.copyOf(running.entrySet())) {
+        SlurmSubmission submission = watched.getKey().submission();
+        Map<Integer, SweepPlan.PlannedTrial> tasks = watched.getValue();
+        Map<Integer, String> live;
+        try {
+          live = slurm.queue(submission.jobId());
+          queueFailingSince = null;
+        } catch (SlurmException e) {
+          Instant now = Instant.now();
+          queueFailingSince = queueFailingSince == null ? now : queueFailingSince;
+          if (Duration.between(queueFailingSince, now).compareTo(QUEUE_FAILURE_LIMIT) > 0) {
+            throw new SlurmException("sweep " + plan.name() + ": stopped waiting for job array "
+                + submission.jobId() + ", which keeps running: " + e.getMessage());
+          }
+          continue;
         }
-        sleep(submission);
-        continue;
-      }
-      Map<Integer, SlurmCommands.TaskEnd> ends = null;
-      for (var task : List.copyOf(running.entrySet())) {
-        String state = live.get(task.getKey());
-        if (state != null && !state.equals("PENDING") && started.add(task.getKey())) {
-          progress.started(task.getValue());
-        }
-        if (state == null) {
-          if (started.add(task.getKey())) {
-            progress.started(task.getValue()); // it ran between two polls
+        Map<Integer, SlurmCommands.TaskEnd> ends = null;
+        for (var task : List.copyOf(tasks.entrySet())) {
+          String state = live.get(task.getKey());
+          String trialId = task.getValue().trial();
+          if (state != null && !state.equals("PENDING") && started.add(trialId)) {
+            progress.started(task.getValue());
           }
-          if (ends == null) {
-            ends = slurm.tasks(submission.jobId());
-          }
-          running.remove(task.getKey());
-          Optional<TrialState> outcome = outcome(plan, directory, submission, task.getKey(),
-              task.getValue(), ends.get(task.getKey()));
-          if (outcome.isEmpty()) {
-            progress.skipped(task.getValue(), "running elsewhere");
-            continue;
-          }
-          if (outcome.get().state().equals(TrialState.COMPLETED)) {
-            progress.ended(task.getValue(), outcome.get());
-          } else {
-            failed.add(task.getValue());
-            if (last) {
+          if (state == null) {
+            if (started.add(trialId)) {
+              progress.started(task.getValue()); // it ran between two polls
+            }
+            if (ends == null) {
+              ends = slurm.tasks(submission.jobId());
+            }
+            tasks.remove(task.getKey());
+            Optional<TrialState> outcome = outcome(plan, directory, submission, task.getKey(),
+                task.getValue(), ends.get(task.getKey()));
+            if (outcome.isEmpty()) {
+              progress.skipped(task.getValue(), "running elsewhere");
+              continue;
+            }
+            if (outcome.get().state().equals(TrialState.COMPLETED)) {
               progress.ended(task.getValue(), outcome.get());
+            } else {
+              failed.add(task.getValue());
+              if (last) {
+                progress.ended(task.getValue(), outcome.get());
+              }
             }
           }
         }
+        if (tasks.isEmpty()) {
+          running.remove(watched.getKey());
+        }
       }
       if (!running.isEmpty()) {
-        sleep(submission);
+        sleep(running.keySet().iterator().next().submission());
       }
     }
     return failed;

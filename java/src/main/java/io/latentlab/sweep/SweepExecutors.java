@@ -17,26 +17,43 @@ public final class SweepExecutors {
 
   /**
    * Trials one after another in this JVM's Python: a sampling sweep loads its checkpoint once
-   * and compiles each (sampler, steps, batch) once.
+   * and compiles each (sampler, steps, batch) once. A trial another process runs is put off
+   * until the others have run, then waited for (see {@link SweepExecutor}).
    */
   public static SweepExecutor local(Path home, PythonBridge bridge) {
     return (plan, directory, pending, progress) -> {
+      Deque<SweepPlan.PlannedTrial> heldElsewhere = new ArrayDeque<>();
       for (SweepPlan.PlannedTrial trial : pending) {
-        progress.started(trial);
-        try {
-          progress.ended(trial, TrialRunner.run(home, bridge, plan, directory, trial, progress::step));
-        } catch (RunClaimedException e) {
-          progress.skipped(trial, e.getMessage());
-        }
+        runOrPutOff(home, bridge, plan, directory, trial, progress, heldElsewhere);
+      }
+      while (!heldElsewhere.isEmpty()) {
+        SweepPlan.PlannedTrial trial = heldElsewhere.poll();
+        TrialRunner.awaitRelease(plan, trial);
+        runOrPutOff(home, bridge, plan, directory, trial, progress, heldElsewhere);
       }
     };
+  }
+
+  private static void runOrPutOff(Path home, PythonBridge bridge, SweepPlan plan,
+      SweepDirectory directory, SweepPlan.PlannedTrial trial, SweepExecutor.SweepProgress progress,
+      Deque<SweepPlan.PlannedTrial> heldElsewhere) {
+    progress.started(trial);
+    try {
+      progress.ended(trial, TrialRunner.run(home, bridge, plan, directory, trial, progress::step));
+    } catch (RunClaimedException e) {
+      progress.waiting(trial, "trial " + trial.trial() + " is running in another process ("
+          + e.holder() + ")");
+      heldElsewhere.add(trial);
+    }
   }
 
   /**
    * Trials in up to {@code parallel} worker processes at a time, each {@code latentlab
    * sweep-task} running one trial with its own embedded Python and its output in the trial's
    * log. A worker that dies without recording an end (killed, out of memory, a crash in native
-   * code) has its trial recorded {@code failed}; the others go on.
+   * code) has its trial recorded {@code failed}; the others go on. A trial another process
+   * runs (its worker exits 3) is started again once that process has let it go, and then
+   * completes from that process's result (see {@link SweepExecutor}).
    *
    * @param home the project root (holds {@code target/latentlab.jar})
    * @param parallel at most this many workers at once
@@ -48,8 +65,9 @@ public final class SweepExecutors {
     return (plan, directory, pending, progress) -> {
       Deque<SweepPlan.PlannedTrial> queue = new ArrayDeque<>(pending);
       List<Worker> running = new ArrayList<>();
+      List<SweepPlan.PlannedTrial> heldElsewhere = new ArrayList<>();
       try {
-        while (!queue.isEmpty() || !running.isEmpty()) {
+        while (!queue.isEmpty() || !running.isEmpty() || !heldElsewhere.isEmpty()) {
           while (running.size() < parallel && !queue.isEmpty()) {
             SweepPlan.PlannedTrial trial = queue.poll();
             progress.started(trial);
@@ -59,7 +77,25 @@ public final class SweepExecutors {
           for (Worker worker : List.copyOf(running)) {
             if (!worker.process.isAlive()) {
               running.remove(worker);
-              finish(plan, directory, worker, progress);
+              if (worker.process.exitValue() == TaskCommand.EXIT_RUNNING_ELSEWHERE) {
+                progress.waiting(worker.trial, "trial " + worker.trial.trial()
+                    + " is running in another process (its worker's log "
+                    + directory.log(worker.trial.trial()) + " names it)");
+                heldElsewhere.add(worker.trial);
+              } else {
+                finish(plan, directory, worker, progress);
+              }
+            }
+          }
+          for (SweepPlan.PlannedTrial trial : List.copyOf(heldElsewhere)) {
+            if (!TrialRunner.isClaimed(plan, trial)) {
+              heldElsewhere.remove(trial);
+              var completed = TrialRunner.recordIfCompleted(plan, directory, trial);
+              if (completed.isPresent()) {
+                progress.ended(trial, completed.get());
+              } else {
+                queue.addFirst(trial); // that process died or failed: a worker takes it over
+              }
             }
           }
         }
@@ -76,10 +112,6 @@ public final class SweepExecutors {
       SweepExecutor.SweepProgress progress) {
     int exit = worker.process.exitValue();
     SweepPlan.PlannedTrial trial = worker.trial;
-    if (exit == TaskCommand.EXIT_RUNNING_ELSEWHERE) {
-      progress.skipped(trial, "running elsewhere");
-      return;
-    }
     TrialState state = directory.state(trial.trial()).orElse(null);
     boolean recorded = state != null && !state.updatedAt().isBefore(worker.started)
         && (TrialState.COMPLETED.equals(state.state()) || TrialState.FAILED.equals(state.state()));

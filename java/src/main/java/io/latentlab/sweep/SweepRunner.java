@@ -72,8 +72,9 @@ public final class SweepRunner {
   }
 
   /**
-   * Runs a plan's trials that are neither completed nor running elsewhere (failed ones only
-   * with {@code retryFailed}), then refreshes the report.
+   * Runs a plan's trials that are not completed (failed ones only with {@code retryFailed}),
+   * then refreshes the report. A trial another process runs now is handed to the executor too:
+   * it waits for that process (or, on Slurm, skips the trial) instead of running it twice.
    *
    * @return every trial's state after the run
    */
@@ -82,7 +83,10 @@ public final class SweepRunner {
     SweepDirectory directory = prepare(plan);
     List<SweepPlan.PlannedTrial> pending = new ArrayList<>();
     for (Row row : status(plan)) {
+      boolean failedHere = directory.state(row.trial().trial()).map(TrialState::state)
+          .filter(TrialState.FAILED::equals).isPresent();
       if (row.state().equals(TrialState.PENDING)
+          || (row.state().equals(TrialState.RUNNING) && (retryFailed || !failedHere))
           || (retryFailed && row.state().equals(TrialState.FAILED))) {
         pending.add(row.trial());
       }
@@ -102,6 +106,11 @@ public final class SweepRunner {
       @Override
       public void skipped(SweepPlan.PlannedTrial trial, String reason) {
         progress.skipped(trial, reason);
+      }
+
+      @Override
+      public void waiting(SweepPlan.PlannedTrial trial, String holder) {
+        progress.waiting(trial, holder);
       }
 
       @Override

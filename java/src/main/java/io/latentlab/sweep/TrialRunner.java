@@ -20,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Runs one planned trial in this JVM, whichever executor asked: in-process sweeps, worker
@@ -29,6 +30,9 @@ import java.util.Map;
  * {@code failed} with its error in one line (the traceback goes to its log).
  */
 public final class TrialRunner {
+  /** How often a sweep looks whether a trial another process runs has ended. */
+  private static final long CLAIM_POLL_MILLIS = 500;
+
   private TrialRunner() {}
 
   /** A trial's state before it has run. */
@@ -67,6 +71,42 @@ public final class TrialRunner {
         : trial.directory();
   }
 
+  /** Whether another process holds the trial's claim now. */
+  static boolean isClaimed(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    return isClaimed(claimPath(plan, trial));
+  }
+
+  /**
+   * Waits until no process holds the trial's claim: the process running it ended (completed,
+   * failed or died; the kernel drops the lock of a killed one). Never longer than that
+   * process lives, and this thread holds no claim meanwhile, so two sweeps waiting on each
+   * other's trials cannot deadlock.
+   *
+   * @throws IllegalStateException if interrupted (the trial is left to its holder)
+   */
+  static void awaitRelease(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    Path claimed = claimPath(plan, trial);
+    while (isClaimed(claimed)) {
+      try {
+        Thread.sleep(CLAIM_POLL_MILLIS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for trial " + trial.trial()
+            + ", which another process runs");
+      }
+    }
+  }
+
+  /** Throws the claim's {@link RunClaimedException} (naming its holder) if it is held. */
+  @SuppressWarnings("try") // the claim is taken and at once released
+  private static void requireUnclaimed(Path claimed) {
+    if (Files.exists(RunClaim.fileOf(claimed))) {
+      try (RunClaim probe = RunClaim.acquire(claimed)) {
+        // free: the trial's own code claims it for its run
+      }
+    }
+  }
+
   @SuppressWarnings("try") // the claim is held for the try block, then released
   private static boolean isClaimed(Path claimed) {
     if (!Files.exists(RunClaim.fileOf(claimed))) {
@@ -98,6 +138,18 @@ public final class TrialRunner {
     }
   }
 
+  /** Records the trial completed if its results exist (written by any process); else empty. */
+  static Optional<TrialState> recordIfCompleted(SweepPlan plan, SweepDirectory directory,
+      SweepPlan.PlannedTrial trial) {
+    Map<String, Object> metrics = completedMetrics(plan, trial);
+    if (metrics == null) {
+      return Optional.empty();
+    }
+    TrialState before = directory.state(trial.trial()).orElseGet(() -> initial(plan, trial));
+    return Optional.of(
+        record(directory, before, TrialState.COMPLETED, null, before.attempts(), metrics));
+  }
+
   /**
    * Runs a trial unless it completed, and records how it ended.
    *
@@ -106,11 +158,13 @@ public final class TrialRunner {
    */
   public static TrialState run(Path home, PythonBridge bridge, SweepPlan plan,
       SweepDirectory directory, SweepPlan.PlannedTrial trial, ProgressListener progress) {
-    TrialState before = directory.state(trial.trial()).orElseGet(() -> initial(plan, trial));
-    Map<String, Object> metrics = completedMetrics(plan, trial);
-    if (metrics != null) {
-      return record(directory, before, TrialState.COMPLETED, null, before.attempts(), metrics);
+    Optional<TrialState> completed = recordIfCompleted(plan, directory, trial);
+    if (completed.isPresent()) {
+      return completed.get();
     }
+    requireUnclaimed(claimPath(plan, trial)); // before counting an attempt it will not make
+    TrialState before = directory.state(trial.trial()).orElseGet(() -> initial(plan, trial));
+    Map<String, Object> metrics;
     int attempts = before.attempts() + 1;
     log(directory, trial, "attempt " + attempts + " started at " + Instant.now());
     try {
@@ -120,6 +174,8 @@ public final class TrialRunner {
       log(directory, trial, "completed at " + Instant.now());
       return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
     } catch (RunClaimedException e) {
+      log(directory, trial, "attempt " + attempts + " not made: another process took the trial "
+          + "first (" + e.holder() + ")");
       throw e;
     } catch (RuntimeException e) {
       String error = oneLine(e);

@@ -26,7 +26,8 @@ import picocli.CommandLine;
  * {@code latentlab sweep --executor slurm} end to end on a real one-node Slurm
  * ({@link LocalSlurm}): the command (the packaged jar, as a user runs it) submits a job array
  * whose tasks are real {@code sweep-task} processes sampling a really trained run, waits for it,
- * and {@code sweep status} reads Slurm's side back.
+ * and {@code sweep status} reads Slurm's side back. A tiny training sweep runs there too,
+ * through a sweep killed mid-submission and run again.
  */
 class SlurmSweepCommandTest {
   @TempDir static Path dir;
@@ -94,6 +95,102 @@ class SlurmSweepCommandTest {
     assertTrue(status.output().contains("slurm: job array 1: 2 COMPLETED"), status.output());
   }
 
+  /**
+   * A training sweep on Slurm whose {@code latentlab sweep} is SIGKILLed while sbatch submits
+   * its array: the controller is frozen (SIGSTOP) so that sbatch waits with its request sent,
+   * the sweep is killed, the controller let go; the array it submitted exists, its id recorded
+   * nowhere. The node is drained meanwhile, so the array stays queued until the second run has
+   * looked at the queue. Running the sweep again finds that array and waits for it: nothing is
+   * submitted twice, each trial trains once, and the sweep completes.
+   */
+  @Test
+  void sweep_trainingSweepKilledWhileSbatchSubmits_rerunWaitsForThatArrayAndCompletes() throws Exception {
+    Path file = dir.resolve("train-on-slurm.yaml");
+    Files.writeString(file, """
+        sweep: train-on-slurm
+        base: tiny.yaml
+        grid:
+          seed: [61, 62]
+        slurm: {time: "00:20:00", max_parallel: 2}
+        """);
+    String runs = dir.resolve("runs").toString();
+    Path killedLog = dir.resolve("killed-sweep.log");
+    Path rerunLog = dir.resolve("rerun-sweep.log");
+    slurm.command("scontrol", "update", "NodeName=" + LocalSlurm.NODE, "State=DRAIN", "Reason=test");
+    Process rerun = null;
+    try {
+      ProcessHandle sbatch = null;
+      slurm.pauseController();
+      try {
+        Process killed = start(killedLog, "sweep", file.toString(), "--executor", "slurm", "--runs-dir", runs);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+        while (sbatch == null) {
+          assertTrue(killed.isAlive(), "the sweep ended before sbatch ran: " + Files.readString(killedLog));
+          assertTrue(System.nanoTime() < deadline, "no sbatch within 240 s: " + Files.readString(killedLog));
+          Thread.sleep(50);
+          sbatch = killed.children().filter(p -> p.info().command().map(c -> c.endsWith("/sbatch"))
+              .orElse(false)).findFirst().orElse(null);
+        }
+        killed.destroyForcibly(); // SIGKILL mid-submission: sbatch has sent the array, no reply yet
+        killed.waitFor();
+      } finally {
+        slurm.resumeController();
+      }
+      sbatch.onExit().get(60, TimeUnit.SECONDS); // it gets its reply; nobody reads it
+      List<String> arrays = slurm.command("squeue", "--noheader", "--format=%F %j").lines()
+          .filter(l -> l.contains(" latentlab-train-on-slurm-")).map(l -> l.strip().split(" ")[0])
+          .distinct().toList();
+      assertEquals(1, arrays.size(), "the killed sweep's array is queued: " + arrays);
+      String orphan = arrays.get(0);
+
+      rerun = start(rerunLog, "sweep", file.toString(), "--executor", "slurm", "--runs-dir", runs);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+      while (!Files.readString(rerunLog).contains("Slurm job array")) {
+        assertTrue(rerun.isAlive(), "the rerun ended early: " + Files.readString(rerunLog));
+        assertTrue(System.nanoTime() < deadline, "the rerun said nothing of Slurm within 240 s");
+        Thread.sleep(200);
+      }
+    } finally {
+      slurm.command("scontrol", "update", "NodeName=" + LocalSlurm.NODE, "State=RESUME");
+    }
+    assertTrue(rerun.waitFor(10, TimeUnit.MINUTES), "the rerun ends");
+    String output = Files.readString(rerunLog);
+    assertEquals(0, rerun.exitValue(), output + logs());
+    List<String> submissions;
+    Path sweepDir = sweepDirectory("train-on-slurm-");
+    try (Stream<Path> records = Files.list(sweepDir.resolve("slurm"))) {
+      submissions = records.filter(p -> p.toString().endsWith(".json")).map(Path::toString).toList();
+    }
+    assertEquals(1, submissions.size(), "nothing submitted twice: " + submissions + "\n" + output);
+    String jobId = new ObjectMapper().readTree(Path.of(submissions.get(0)).toFile()).get("job_id").asText();
+    assertTrue(output.contains("2 trials already in Slurm job array " + jobId), output);
+
+    ObjectMapper json = new ObjectMapper();
+    try (Stream<Path> states = Files.list(sweepDir.resolve("trials"))) {
+      List<Path> files = states.filter(p -> p.toString().endsWith(".json")).toList();
+      assertEquals(2, files.size());
+      for (Path state : files) {
+        JsonNode trial = json.readTree(state.toFile());
+        assertEquals("completed", trial.get("state").asText(), trial + logs());
+        assertTrue(Files.isRegularFile(Path.of(trial.get("directory").asText()).resolve("result.json")));
+        String trialLog = Files.readString(sweepDir.resolve("logs").resolve(trial.get("trial").asText() + ".log"));
+        assertEquals(1, trialLog.lines().filter(l -> l.contains("started")).count(), "trained once: " + trialLog);
+      }
+    }
+  }
+
+  private static Process start(Path log, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + TestProject.home(), "-jar",
+        TestProject.home().resolve("target").resolve("latentlab.jar").toString()));
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(log.toFile());
+    builder.environment().putAll(slurm.environment());
+    return builder.start();
+  }
+
   record Result(int code, String output) {}
 
   /** The packaged command line, as a user runs it, with the test cluster's SLURM_CONF. */
@@ -114,8 +211,12 @@ class SlurmSweepCommandTest {
   }
 
   static Path sweepDirectory() throws Exception {
+    return sweepDirectory("on-slurm-");
+  }
+
+  static Path sweepDirectory(String prefix) throws Exception {
     try (Stream<Path> sweeps = Files.list(dir.resolve("runs").resolve("sweeps"))) {
-      return sweeps.filter(p -> p.getFileName().toString().startsWith("on-slurm-")).findFirst()
+      return sweeps.filter(p -> p.getFileName().toString().startsWith(prefix)).findFirst()
           .orElseThrow();
     }
   }

@@ -178,6 +178,67 @@ class SweepCommandTest {
   }
 
   @Test
+  void sweep_twoSweepsShareATrialAtOnce_itRunsOnceAndTheSecondWaitsForItsResult() throws Exception {
+    Path runs = dir.resolve("shared-runs");
+    Path first = write("shared-a.yaml", "sweep: shared-a\nbase: tiny.yaml\ngrid:\n  seed: [41]\n");
+    Path second = write("shared-b.yaml", "sweep: shared-b\nbase: tiny.yaml\ngrid:\n  seed: [41]\n");
+    Cli.Outcome plan = Cli.execute("sweep", second.toString(), "--dry-run", "--runs-dir", runs.toString());
+    List<String> trials = plan.out().lines().filter(l -> l.matches("\\d+ +[0-9a-f]{12} .*"))
+        .map(l -> l.split(" +")[1]).toList();
+    assertEquals(1, trials.size(), plan.out());
+    String shared = trials.get(0);
+    Path claim = runs.resolve(".claims").resolve("sweep-tiny").resolve(shared + ".claim");
+
+    // Sweep A, a process of its own, takes the shared trial; sweep B starts while A runs it.
+    Path log = dir.resolve("shared-a.log");
+    Process sweepA = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + TestProject.home(), "-jar",
+        TestProject.home().resolve("target").resolve("latentlab.jar").toString(),
+        "sweep", first.toString(), "--runs-dir", runs.toString())
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    Cli.Outcome sweepB;
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+      // While held, the claim file names its holder; empty or absent, nobody holds it.
+      while (!Files.exists(claim) || Files.size(claim) == 0) {
+        assertTrue(sweepA.isAlive(), "sweep A ended before it claimed the trial: " + Files.readString(log));
+        assertTrue(System.nanoTime() < deadline, "sweep A did not claim the trial within 300 s");
+        Thread.sleep(100);
+      }
+      sweepB = Cli.execute("sweep", second.toString(), "--runs-dir", runs.toString());
+      assertTrue(sweepA.waitFor(300, TimeUnit.SECONDS), "sweep A ends");
+    } finally {
+      sweepA.destroyForcibly();
+    }
+    assertEquals(0, sweepA.exitValue(), Files.readString(log));
+    assertEquals(0, sweepB.exitCode(), sweepB.out() + sweepB.err());
+    assertTrue(sweepB.err().contains("trial " + shared + " is running in another process (host "),
+        "B saw A running it and waited: " + sweepB.err());
+
+    JsonNode inA = JSON.readTree(sweepDirectory(runs, "shared-a").resolve("trials").resolve(shared + ".json").toFile());
+    Path dirB = sweepDirectory(runs, "shared-b");
+    Path stateB = dirB.resolve("trials").resolve(shared + ".json");
+    assertTrue(Files.isRegularFile(stateB), "B recorded how the shared trial ended: " + sweepB.out() + sweepB.err());
+    JsonNode inB = JSON.readTree(stateB.toFile());
+    assertEquals("completed", inA.get("state").asText(), inA.toString());
+    assertEquals("completed", inB.get("state").asText(), "B reports the trial A ran: " + inB);
+    assertEquals(inA.get("metrics"), inB.get("metrics"));
+    assertEquals(1, inA.get("attempts").asInt());
+    assertEquals(0, inB.get("attempts").asInt(), "B never ran it");
+    assertEquals(1, Files.readAllLines(sweepDirectory(runs, "shared-a").resolve("logs").resolve(shared + ".log"))
+        .stream().filter(l -> l.contains("started")).count(), "A ran it once");
+    List<String> lines = Files.readAllLines(runs.resolve("sweep-tiny").resolve(shared).resolve("metrics.jsonl"));
+    assertEquals(lines.size(), lines.stream().distinct().count(), "no step recorded twice");
+  }
+
+  static Path sweepDirectory(Path runs, String name) throws IOException {
+    try (Stream<Path> sweeps = Files.list(runs.resolve("sweeps"))) {
+      return sweeps.filter(p -> p.getFileName().toString().matches(name + "-[0-9a-f]{12}"))
+          .findFirst().orElseThrow();
+    }
+  }
+
+  @Test
   void sweep_parallelWorkers_runTrialsInProcessesWithLogsAndADeadWorkerFailsOnlyItsTrial() throws Exception {
     Path runs = dir.resolve("parallel-runs");
     Path file = write("parallel.yaml", """

@@ -53,6 +53,7 @@ public final class LocalSlurm implements AutoCloseable {
   private final Path folder;
   private final Path conf;
   private final List<Process> daemons = new ArrayList<>();
+  private Process controller;
   private final Thread shutdownHook;
   private boolean closed;
 
@@ -120,6 +121,66 @@ public final class LocalSlurm implements AutoCloseable {
     return tails.toString();
   }
 
+  /**
+   * Runs one of Slurm's client commands against this cluster ({@code squeue}, {@code scontrol},
+   * ...) and returns what it printed.
+   *
+   * @throws IllegalStateException it exited with another status than 0 (its output says why)
+   */
+  public String command(String... arguments) {
+    List<String> command = new ArrayList<>(List.of(arguments));
+    String executable = executable(command.get(0));
+    if (executable == null) {
+      throw new IllegalStateException(command.get(0) + " is not installed");
+    }
+    command.set(0, executable);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().put("SLURM_CONF", conf.toString());
+    try {
+      Process process = builder.start();
+      process.getOutputStream().close();
+      String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+        throw new IllegalStateException(String.join(" ", arguments) + " failed: " + out);
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot run " + executable, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while running " + arguments[0]);
+    }
+  }
+
+  /**
+   * Freezes the controller (SIGSTOP) as an overloaded or hung slurmctld would be: clients
+   * connect but get no answer until {@link #resumeController()}, and sbatch waits (up to the
+   * cluster's MessageTimeout, 10 s) with its request sent.
+   */
+  public void pauseController() {
+    signalController("STOP");
+  }
+
+  /** Lets a frozen controller go on (SIGCONT): it answers what was sent meanwhile. */
+  public void resumeController() {
+    signalController("CONT");
+  }
+
+  private void signalController(String signal) {
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(controller.pid()))
+          .redirectErrorStream(true).start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill -" + signal + " slurmctld failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot signal slurmctld", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while signalling slurmctld");
+    }
+  }
+
   /** Stops the daemons and deletes the folder; a second call does nothing. */
   @Override
   public void close() {
@@ -136,6 +197,13 @@ public final class LocalSlurm implements AutoCloseable {
       return;
     }
     closed = true;
+    if (controller != null && controller.isAlive()) {
+      try {
+        resumeController(); // a test that froze it and failed before letting it go
+      } catch (RuntimeException e) {
+        // it is stopped below either way
+      }
+    }
     if (!daemons.isEmpty()) {
       cancelJobs();
     }
@@ -173,7 +241,7 @@ public final class LocalSlurm implements AutoCloseable {
         "--seed-file=" + munge.resolve("munged.seed")));
     waitFor("munged to create its socket", () -> Files.exists(socket));
     // -i: ignore any saved state; -D: stay in the foreground, a child of this JVM.
-    daemon("slurmctld", List.of("-D", "-i", "-f", conf.toString()));
+    controller = daemon("slurmctld", List.of("-D", "-i", "-f", conf.toString()));
     daemon("slurmd", List.of("-D", "-N", NODE, "-f", conf.toString()));
     waitFor("the node to be idle", () -> "idle".equals(nodeState()));
   }
@@ -223,7 +291,7 @@ public final class LocalSlurm implements AutoCloseable {
         cpus, memoryMegabytes, PARTITION);
   }
 
-  private void daemon(String name, List<String> arguments) {
+  private Process daemon(String name, List<String> arguments) {
     String executable = executable(name);
     if (executable == null) {
       throw new IllegalStateException(name + " is not installed: apt-get install slurm-wlm munge");
@@ -236,7 +304,9 @@ public final class LocalSlurm implements AutoCloseable {
         .redirectOutput(folder.resolve("log").resolve(name + ".out").toFile());
     builder.environment().put("SLURM_CONF", conf.toString());
     try {
-      daemons.add(builder.start());
+      Process daemon = builder.start();
+      daemons.add(daemon);
+      return daemon;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start " + name, e);
     }
