@@ -336,5 +336,109 @@ def repl_evaluate(source: str) -> str:
     return repr(eval(code, _repl_namespace))  # noqa: S307
 
 
+@register
+def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str, progress,
+                picture_array: int, picture_schema: int) -> str:
+    """Denoises digits with a run's model beside classical denoisers (see
+    :func:`latentlab.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
+    the picture [P, H, W, C] (rows of noisy | baselines | ours | clean) and returns the result
+    as JSON."""
+    from latentlab import denoise
+
+    def report(stage, step, total, value):
+        progress.update(stage, step, total, value)
+
+    result, picture = denoise.denoise_run(
+        MODELS.get(checkpoint_dir), data_path, _parse(data_json, "the data section"),
+        _parse(request_json, "the denoising request"), report)
+    tensors.export_tensor(jax.numpy.asarray(picture), picture_array, picture_schema)
+    return json.dumps(result, sort_keys=True)
+
+
+@register
+def check_denoise_request(request_json: str) -> str:
+    """The denoising request with defaults filled, as JSON; raises ValueError (one line) for a
+    bad option, before any work."""
+    from latentlab import denoise
+    return json.dumps(denoise.check_request(_parse(request_json, "the denoising request")),
+                      sort_keys=True)
+
+
+@register
+def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str,
+                progress) -> str:
+    """Scores a run's held-out digits as normal or anomalous (see
+    :func:`latentlab.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
+    from latentlab import anomaly
+
+    def report(stage, step, total, value):
+        progress.update(stage, step, total, value)
+
+    return json.dumps(anomaly.detect_run(
+        MODELS.get(checkpoint_dir), data_path, _parse(data_json, "the data section"),
+        _parse(request_json, "the anomaly request"), report), sort_keys=True)
+
+
+@register
+def check_anomaly_request(request_json: str) -> str:
+    """The anomaly request with defaults filled, as JSON; raises ValueError (one line) for a
+    bad option, before any work."""
+    from latentlab import anomaly
+    return json.dumps(anomaly.check_request(_parse(request_json, "the anomaly request")),
+                      sort_keys=True)
+
+
+# Open inpainting jobs by handle (see latentlab.inpaint); Java closes them with inpaint_finish.
+_inpaintings: dict = {}
+
+
+@register
+def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: str, count: int,
+                    known_array: int, known_schema: int, cells_array: int,
+                    cells_schema: int) -> str:
+    """Starts inpainting the first ``count`` held-out digits of a run under ``mask`` (see
+    :mod:`latentlab.inpaint`). Exports the known latents [N, h, w, c] and the known-cell mask
+    [1, h, w, c] (1 = known); returns JSON ``{"handle", "null_label", "count"}``."""
+    from latentlab import inpaint
+    from latentlab.data import mnist
+    data = _parse(data_json, "the data section")
+    missing = inpaint.pixel_mask(mask)
+    _, held = mnist.split(mnist.load(data_path), data["holdout"])
+    held = mnist.select_classes(held, data.get("classes"))
+    if not 1 <= int(count) <= len(held.labels):
+        raise ValueError(f"heldout: must be in [1, {len(held.labels)}], got {count}")
+    model = MODELS.get(checkpoint_dir)
+    job = inpaint.Inpainting(model, mnist.to_model_input(held.images[:int(count)]),
+                             held.labels[:int(count)].astype(np.int32), missing)
+    handle = next(_next_handle)
+    _inpaintings[handle] = (job, data_path, data["holdout"])
+    tensors.export_tensor(jax.numpy.asarray(job.known_latents), known_array, known_schema)
+    tensors.export_tensor(jax.numpy.asarray(job.latent_known[None]), cells_array, cells_schema)
+    return json.dumps({"handle": handle, "null_label": model.unet.null_label,
+                       "count": int(count)})
+
+
+@register
+def inpaint_finish(handle: int, cache_dir: str, images_array: int, images_schema: int,
+                   picture_array: int, picture_schema: int) -> str:
+    """Scores the completed digits from Java [N, H, W, C] with the digit classifier (trained
+    once on the run's full training split, cached in ``cache_dir``); exports the picture
+    (rows of original | masked | completed) and returns the scores as JSON. Ends the job."""
+    from latentlab.data import mnist
+    from latentlab.metrics import classifier as classifier_lib
+    job, data_path, holdout = _inpaintings.pop(handle)
+    completed = np.asarray(tensors.import_tensor(images_array, images_schema))
+    train, held = mnist.split(mnist.load(data_path), holdout)
+    classifier = classifier_lib.load_or_train(
+        cache_dir, mnist.to_model_input(train.images), train.labels,
+        mnist.to_model_input(held.images), held.labels)
+    result, pasted = job.score(completed, classifier)
+    rows = min(8, len(pasted))
+    picture = np.stack([image for i in range(rows)
+                        for image in (job.originals[i], job.masked[i], pasted[i])])
+    tensors.export_tensor(jax.numpy.asarray(picture), picture_array, picture_schema)
+    return json.dumps(result, sort_keys=True)
+
+
 # The product's entry points (fixtures registered later are not among them).
 PUBLIC = available()

@@ -36,6 +36,8 @@ def resolve(config: dict) -> dict:
     _check_choice(config, ("diffusion", "beta_schedule"), schedules.BETA_SCHEDULES)
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
+    if (config.get("data") or {}).get("classes") is not None:
+        config["data"]["classes"] = list(mnist.check_classes(config["data"]["classes"]))
     sample = config.get("sample")
     if sample is not None and sample.get("eta") is None and sample.get("sampler"):
         sample["eta"] = samplers.default_eta(sample["sampler"])  # the sampler's own noise
@@ -97,8 +99,13 @@ def data_source(config: dict, home: str | os.PathLike) -> mnist.DataSource:
     Raises:
       ValueError: one line naming the key and the fix.
     """
-    data = mnist.source(config.get("data") or {}, home)
-    check_training_examples(config, data.examples - (config.get("data") or {}).get("holdout", 0))
+    section = config.get("data") or {}
+    data = mnist.source(section, home)
+    examples = data.examples - section.get("holdout", 0)
+    if section.get("classes") is not None:
+        train, _ = mnist.split(mnist.load(data.location), section.get("holdout", 0))
+        examples = len(mnist.select_classes(train, section["classes"]).labels)
+    check_training_examples(config, examples)
     return data
 
 
@@ -109,5 +116,5 @@ def check_training_examples(config: dict, examples: int) -> None:
         batch = section.get("batch_size") if isinstance(section, dict) else None
         if isinstance(batch, int) and batch > examples:
             raise ValueError(f"data.holdout: leaves {examples} training examples, fewer than "
-                             f"train.{stage}.batch_size {batch}; hold out fewer or use smaller "
-                             "batches")
+                             f"train.{stage}.batch_size {batch}; hold out fewer, train on more "
+                             "data.classes or use smaller batches")

@@ -91,6 +91,18 @@ def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, 
                   jnp.float32(guidance_scale), key, sigmas, eta, sampler=sampler)
 
 
+def sample_from(model: LatentDiffusionModel, x_start, sigmas, *, labels, key, sampler: str,
+                guidance_scale: float = 0.0, eta: float | None = None) -> jax.Array:
+    """Fused sampling from latents ``x_start`` [B, h, w, c] that are at noise level
+    ``sigmas[0]``, down the decreasing grid ``sigmas`` (ending at 0): what SDEdit-style
+    restoration runs (:mod:`latentlab.sdedit`). Compiles once per (sampler, grid length,
+    batch)."""
+    eta = samplers.default_eta(sampler) if eta is None else float(eta)
+    return _fused(model.unet, model.unet_params, model.schedule, jnp.asarray(x_start),
+                  jnp.asarray(labels, jnp.int32), jnp.float32(guidance_scale), key,
+                  jnp.asarray(sigmas, jnp.float32), jnp.float32(eta), sampler=sampler)
+
+
 def decode(model: LatentDiffusionModel, latents) -> jax.Array:
     """Scaled latents [B, h, w, c] → images [B, H, W, C] in [0, 1]."""
     return _decode(model.vae, model.vae_params, jnp.float32(model.latent_scale), latents)

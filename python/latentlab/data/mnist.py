@@ -212,6 +212,34 @@ def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
             Digits(digits.images[held], digits.labels[held]))
 
 
+def check_classes(classes, key: str = "data.classes") -> tuple[int, ...] | None:
+    """A config's ``data.classes``: None (every class) or a sorted tuple of distinct labels in
+    [0, 10), at least one.
+
+    Raises:
+      ValueError: one line naming ``key`` and what is allowed.
+    """
+    if classes is None:
+        return None
+    if (not isinstance(classes, (list, tuple)) or not classes
+            or any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < NUM_CLASSES
+                   for c in classes)):
+        raise ValueError(f"{key}: must be a non-empty list of digits in [0, {NUM_CLASSES}), "
+                         f"got {classes!r}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"{key}: lists a class twice: {list(classes)}")
+    return tuple(sorted(classes))
+
+
+def select_classes(digits: Digits, classes) -> Digits:
+    """The digits whose label is in ``classes`` (None keeps them all), in their order."""
+    classes = check_classes(classes)
+    if classes is None:
+        return digits
+    keep = np.isin(digits.labels, classes)
+    return Digits(digits.images[keep], digits.labels[keep])
+
+
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 [N, 28, 28] → float32 [N, 32, 32, 1] in [0, 1], zero-padded so that the VAE's
     factor-4 downsampling gives whole 8×8 latents."""

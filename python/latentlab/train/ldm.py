@@ -58,6 +58,9 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     checkpoints = None if checkpoint_dir is None else StageCheckpoints(
         os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
     train_digits, held_digits = mnist.split(mnist.load(data_path), cfg["data"]["holdout"])
+    # data.classes trains on some digits only (anomaly detection); the held-out split stays
+    # the same whatever the classes, so it holds the unseen classes too.
+    train_digits = mnist.select_classes(train_digits, cfg["data"].get("classes"))
     config_lib.check_training_examples(cfg, len(train_digits.labels))
     images = mnist.to_model_input(train_digits.images)
 
@@ -75,7 +78,8 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     metrics["vae_train_seconds"] = time.perf_counter() - started
     vae_params = vae_state.params
 
-    held = jnp.asarray(mnist.to_model_input(held_digits.images))
+    held = jnp.asarray(mnist.to_model_input(
+        mnist.select_classes(held_digits, cfg["data"].get("classes")).images))
     metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, vae_params, held)))
 
     means, log_vars = loops.encode_dataset(vae, vae_params, images)
@@ -103,7 +107,10 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     if checkpoint_dir is not None:
         checkpoint.save(checkpoint_dir, model, cfg)
 
+    classes = cfg["data"].get("classes")
     labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
+    if classes is not None:  # only the digits it was trained on
+        labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
     progress("sample", 0, sample_cfg["steps"], float("nan"))
     started = time.perf_counter()
     scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],

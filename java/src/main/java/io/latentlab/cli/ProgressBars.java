@@ -71,7 +71,11 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
     bar.stepTo(step);
     if (!Double.isNaN(loss)) {
       // The value a stage reports: a training loss, or the FID of the last evaluated cell.
-      String name = stage.equals("evaluate") ? "FID" : "loss";
+      String name = switch (stage) {
+        case "evaluate" -> "FID";
+        case "anomaly" -> "AUROC";
+        default -> "loss";
+      };
       bar.setExtraMessage(String.format(Locale.ROOT, "%s %.4f", name, loss));
     }
     if (step >= total) {
@@ -86,6 +90,8 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
       case "sample" -> "sample    ";
       case "classifier" -> "train classifier";
       case "evaluate" -> "evaluate  ";
+      case "denoise" -> "denoise   ";
+      case "anomaly" -> "anomaly scores";
       default -> stage;
     };
   }

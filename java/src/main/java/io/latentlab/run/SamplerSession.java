@@ -72,6 +72,16 @@ public final class SamplerSession implements AutoCloseable {
     return totalSteps;
   }
 
+  /**
+   * The noise level σ of the current latents (x = x0 + σε): the grid's first σ before any
+   * step, 0 after the last. Inpainting re-noises known latents to it.
+   */
+  public double sigma() {
+    checkOpen();
+    Object info = bridge.call("session_info", handle);
+    return ((Number) ((java.util.List<?>) info).get(2)).doubleValue();
+  }
+
   /** True once every step is taken. */
   public boolean done() {
     return stepsDone >= totalSteps;

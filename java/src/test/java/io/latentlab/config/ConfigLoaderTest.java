@@ -281,4 +281,26 @@ class ConfigLoaderTest {
     assertNotEquals(TrialId.of(a, 0).sha256(), TrialId.of(a, 1).sha256());
     assertTrue(TrialId.of(a, 0).shortId().matches("[0-9a-f]{12}"));
   }
+
+  @Test
+  void load_dataClasses_sortedAndAllTenIsTheDefaultTrial() throws IOException {
+    ExperimentConfig some = loader.load(write("name: mini\ndata: {classes: [7, 3, 0]}\n"));
+    assertEquals(java.util.List.of(0, 3, 7), some.data().classes());
+    String without = loader.canonicalJson(loader.load(write("name: mini\n")));
+    assertFalse(without.contains("classes"), "a config without data.classes keeps its trial id: " + without);
+    String allTen = loader.canonicalJson(loader.load(
+        write("name: mini\ndata: {classes: [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]}\n")));
+    assertEquals(without, allTen);
+    assertEquals(loader.canonicalJson(some),
+        loader.canonicalJson(loader.load(write("name: mini\ndata: {classes: [0, 7, 3]}\n"))));
+    assertNotEquals(without, loader.canonicalJson(some));
+  }
+
+  @Test
+  void load_badDataClasses_oneLineNamingTheKey() throws IOException {
+    assertTrue(failure("name: mini\ndata: {classes: []}\n").contains("data.classes: must be a non-empty list"));
+    assertTrue(failure("name: mini\ndata: {classes: [1, 10]}\n").contains("data.classes: must be a non-empty list of digits in [0, 10)"));
+    assertTrue(failure("name: mini\ndata: {classes: [1, 1]}\n").contains("data.classes: lists a class twice"));
+    assertTrue(failure("name: mini\ndata: {classes: 3}\n").contains("classes"));
+  }
 }
