@@ -128,7 +128,7 @@ class ApplicationsCommandTest {
     }
     try (BufferAllocator memory = Allocators.aligned();
         SamplerSession session = SamplerSession.open(bridge, run,
-            new SamplerOptions("ddim", 3, 0, Collections.nCopies(batch, 10), 0.0), memory, null)) {
+            new SamplerOptions("ddim", 3, 0, Collections.nCopies(batch, 10), 0.0), memory, io.latentlab.bridge.ProgressListener.NONE)) {
       InpaintCommand.inpaint(session, memory, known, cells, new SplittableRandom(2));
       try (Tensor latents = session.latents()) {
         float[] x = latents.toFloatArray();
