@@ -2,7 +2,6 @@ package io.latentlab.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
@@ -49,9 +48,7 @@ import picocli.CommandLine.Option;
         "  ./latentlab anomaly 3b0c1d2e4f5a --timesteps 50,200,400 --per-group 300"})
 final class AnomalyCommand implements Callable<Integer> {
   static final String KIND = "anomaly";
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(SerializationFeature.INDENT_OUTPUT)
-      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+  private static final ObjectMapper JSON = ResultJson.MAPPER;
 
   @CommandLine.Mixin
   RunArgument run = new RunArgument();

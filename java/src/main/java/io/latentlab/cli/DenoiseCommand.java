@@ -2,7 +2,6 @@ package io.latentlab.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
@@ -46,9 +45,7 @@ import picocli.CommandLine.Option;
         "  ./latentlab denoise 7e61bed25bcc --noise-sigma 0.3 --images my-digits.npy"})
 final class DenoiseCommand implements Callable<Integer> {
   static final String KIND = "denoise";
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(SerializationFeature.INDENT_OUTPUT)
-      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+  private static final ObjectMapper JSON = ResultJson.MAPPER;
 
   @CommandLine.Mixin
   RunArgument run = new RunArgument();

@@ -2,7 +2,6 @@ package io.latentlab.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
@@ -52,9 +51,7 @@ import picocli.CommandLine.Option;
         "  ./latentlab inpaint 7e61bed25bcc --mask center --heldout 500 --steps 50"})
 final class InpaintCommand implements Callable<Integer> {
   static final String KIND = "inpaint";
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(SerializationFeature.INDENT_OUTPUT)
-      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+  private static final ObjectMapper JSON = ResultJson.MAPPER;
 
   @CommandLine.Mixin
   RunArgument run = new RunArgument();
