@@ -181,6 +181,9 @@ def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoin
     tensors.export_tensor(result.images, images_array, images_schema)
     return json.dumps({"metrics": result.metrics,
                        "labels": result.labels.tolist(),
+                       "execution": result.execution,
+                       # Java compares it with the address it holds: equal on CPU (zero-copy),
+                       # not on an accelerator, where np.asarray made one device→host copy
                        "latents_jax_address": result.latents.unsafe_buffer_pointer()},
                       sort_keys=True)
 
