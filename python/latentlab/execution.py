@@ -146,6 +146,27 @@ def single_device() -> Execution:
     return from_config({"devices": 1})
 
 
+def machine() -> dict:
+    """What ``latentlab doctor`` reports: the backend, each local device with its memory
+    (the accelerator's own statistics; for CPU devices, which report none, the host's), and
+    the XLA flags (``--xla_force_host_platform_device_count`` simulates CPU devices)."""
+    import os
+    devices = []
+    for d in jax.local_devices():
+        stats = d.memory_stats() or {}
+        devices.append({"id": d.id, "kind": d.device_kind, "platform": d.platform,
+                        "memory_bytes": stats.get("bytes_limit"),
+                        "memory_in_use_bytes": stats.get("bytes_in_use")})
+    host = None
+    try:
+        host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"backend": jax.default_backend(), "devices": devices, "host_memory_bytes": host,
+            "cpu_count": os.cpu_count(), "jax": jax.__version__,
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
 def gather(x: jax.Array) -> jax.Array:
     """``x`` as one single-device array (what crosses to Java as one buffer): itself if it is
     on one device, its first copy if replicated (no copy made), else its shards gathered onto
