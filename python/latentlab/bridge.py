@@ -154,6 +154,34 @@ def environment() -> str:
 
 
 @register
+def doctor() -> str:
+    """The backend, its local devices and their memory, as JSON (see
+    :func:`latentlab.execution.machine`)."""
+    from latentlab import execution
+    return json.dumps(execution.machine(), sort_keys=True)
+
+
+@register
+def probe_export(array_address: int, schema_address: int) -> int:
+    """Exports a small jax.Array made on the default device; returns its own buffer address,
+    which Java compares with the address it received: equal only if no copy was made."""
+    x = jax.numpy.arange(64 * 16, dtype=jax.numpy.float32).reshape(64, 16) + 1
+    tensors.export_tensor(x, array_address, schema_address)
+    return x.unsafe_buffer_pointer()
+
+
+@register
+def probe_import(array_address: int, schema_address: int) -> list:
+    """Takes a tensor from Java; returns [the jax.Array's buffer address, its device's
+    platform, the default backend]: zero-copy for a computation only if the address is Java's
+    and the platform is the default backend's (on an accelerator, host memory must still be
+    copied to the device)."""
+    x = tensors.import_tensor(array_address, schema_address)
+    device = next(iter(x.devices()))
+    return [x.unsafe_buffer_pointer(), device.platform, jax.default_backend()]
+
+
+@register
 def collect_garbage() -> int:
     """Runs Python's cycle collector; returns how many objects it freed. Memory Java exported
     as a bfloat16 tensor is held by such a cycle inside ``jax.device_put`` until it runs."""
@@ -181,6 +209,9 @@ def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoin
     tensors.export_tensor(result.images, images_array, images_schema)
     return json.dumps({"metrics": result.metrics,
                        "labels": result.labels.tolist(),
+                       "execution": result.execution,
+                       # Java compares it with the address it holds: equal on CPU (zero-copy),
+                       # not on an accelerator, where np.asarray made one device→host copy
                        "latents_jax_address": result.latents.unsafe_buffer_pointer()},
                       sort_keys=True)
 

@@ -47,12 +47,25 @@ def save_tree(directory: str | os.PathLike, tree, info: dict) -> None:
         checkpointer.close()
 
 
-def restore_tree(directory: str | os.PathLike, template):
+def restore_tree(directory: str | os.PathLike, template, sharding=None):
     """(tree, info) of a :func:`save_tree` checkpoint; ``template`` gives the tree's structure,
-    shapes and dtypes (arrays or ``jax.ShapeDtypeStruct``); arrays land on the default device."""
-    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    restore_args = jax.tree.map(
-        lambda leaf: ocp.ArrayRestoreArgs(sharding=sharding, dtype=leaf.dtype), template)
+    shapes and dtypes (arrays or ``jax.ShapeDtypeStruct``).
+
+    Arrays land on ``sharding`` if given; otherwise where their template leaf is, if it is a
+    ``jax.Array`` (a resumed run's state goes back onto the run's own mesh, whatever mesh saved
+    it); otherwise replicated over every local device. A checkpoint holds one copy of each
+    array, so any mesh restores what any other saved.
+    """
+    default = None
+    if sharding is None:
+        from latentlab import execution
+        default = execution.from_config(None).replicated
+
+    def restore_args(leaf):
+        target = sharding or (leaf.sharding if isinstance(leaf, jax.Array) else default)
+        return ocp.ArrayRestoreArgs(sharding=target, dtype=leaf.dtype)
+
+    restore_args = jax.tree.map(restore_args, template)
     checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
     try:
         restored = checkpointer.restore(
@@ -102,8 +115,10 @@ def save(folder: str | os.PathLike, model: LatentDiffusionModel, sections: dict)
     write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
 
 
-def load(folder: str | os.PathLike) -> LatentDiffusionModel:
-    """Reads a checkpoint written by :func:`save`.
+def load(folder: str | os.PathLike, sharding=None) -> LatentDiffusionModel:
+    """Reads a checkpoint written by :func:`save`; the weights land on ``sharding`` (default:
+    one device, the default one: sessions hand single-device arrays to Java; a run's sampling
+    passes its mesh's replicated sharding).
 
     Raises:
       FileNotFoundError: naming the missing file.
@@ -130,7 +145,9 @@ def load(folder: str | os.PathLike) -> LatentDiffusionModel:
         unet_params = serialization.from_bytes(unet_template,
                                                (folder / "unet.msgpack").read_bytes())
     else:
-        weights, _ = restore_tree(folder / "weights", {"vae": vae_template, "unet": unet_template})
+        weights, _ = restore_tree(
+            folder / "weights", {"vae": vae_template, "unet": unet_template},
+            sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
         vae_params, unet_params = weights["vae"], weights["unet"]
     d = meta["diffusion"]
     schedule = schedules.make_schedule(d["beta_schedule"], d["num_timesteps"], d["beta_start"],

@@ -8,7 +8,7 @@ sends the config here to have them checked and filled: one schema, not two.
 import copy
 import os
 
-from latentlab import tensors
+from latentlab import execution, tensors
 from latentlab.data import mnist
 from latentlab.diffusion import losses, parameterization, samplers, schedules
 from latentlab.models import UNet, VAE
@@ -18,8 +18,8 @@ MODEL_SECTIONS = {"vae": VAE, "unet": UNet}
 
 
 def resolve(config: dict) -> dict:
-    """Returns a copy of ``config`` with model sections filled with their defaults, and the
-    sampler's own η where the config leaves ``sample.eta`` out.
+    """Returns a copy of ``config`` with model and execution sections filled with their
+    defaults, and the sampler's own η where the config leaves ``sample.eta`` out.
 
     Raises:
       ValueError: ``key.path: what is wrong; what is allowed`` for the first problem found.
@@ -38,6 +38,7 @@ def resolve(config: dict) -> dict:
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
     if (config.get("data") or {}).get("classes") is not None:
         config["data"]["classes"] = list(mnist.check_classes(config["data"]["classes"]))
+    config["execution"] = execution.resolve(config.get("execution"))
     sample = config.get("sample")
     if sample is not None and sample.get("eta") is None and sample.get("sampler"):
         sample["eta"] = samplers.default_eta(sample["sampler"])  # the sampler's own noise
@@ -86,6 +87,8 @@ def constants() -> dict:
         "tensor_extension": tensors.TENSOR_EXTENSION,
         "bfloat16_tensor_extension": tensors.BFLOAT16_TENSOR_EXTENSION,
         "dtypes": list(tensors.DTYPES),
+        "precisions": list(execution.PRECISIONS),
+        "default_precision": execution.DEFAULT_PRECISION,
         "datasets": list(mnist.DATASETS),
         "mnist": {"package": mnist.NPM_PACKAGE, "tarball_sha256": mnist.TARBALL_SHA256,
                   "cache_file": mnist.CACHE_FILE},

@@ -81,12 +81,21 @@ def _start(model: LatentDiffusionModel, sampler: str, steps: int, seed: int, lab
 def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, labels,
            guidance_scale: float, eta: float | None = None,
            spacing: str = schedules.DEFAULT_SPACING, rho: float = schedules.DEFAULT_RHO,
-           replicate: int = 0) -> jax.Array:
+           replicate: int = 0, execution=None) -> jax.Array:
     """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
     U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int. ``eta`` None is the
-    sampler's own default (see :func:`latentlab.diffusion.samplers.default_eta`)."""
+    sampler's own default (see :func:`latentlab.diffusion.samplers.default_eta`).
+
+    With an ``execution`` (:class:`latentlab.execution.Execution`) the batch is split over its
+    mesh (the model's weights must be replicated there) and so are the latents returned;
+    each sample's computation is its own, so the split changes no value. The initial noise is
+    drawn whole first, so it is the same whatever the mesh."""
     x_T, key, sigmas, eta, labels = _start(model, sampler, steps, seed, labels, eta, spacing,
                                            rho, replicate)
+    if execution is not None:
+        batch = execution.batch_sharding_for(int(labels.shape[0]))
+        x_T, labels = jax.device_put((x_T, labels), batch)
+        key, sigmas, eta = jax.device_put((key, sigmas, eta), execution.replicated)
     return _fused(model.unet, model.unet_params, model.schedule, x_T, labels,
                   jnp.float32(guidance_scale), key, sigmas, eta, sampler=sampler)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from latentlab import checkpoint, sampling
 from latentlab import config as config_lib
+from latentlab import execution as execution_lib
 from latentlab.data import mnist
 from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
@@ -31,10 +32,12 @@ CHECKPOINT_EVERY = 100
 
 
 class LdmResult(NamedTuple):
-    latents: jax.Array  # [S, h, w, c] float32, sampled latents in the VAE's latent space
+    latents: jax.Array  # [S, h, w, c] float32, sampled latents in the VAE's latent space, on
+                        # one device (gathered from the mesh: Java takes one buffer)
     images: jax.Array   # [S, H, W, 1] float32 in [0, 1], the decoded samples
     labels: np.ndarray  # [S] int32, the class each sample was conditioned on
     metrics: dict[str, Any]
+    execution: dict[str, Any]  # where it ran: backend, devices, mesh, precision
 
 
 def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
@@ -51,6 +54,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     cfg = config_lib.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
+    ex = execution_lib.from_config(cfg.get("execution"))
     root = sampling.root_key(cfg["seed"], replicate)
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
     metrics: dict[str, Any] = {}
@@ -74,7 +78,8 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
         vae, images, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["vae"]["steps"],
         batch_size=train_cfg["vae"]["batch_size"],
         learning_rate=train_cfg["vae"]["learning_rate"],
-        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress, checkpoints=checkpoints)
+        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress, checkpoints=checkpoints,
+        execution=ex)
     metrics["vae_train_seconds"] = time.perf_counter() - started
     vae_params = vae_state.params
 
@@ -99,7 +104,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
         label_dropout=train_cfg["unet"]["label_dropout"],
         loss_weighting=train_cfg["unet"]["loss_weighting"],
         min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
-        checkpoints=checkpoints)
+        checkpoints=checkpoints, execution=ex)
     metrics["unet_train_seconds"] = time.perf_counter() - started
 
     model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params, schedule,
@@ -117,9 +122,15 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
                              seed=cfg["seed"], labels=labels,
                              guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
                              spacing=sample_cfg["spacing"], rho=sample_cfg["rho"],
-                             replicate=replicate)
+                             replicate=replicate, execution=ex)
     images_out = sampling.decode(model, scaled)
     images_out.block_until_ready()
     metrics["sample_seconds"] = time.perf_counter() - started
     progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
-    return LdmResult(scaled / scale, images_out, labels, metrics)
+    where = ex.describe()
+    # Split over the mesh, the latents are gathered onto one device before they cross (a
+    # device-to-device copy); replicated or on one device, they are not.
+    where["latents_gathered_from_devices"] = (
+        1 if scaled.sharding.is_fully_replicated else len(scaled.sharding.device_set))
+    latents = execution_lib.gather(scaled / scale)
+    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from latentlab import execution as execution_lib
 from latentlab.diffusion.losses import denoising_loss
 from latentlab.diffusion.schedules import NoiseSchedule
 from latentlab.models.unet import UNet
@@ -29,12 +30,14 @@ def batch_indices(data_key, step, num_examples: int, batch_size: int):
     return jax.lax.dynamic_slice_in_dim(order, offset * batch_size, batch_size)
 
 
-def vae_loss(vae: VAE, params, images, key, kl_weight: float):
+def vae_loss(vae: VAE, params, images, key, kl_weight: float, compute_dtype=jnp.float32):
     """Per-image summed Bernoulli cross-entropy + kl_weight · KL, averaged over the batch.
 
-    images: [B, H, W, C] float32 in [0, 1]. Returns (loss, (reconstruction, kl)).
+    images: [B, H, W, C] float32 in [0, 1]. Returns (loss, (reconstruction, kl)). The model
+    runs in ``compute_dtype`` (:func:`latentlab.execution.compute_apply`); the loss is float32.
     """
-    logits, posterior = vae.apply({"params": params}, images, key)
+    apply = execution_lib.compute_apply(vae.apply, compute_dtype)
+    logits, posterior = apply({"params": params}, images, key)
     recon = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, images), axis=(1, 2, 3))
     kl = posterior.kl()
     return jnp.mean(recon + kl_weight * kl), (jnp.mean(recon), jnp.mean(kl))
@@ -62,24 +65,47 @@ def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressF
     return state, (history[-1][1] if history else float("nan"))
 
 
+def _data_parallel_step(step_fn, ex: execution_lib.Execution, num_inputs: int):
+    """``step_fn(state, *inputs) -> (state, loss)`` jitted for the mesh: state, inputs and loss
+    replicated (each step's batch is split inside, see :func:`_split_batch`), the incoming
+    state donated so its buffers hold the next one (no second copy of params, EMA and Adam
+    moments per device)."""
+    replicated = ex.replicated
+    return jax.jit(step_fn, in_shardings=(replicated,) * (1 + num_inputs),
+                   out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+
+def _split_batch(batch, ex: execution_lib.Execution):
+    """The batch split over the mesh's ``data`` axis: each device runs the model on its share
+    and XLA all-reduces the gradients. [B, ...] → the same values, sharded."""
+    return jax.lax.with_sharding_constraint(batch, ex.batch)
+
+
 def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
               learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
-              checkpoints: StageCheckpoints | None = None):
-    """Trains the VAE on images [N, H, W, C] in [0, 1]. Returns (TrainState, final loss)."""
+              checkpoints: StageCheckpoints | None = None,
+              execution: execution_lib.Execution | None = None):
+    """Trains the VAE on images [N, H, W, C] in [0, 1], data-parallel over ``execution``'s
+    mesh (default: every local device, float32). Returns (TrainState, final loss)."""
+    ex = execution or execution_lib.from_config(None)
+    ex.check_batch(batch_size, "train.vae.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
-    data = jnp.asarray(images)
+    data = jax.device_put(jnp.asarray(images), ex.replicated)
     params = vae.init(init_key, data[:1], noise_key)["params"]
-    state = TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(100, steps)))
+    state = jax.device_put(
+        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
+        ex.replicated)
 
-    @jax.jit
     def step_fn(state, data):
         idx = batch_indices(data_key, state.step, data.shape[0], batch_size)
         key = jax.random.fold_in(noise_key, state.step)
         grad_fn = jax.value_and_grad(partial(vae_loss, vae), has_aux=True)
-        (loss, _), grads = grad_fn(state.params, data[idx], key, kl_weight)
+        (loss, _), grads = grad_fn(state.params, _split_batch(data[idx], ex), key, kl_weight,
+                                   ex.compute_dtype)
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
-    return _run("vae", state, lambda s: step_fn(s, data), steps, progress, checkpoints)
+    step = _data_parallel_step(step_fn, ex, 1)
+    return _run("vae", state, lambda s: step(s, data), steps, progress, checkpoints)
 
 
 def encode_dataset(vae: VAE, params, images: np.ndarray, batch_size: int = 500):
@@ -103,30 +129,39 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
                    schedule: NoiseSchedule, key, *, steps: int, batch_size: int,
                    learning_rate: float, ema_decay: float, label_dropout: float,
                    loss_weighting: str = "uniform", min_snr_gamma: float = 5.0,
-                   progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None):
-    """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step.
+                   progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None,
+                   execution: execution_lib.Execution | None = None):
+    """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step, data-parallel over
+    ``execution``'s mesh (default: every local device, float32).
 
     latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int. Returns (TrainState, loss).
     """
+    ex = execution or execution_lib.from_config(None)
+    ex.check_batch(batch_size, "train.unet.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
-    means, log_vars = jnp.asarray(latent_means), jnp.asarray(latent_log_vars)
-    label_array = jnp.asarray(labels, jnp.int32)
+    means, log_vars, label_array = jax.device_put(
+        (jnp.asarray(latent_means), jnp.asarray(latent_log_vars), jnp.asarray(labels, jnp.int32)),
+        ex.replicated)
     params = unet.init(init_key, means[:1], jnp.zeros((1,), jnp.int32),
                        jnp.zeros((1,), jnp.int32))["params"]
-    state = TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(200, steps)))
+    state = jax.device_put(
+        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
+        ex.replicated)
+    apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
-    @jax.jit
     def step_fn(state, means, log_vars, label_array):
         idx = batch_indices(data_key, state.step, means.shape[0], batch_size)
         latent_key, loss_key = jax.random.split(jax.random.fold_in(noise_key, state.step))
         z = means[idx] + jnp.exp(0.5 * log_vars[idx]) * jax.random.normal(
             latent_key, means[idx].shape)
+        z, batch_labels = _split_batch((z, label_array[idx]), ex)
         loss, grads = jax.value_and_grad(
-            lambda p: denoising_loss(unet.apply, p, scale * z, label_array[idx], loss_key,
+            lambda p: denoising_loss(apply, p, scale * z, batch_labels, loss_key,
                                      schedule, unet.prediction, label_dropout,
                                      unet.null_label, loss_weighting,
                                      min_snr_gamma))(state.params)
         return state.apply_gradients(grads, ema_decay), loss
 
-    return _run("unet", state, lambda s: step_fn(s, means, log_vars, label_array), steps,
+    step = _data_parallel_step(step_fn, ex, 3)
+    return _run("unet", state, lambda s: step(s, means, log_vars, label_array), steps,
                 progress, checkpoints)

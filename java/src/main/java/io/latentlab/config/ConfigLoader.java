@@ -293,6 +293,25 @@ public final class ConfigLoader {
     }
   }
 
+  /**
+   * What a trial id hashes: the canonical JSON without the keys that do not change results
+   * (the execution section's devices and mesh; its precision only where it is not the
+   * default, see {@link ExecutionConfig#identity()}).
+   */
+  public String identityJson(ExperimentConfig config) {
+    try {
+      ObjectNode tree = canonical.valueToTree(config);
+      tree.remove("execution");
+      Map<String, Object> identity = config.execution().identity();
+      if (!identity.isEmpty()) {
+        tree.set("execution", canonical.valueToTree(identity));
+      }
+      return canonical.writeValueAsString(canonical.treeToValue(tree, Object.class));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise a config", e);
+    }
+  }
+
   /** Parses canonical JSON back into a config (e.g. after Python resolved its sections). */
   public ExperimentConfig fromJson(String json) {
     try {

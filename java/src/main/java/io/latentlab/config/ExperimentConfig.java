@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
  * @param diffusion the noise schedule
  * @param train the two training stages
  * @param sample how samples are drawn at the end of the run
+ * @param execution devices, mesh and precision; only the precision enters the trial id (see
+ *     {@link ExecutionConfig#identity()})
  */
 public record ExperimentConfig(
     String name,
@@ -27,7 +29,8 @@ public record ExperimentConfig(
     Map<String, Object> model,
     DiffusionConfig diffusion,
     TrainConfig train,
-    SampleConfig sample) {
+    SampleConfig sample,
+    ExecutionConfig execution) {
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
 
@@ -46,5 +49,6 @@ public record ExperimentConfig(
     diffusion = orDefault(diffusion, DiffusionConfig.defaults());
     train = orDefault(train, TrainConfig.defaults());
     sample = orDefault(sample, SampleConfig.defaults());
+    execution = orDefault(execution, ExecutionConfig.defaults());
   }
 }

@@ -33,7 +33,7 @@ final class RunArtifacts {
    * Writes the samples and latents, then {@code result.json}.
    *
    * @param output what Python's {@code train_and_sample} returned: {@code metrics},
-   *     {@code labels}, {@code latents_jax_address}
+   *     {@code labels}, {@code latents_jax_address}, {@code execution} (where it ran)
    * @param latents the sampled latents [B, h, w, c]
    * @param images the decoded samples [B, H, W, C] in [0, 1]
    * @return the content of {@code result.json}
@@ -50,9 +50,14 @@ final class RunArtifacts {
     result.put("status", "completed");
     result.set("metrics", output.get("metrics"));
     result.set("sample_labels", output.get("labels"));
-    // On CPU the latents Java holds are the jax.Array's own memory (no copy was made).
-    result.put("latents_zero_copy",
-        latents.dataAddress() == output.get("latents_jax_address").asLong());
+    // On CPU the latents Java holds are the jax.Array's own memory (no copy was made); on an
+    // accelerator the jax.Array is in device memory and Python made one device→host copy.
+    boolean zeroCopy = latents.dataAddress() == output.get("latents_jax_address").asLong();
+    result.put("latents_zero_copy", zeroCopy);
+    result.put("latents_handoff", zeroCopy ? "zero-copy" : "one device-to-host copy");
+    if (output.hasNonNull("execution")) { // backend, devices, mesh and precision it ran on
+      result.set("execution", output.get("execution"));
+    }
     ObjectNode files = result.putObject("outputs");
     files.put("samples.png", Hashing.sha256(png));
     files.put("latents.arrow", Hashing.sha256(arrow));

@@ -10,7 +10,8 @@ import java.nio.file.Path;
  *
  * @param configFile the file it came from (named in error messages and in provenance)
  * @param config the resolved config (model sections filled in by Python)
- * @param canonicalJson its canonical form, which the trial id hashes
+ * @param canonicalJson its canonical form, what Python runs; the trial id hashes the part of
+ *     it that changes results ({@link io.latentlab.config.ConfigLoader#identityJson})
  * @param id the trial id (config hash and replicate index)
  * @param directory where its run directory is, or will be
  */

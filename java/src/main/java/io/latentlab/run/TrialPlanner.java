@@ -10,8 +10,9 @@ import java.nio.file.Path;
 
 /**
  * Turns a config (with its overrides already applied) and a replicate index into a
- * {@link Trial}: Python checks and fills the sections it owns, the canonical resolved config is
- * hashed into the trial id, and the id names the run directory. Nothing is written, so a sweep
+ * {@link Trial}: Python checks and fills the sections it owns, the canonical resolved config,
+ * less what does not change results ({@link ConfigLoader#identityJson}), is hashed into the
+ * trial id, and the id names the run directory. Nothing is written, so a sweep
  * can plan all its trials before running any.
  *
  * <p>Use from any thread (the bridge serializes Python calls).
@@ -58,7 +59,7 @@ public final class TrialPlanner {
     }
     ExperimentConfig resolved = loader.fromJson(resolvedJson);
     String canonical = loader.canonicalJson(resolved);
-    TrialId id = TrialId.of(canonical, replicate);
+    TrialId id = TrialId.of(loader.identityJson(resolved), replicate);
     return new Trial(configFile, resolved, canonical, id,
         RunDirectory.locate(runsRoot, resolved.name(), id));
   }

@@ -103,6 +103,10 @@ class ConfigLoaderTest {
       "name: x\\ndata: {dataset: cifar}\\n                  | data.dataset: must be one of mnist-bundled",
       "name: ../escape\\n                                 | name: '../escape' is not allowed",
       "seed: 3\\n                                         | name: required key is missing",
+      "name: x\\nexecution: {devices: some}\\n             | execution.devices: expected 'all' or a device count >= 1, got some",
+      "name: x\\nexecution: {devices: 0}\\n                | execution.devices: expected 'all' or a device count >= 1, got 0",
+      "name: x\\nexecution: {precision: float16}\\n        | execution.precision: must be one of float32, bfloat16",
+      "name: x\\nexecution: {mesh: {data: 0}}\\n           | execution.mesh.data: must be in [1,",
   })
   void load_badValue_namesKeyAndWhatIsAllowed(String yaml, String expected) throws IOException {
     String message = failure(yaml.replace("\\n", "\n"));
@@ -302,5 +306,41 @@ class ConfigLoaderTest {
     assertTrue(failure("name: mini\ndata: {classes: [1, 10]}\n").contains("data.classes: must be a non-empty list of digits in [0, 10)"));
     assertTrue(failure("name: mini\ndata: {classes: [1, 1]}\n").contains("data.classes: lists a class twice"));
     assertTrue(failure("name: mini\ndata: {classes: 3}\n").contains("classes"));
+  }
+
+  @Test
+  void execution_defaultsFilled() throws IOException {
+    ExecutionConfig execution = loader.load(write("name: x\n")).execution();
+    assertEquals("all", execution.devices());
+    assertEquals("float32", execution.precision());
+    assertEquals(-1, execution.mesh().data());
+    assertEquals(4, loader.load(write("name: x\nexecution: {devices: 4}\n")).execution().devices());
+  }
+
+  @Test
+  void execution_unknownKeyOrWrongType_namesFileLineColumnAndKey() throws IOException {
+    String unknown = failure("name: x\nexecution:\n  precison: bfloat16\n");
+    assertTrue(unknown.contains("experiment.yaml:3:3: execution.precison: unknown key; allowed: devices, mesh, precision"),
+        unknown);
+    String mesh = failure("name: x\nexecution:\n  mesh: {model: 2}\n");
+    assertTrue(mesh.contains(":3:10: execution.mesh.model: unknown key; allowed: data"), mesh);
+    String type = failure("name: x\nexecution:\n  precision: 16\n");
+    assertTrue(type.contains(":3:3: execution.precision: expected a string"), type);
+  }
+
+  @Test
+  void identityJson_leavesOutDevicesAndMeshButNotPrecision() throws IOException {
+    ExperimentConfig plain = loader.load(write("name: x\nseed: 3\n"));
+    String identity = loader.identityJson(plain);
+    assertFalse(identity.contains("execution"), "no section, no default: ids from before it stay: " + identity);
+    assertEquals(identity, loader.identityJson(loader.load(write(
+        "name: x\nseed: 3\nexecution: {devices: 4, mesh: {data: 4}, precision: float32}\n"))));
+    String bf16 = loader.identityJson(loader.load(write("name: x\nseed: 3\nexecution: {precision: bfloat16}\n")));
+    assertNotEquals(identity, bf16);
+    assertTrue(bf16.contains("\"execution\":{\"precision\":\"bfloat16\"}"), bf16);
+    // The full canonical form (what Python runs, config.yaml) keeps every key.
+    assertTrue(loader.canonicalJson(plain).contains("\"execution\":{\"devices\":\"all\",\"mesh\":{\"data\":-1},\"precision\":\"float32\"}"),
+        loader.canonicalJson(plain));
+    assertEquals(loader.canonicalJson(plain), loader.canonicalJson(loader.fromJson(loader.canonicalJson(plain))));
   }
 }

@@ -12,6 +12,21 @@ public final class TestProject {
   }
 
   /**
+   * The JAX backend the tests run on, as {@code LATENTLAB_ACCELERATOR} (the launcher's set-up
+   * choice, default {@code cpu}) names it: {@code cpu}, {@code gpu} for {@code cuda12},
+   * {@code tpu}. Tests of what only the CPU backend gives (zero-copy handoffs of the
+   * jax.Array's own memory) read their expectations from it.
+   */
+  public static String expectedBackend() {
+    String accelerator = System.getenv().getOrDefault("LATENTLAB_ACCELERATOR", "cpu");
+    return switch (accelerator) {
+      case "cuda12" -> "gpu";
+      case "", "cpu" -> "cpu";
+      default -> accelerator;
+    };
+  }
+
+  /**
    * A real experiment small enough for a unit test: tiny models, a few training steps each.
    *
    * @param name the experiment's name

@@ -1,0 +1,73 @@
+package io.latentlab.config;
+
+import static io.latentlab.config.Checks.orDefault;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where a run computes and in what precision. Python builds the mesh from it
+ * ({@code latentlab.execution}): the batch of every step is split over the mesh's {@code data}
+ * axis, the training state is replicated on each device.
+ *
+ * <p>Which keys name the trial: {@code precision} changes results, so a non-default precision
+ * enters the trial id; {@code devices} and {@code mesh} do not: with the same global batch, a
+ * run on 4 devices equals a run on 1 within float32 rounding (the tests measure it), so the same
+ * experiment on a laptop and on an 8-GPU host is one trial. A run records the devices it used in
+ * {@code provenance.json} and {@code result.json}. See {@link #identity()}.
+ *
+ * @param devices {@code "all"} (every local device) or how many of them, from the first
+ * @param precision {@code float32}, or {@code bfloat16}: matmuls and convolutions in bfloat16,
+ *     master weights, optimiser state and losses in float32
+ * @param mesh the mesh's shape
+ */
+public record ExecutionConfig(Object devices, String precision, Mesh mesh) {
+  /** The precision a config gets when it names none (Python's, checked by a test). */
+  public static final String DEFAULT_PRECISION = "float32";
+  /** The precisions Python computes in ({@code latentlab.execution.PRECISIONS}). */
+  public static final List<String> PRECISIONS = List.of("float32", "bfloat16");
+
+  /** Fills defaults (all devices, float32, {@code data: -1}) and checks values. */
+  public ExecutionConfig {
+    devices = orDefault(devices, "all");
+    boolean count = (devices instanceof Integer || devices instanceof Long)
+        && ((Number) devices).longValue() >= 1 && ((Number) devices).longValue() <= 1 << 20;
+    if (!"all".equals(devices) && !count) {
+      throw new IllegalArgumentException(String.format(
+          "execution.devices: expected 'all' or a device count >= 1, got %s", devices));
+    }
+    if (devices instanceof Long n) {
+      devices = n.intValue();
+    }
+    precision = Checks.oneOf("execution.precision", orDefault(precision, DEFAULT_PRECISION), PRECISIONS);
+    mesh = orDefault(mesh, new Mesh(null));
+  }
+
+  static ExecutionConfig defaults() {
+    return new ExecutionConfig(null, null, null);
+  }
+
+  /**
+   * The keys of this section that change results, as they enter the trial id: empty for the
+   * default precision, so a config without an {@code execution:} section keeps the trial id it
+   * had before the section existed.
+   */
+  public Map<String, Object> identity() {
+    return DEFAULT_PRECISION.equals(precision) ? Map.of() : Map.of("precision", precision);
+  }
+
+  /**
+   * The device mesh's shape: one axis, {@code data}, over which each batch is split.
+   *
+   * @param data how many devices the batch is split over; -1 is every selected device
+   */
+  public record Mesh(Integer data) {
+    /** Fills the default (-1) and checks the size. */
+    public Mesh {
+      data = orDefault(data, -1);
+      if (data != -1) {
+        Checks.atLeast("execution.mesh.data", data, 1, 1 << 20);
+      }
+    }
+  }
+}

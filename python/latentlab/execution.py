@@ -1,0 +1,213 @@
+"""Where a run computes and in what precision: the ``execution`` config section.
+
+A run is data-parallel over a one-axis :class:`jax.sharding.Mesh` of local devices (axis
+``data``): each training step's batch is split across the devices and the training state
+(parameters, EMA, optimiser moments) is **replicated** on every one of them. Replicated, not
+sharded: LatentLab's models are a few MB, so a copy per device costs nothing, the step needs
+only one all-reduce of the gradients (which XLA inserts from the shardings), and a checkpoint
+holds one copy whatever the mesh, so it restores onto any other. Sharding the state (an
+``fsdp`` axis) pays off once the optimiser state no longer fits a device; it is not here.
+
+The section, as Java validates and fills it::
+
+    execution:
+      devices: all        # or N: the first N local devices
+      precision: float32  # or bfloat16: compute in bfloat16, master weights in float32
+      mesh: {data: -1}    # the mesh's shape; -1: every selected device
+
+``devices`` and ``mesh`` do not enter the trial id: with the same global batch, a run on 4
+devices equals a run on 1 within float32 rounding (the gradient's sum is taken in another
+order; tests state the measured tolerance). ``precision`` changes results, so it does.
+"""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import linen as nn
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+PRECISIONS = ("float32", "bfloat16")
+DEFAULT_PRECISION = "float32"
+MESH_AXES = ("data",)
+DEFAULTS = {"devices": "all", "precision": DEFAULT_PRECISION, "mesh": {"data": -1}}
+
+
+def resolve(section: dict | None) -> dict:
+    """The section with its defaults filled and its names checked (not the machine: a config
+    must resolve the same everywhere; :func:`from_config` checks the devices).
+
+    Raises:
+      ValueError: one line naming the key.
+    """
+    section = dict(section or {})
+    unknown = sorted(set(section) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"execution.{unknown[0]}: unknown key; allowed: "
+                         f"{', '.join(sorted(DEFAULTS))}")
+    resolved = {**DEFAULTS, **section}
+    devices = resolved["devices"]
+    if devices != "all" and not (isinstance(devices, int) and not isinstance(devices, bool)
+                                 and devices >= 1):
+        raise ValueError(f"execution.devices: expected 'all' or a device count >= 1, "
+                         f"got {devices!r}")
+    if resolved["precision"] not in PRECISIONS:
+        raise ValueError(f"execution.precision: unknown value {resolved['precision']!r}; "
+                         f"allowed: {', '.join(PRECISIONS)}")
+    mesh = {**DEFAULTS["mesh"], **(resolved["mesh"] or {})}
+    unknown = sorted(set(mesh) - set(MESH_AXES))
+    if unknown:
+        raise ValueError(f"execution.mesh.{unknown[0]}: unknown mesh axis; allowed: "
+                         f"{', '.join(MESH_AXES)} (the state is replicated, the batch split)")
+    for axis, size in mesh.items():
+        if not isinstance(size, int) or isinstance(size, bool) or (size < 1 and size != -1):
+            raise ValueError(f"execution.mesh.{axis}: expected a size >= 1, or -1 for every "
+                             f"selected device; got {size!r}")
+    resolved["mesh"] = mesh
+    return resolved
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """A run's mesh and compute precision. Build it with :func:`from_config`."""
+
+    mesh: Mesh
+    precision: str
+
+    @property
+    def devices(self) -> tuple:
+        return tuple(self.mesh.devices.flat)
+
+    @property
+    def size(self) -> int:
+        """How many devices the batch is split over."""
+        return self.mesh.devices.size
+
+    @property
+    def replicated(self) -> NamedSharding:
+        """A copy on every device of the mesh (the training state, the data set, weights)."""
+        return NamedSharding(self.mesh, PartitionSpec())
+
+    @property
+    def batch(self) -> NamedSharding:
+        """Split along the leading (batch) dimension over the ``data`` axis."""
+        return NamedSharding(self.mesh, PartitionSpec("data"))
+
+    @property
+    def compute_dtype(self):
+        return jnp.bfloat16 if self.precision == "bfloat16" else jnp.float32
+
+    def check_batch(self, batch_size: int, key: str) -> None:
+        """Raises ValueError (one line) unless ``batch_size`` splits evenly over the mesh."""
+        if batch_size % self.size:
+            raise ValueError(f"{key}: {batch_size} does not split over the {self.size} devices "
+                             f"of execution.mesh.data; use a multiple of {self.size} or set "
+                             "execution.devices")
+
+    def batch_sharding_for(self, batch_size: int):
+        """The batch sharding where ``batch_size`` splits evenly, else replicated (sampling
+        takes any number of samples; an uneven batch runs whole on every device)."""
+        return self.batch if batch_size % self.size == 0 else self.replicated
+
+    def describe(self) -> dict:
+        """What a run records: backend, the mesh's devices and shape, precision."""
+        return {"backend": self.devices[0].platform, "devices": [str(d) for d in self.devices],
+                "mesh": dict(zip(self.mesh.axis_names, self.mesh.devices.shape)),
+                "precision": self.precision}
+
+
+def from_config(section: dict | None) -> Execution:
+    """The :class:`Execution` of a resolved (or absent) ``execution`` section on this
+    machine's local devices.
+
+    Raises:
+      ValueError: one line, if the section asks for more devices than there are, or a mesh
+        whose shape does not hold them.
+    """
+    cfg = resolve(section)
+    local = jax.local_devices()
+    wanted = len(local) if cfg["devices"] == "all" else cfg["devices"]
+    if wanted > len(local):
+        raise ValueError(f"execution.devices: {wanted} requested, but this machine has "
+                         f"{len(local)} {local[0].platform} device(s); use 'all' or at most "
+                         f"{len(local)}")
+    data = cfg["mesh"]["data"]
+    data = wanted if data == -1 else data
+    if data != wanted:
+        raise ValueError(f"execution.mesh.data: {data} does not hold the {wanted} selected "
+                         f"devices; use -1 or {wanted}")
+    return Execution(Mesh(np.array(local[:wanted]), MESH_AXES), cfg["precision"])
+
+
+def single_device() -> Execution:
+    """One device, float32: what code without a run's config (sessions, evaluation) uses."""
+    return from_config({"devices": 1})
+
+
+def machine() -> dict:
+    """What ``latentlab doctor`` reports: the backend, each local device with its memory
+    (the accelerator's own statistics; for CPU devices, which report none, the host's), and
+    the XLA flags (``--xla_force_host_platform_device_count`` simulates CPU devices)."""
+    import os
+    devices = []
+    for d in jax.local_devices():
+        stats = d.memory_stats() or {}
+        devices.append({"id": d.id, "kind": d.device_kind, "platform": d.platform,
+                        "memory_bytes": stats.get("bytes_limit"),
+                        "memory_in_use_bytes": stats.get("bytes_in_use")})
+    host = None
+    try:
+        host = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {"backend": jax.default_backend(), "devices": devices, "host_memory_bytes": host,
+            "cpu_count": os.cpu_count(), "jax": jax.__version__,
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+def gather(x: jax.Array) -> jax.Array:
+    """``x`` as one single-device array (what crosses to Java as one buffer): itself if it is
+    on one device, its first copy if replicated (no copy made), else its shards gathered onto
+    the first device of its mesh (one copy, device to device)."""
+    if len(x.sharding.device_set) == 1:
+        return x
+    if x.sharding.is_fully_replicated:
+        return x.addressable_shards[0].data
+    first = min(x.sharding.device_set, key=lambda d: d.id)
+    return jax.device_put(x, jax.sharding.SingleDeviceSharding(first))
+
+
+# Layers whose inputs are cast to the compute dtype under bfloat16: the matmuls and
+# convolutions, where the time goes. Elsewhere (time embeddings' frequencies, the losses, the
+# optimiser, the EMA) the arithmetic stays float32.
+_CAST_LAYERS = (nn.Dense, nn.Conv, nn.ConvTranspose, nn.DenseGeneral)
+
+
+def compute_apply(apply_fn, dtype):
+    """``apply_fn`` (a Flax module's ``apply``) computing in ``dtype``: floating parameters
+    are cast (the float32 masters stay as they are; their gradients come back float32), the
+    inputs of dense and convolution layers are cast, and floating outputs come back float32.
+    For float32 it is ``apply_fn`` itself, so float32 runs trace exactly as before."""
+    if dtype == jnp.float32:
+        return apply_fn
+
+    def cast(tree):
+        return jax.tree.map(lambda x: x.astype(dtype) if _floating(x) else x, tree)
+
+    def interceptor(next_fun, args, kwargs, context):
+        if isinstance(context.module, _CAST_LAYERS) and context.method_name == "__call__":
+            args = cast(args)
+        return next_fun(*args, **kwargs)
+
+    def apply(variables, *args, **kwargs):
+        with nn.intercept_methods(interceptor):
+            out = apply_fn(cast(variables), *args, **kwargs)
+        return jax.tree.map(lambda x: x.astype(jnp.float32) if _floating(x) else x, out)
+
+    return apply
+
+
+def _floating(x: Any) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)
