@@ -71,6 +71,16 @@ class KilledAfterFirstSave(StageCheckpoints):
         raise Killed()
 
 
+class RecordingRestore(StageCheckpoints):
+    """Notes how many devices hold the state it restores (the run's mesh, whatever saved it)."""
+    restored_devices = None
+
+    def restore(self, stage, state):
+        restored, history = super().restore(stage, state)
+        self.restored_devices = len(jax.tree.leaves(restored.params)[0].sharding.device_set)
+        return restored, history
+
+
 def interrupt_vae(ex, folder: Path) -> None:
     """A VAE stage on ``ex`` killed after its step-3 save into ``folder``."""
     try:
@@ -131,7 +141,8 @@ def main(folder: Path) -> None:
     x4 = sample(four, vae1.params, unet1.ema_params)
     x1 = sample(one, vae1.params, unet1.ema_params)
     interrupt_vae(four, folder / "ck4")
-    resumed, resumed_loss = train_vae(four, StageCheckpoints(folder / "ck1", EVERY))
+    restoring = RecordingRestore(folder / "ck1", EVERY)
+    resumed, resumed_loss = train_vae(four, restoring)
     np.save(folder / "vae4.npy", leaves(vae4.params))
     np.save(folder / "resumed_on_4.npy", leaves(resumed.params))
     print(json.dumps({
@@ -144,6 +155,7 @@ def main(folder: Path) -> None:
         "unet": difference(unet4.params, unet1.params), "unet_loss": [uloss4, uloss1],
         "sample": difference(x4, x1),
         "resumed_on_4_step": int(resumed.step), "resumed_on_4_loss": resumed_loss,
+        "resumed_on_4_restored_onto_devices": restoring.restored_devices,
     }))
 
 

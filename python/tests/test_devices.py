@@ -74,6 +74,7 @@ def test_four_devices_equal_one_within_float32_rounding(four_devices):
 def test_a_checkpoint_saved_on_one_device_resumes_on_four(four_devices):
     folder, m = four_devices
     assert m["resumed_on_4_step"] == program.STEPS
+    assert m["resumed_on_4_restored_onto_devices"] == 4, "restored onto the run's mesh"
     resumed, uninterrupted = np.load(folder / "resumed_on_4.npy"), np.load(folder / "vae4.npy")
     assert np.max(np.abs(resumed - uninterrupted)) <= program.STEPS * LEARNING_RATE
 

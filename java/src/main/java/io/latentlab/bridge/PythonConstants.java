@@ -22,10 +22,13 @@ import java.util.List;
  * @param tensorExtension the Arrow extension name of a tensor column
  * @param bfloat16TensorExtension LatentLab's extension name of a bfloat16 tensor column
  * @param dtypes the element types that cross, by NumPy name
+ * @param precisions the compute precisions of {@code execution.precision}
+ * @param defaultPrecision the precision a config gets when it names none
  */
 public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
     double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
-    String tensorExtension, String bfloat16TensorExtension, List<String> dtypes) {
+    String tensorExtension, String bfloat16TensorExtension, List<String> dtypes,
+    List<String> precisions, String defaultPrecision) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Copies the lists. */
@@ -35,6 +38,7 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
     betaSchedules = List.copyOf(betaSchedules);
     lossWeightings = List.copyOf(lossWeightings);
     dtypes = List.copyOf(dtypes);
+    precisions = List.copyOf(precisions);
   }
 
   /**
@@ -53,7 +57,8 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
         root.path("default_spacing").asText(), root.path("default_rho").asDouble(),
         names(root.path("beta_schedules")), names(root.path("loss_weightings")),
         root.path("tensor_extension").asText(), root.path("bfloat16_tensor_extension").asText(),
-        names(root.path("dtypes")));
+        names(root.path("dtypes")), names(root.path("precisions")),
+        root.path("default_precision").asText());
   }
 
   /** The names of a JSON list of names, or of an object's keys (name → details). */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonConstants;
+import io.latentlab.config.ExecutionConfig;
 import io.latentlab.config.SampleConfig;
 import io.latentlab.config.TrainConfig;
 import io.latentlab.run.BuildInfo;
@@ -38,6 +39,12 @@ class OneSourceOfTruthTest {
   @Test
   void lossWeightings_agree() {
     assertEquals(python.lossWeightings(), TrainConfig.UnetTraining.LOSS_WEIGHTINGS);
+  }
+
+  @Test
+  void precisions_agree() {
+    assertEquals(python.precisions(), ExecutionConfig.PRECISIONS);
+    assertEquals(python.defaultPrecision(), ExecutionConfig.DEFAULT_PRECISION);
   }
 
   @Test

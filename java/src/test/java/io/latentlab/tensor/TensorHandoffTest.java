@@ -21,6 +21,13 @@ import org.junit.jupiter.api.Test;
 
 /** Tensors leaving JAX through the real bridge: same memory, right values, nothing leaked. */
 class TensorHandoffTest {
+  /**
+   * Whether JAX computes in host memory here (the CPU backend, as LATENTLAB_ACCELERATOR names
+   * it): only then can a jax.Array's own buffer be Java's. On a GPU or TPU the array lives in
+   * device memory and each handoff makes one device-to-host copy (result.json says which
+   * happened), so there the tests compare only the host-side hops (Java, pyarrow, NumPy).
+   */
+  static final boolean HOST_BACKEND = "cpu".equals(TestProject.expectedBackend());
   static PythonBridge bridge;
   BufferAllocator allocator;
 
@@ -47,6 +54,8 @@ class TensorHandoffTest {
 
   @Test
   void importFrom_jaxArray_isTheSameMemory() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(HOST_BACKEND,
+        "a jax.Array's own buffer reaches Java on the CPU backend only");
     long[] jaxAddress = new long[1];
     try (Tensor tensor = fromJax(4, jaxAddress)) {
       assertEquals(jaxAddress[0], tensor.dataAddress(), "Java reads the jax.Array's own buffer");
@@ -91,6 +100,11 @@ class TensorHandoffTest {
     return hops;
   }
 
+  /** Every hop on the CPU backend; the host-side ones (Java, pyarrow, NumPy) elsewhere. */
+  private static int comparedHops(long[] hops) {
+    return HOST_BACKEND ? hops.length : 3;
+  }
+
   @Test
   void roundTrip_javaToJaxAndBack_isTheSameMemoryAtEveryHop() {
     float[] values = new float[3 * 4 * 5];
@@ -99,7 +113,7 @@ class TensorHandoffTest {
     }
     try (Tensor tensor = Tensor.ofFloats(allocator, new long[] {3, 4, 5}, values)) {
       long[] hops = echo(tensor, values);
-      for (int i = 1; i < hops.length; i++) {
+      for (int i = 1; i < comparedHops(hops); i++) {
         assertEquals(hops[0], hops[i], "hop " + i + " of [java, pyarrow, numpy, jax, java]");
       }
     }
@@ -116,7 +130,7 @@ class TensorHandoffTest {
     try (Tensor tensor = make(dtype, shape, expected)) {
       assertEquals(dtype, tensor.dtype());
       long[] hops = echo(tensor, expected);
-      for (int i = 1; i < hops.length; i++) {
+      for (int i = 1; i < comparedHops(hops); i++) {
         assertEquals(hops[0], hops[i], dtype + ": hop " + i + " of [java, pyarrow, numpy, jax, java]");
       }
     }
