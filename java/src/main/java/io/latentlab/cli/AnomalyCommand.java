@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.run.DataSource;
-import io.latentlab.run.ModelResults;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -100,12 +99,8 @@ final class AnomalyCommand implements Callable<Integer> {
     request.put("seed", seed);
     PythonBridge bridge = PythonBridge.start(home);
     ObjectNode resolved = ModelRun.checkedRequest(cli, bridge, "check_anomaly_request", request);
-    String id = ModelResults.settingsId(KIND, JSON.writeValueAsString(JSON.readTree(resolved.toString())),
-        model.dir(), null);
-    Path resultFile = ModelResults.resultFile(model.dir(), KIND, id);
-    if (ModelResults.completed(model.dir(), KIND, id)) {
-      out.println("already done with these settings; the completed result:");
-      print(out, JSON.readTree(resultFile.toFile()), resultFile);
+    StoredResult stored = StoredResult.of(model, KIND, resolved, null);
+    if (stored.printIfCompleted(out, AnomalyCommand::print)) {
       return 0;
     }
     DataSource data = model.data(bridge, home);
@@ -115,16 +110,9 @@ final class AnomalyCommand implements Callable<Integer> {
           model.checkpoint().toString(), data.location().toString(), model.dataJson(),
           resolved.toString(), bars));
     } catch (PythonException e) {
-      if (e.pythonType().equals("ValueError")) {
-        cli.getErr().println(e.pythonMessage());
-        return Main.EXIT_USAGE;
-      }
-      cli.getErr().println("anomaly detection failed: " + e.getMessage());
-      return Main.EXIT_FAILED;
+      return StoredResult.failure(cli, e, "anomaly detection", "");
     }
-    result.put("settings_id", id);
-    ModelResults.write(model.dir(), KIND, id, Map.of("-roc.png", rocPng(result)), JSON.writeValueAsBytes(result));
-    print(out, result, resultFile);
+    stored.write(result, Map.of("-roc.png", rocPng(result)), out, AnomalyCommand::print);
     return 0;
   }
 

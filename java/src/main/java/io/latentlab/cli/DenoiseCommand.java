@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.run.DataSource;
-import io.latentlab.run.ModelResults;
 import io.latentlab.tensor.Allocators;
 import io.latentlab.tensor.Images;
 import io.latentlab.tensor.Tensor;
@@ -16,7 +15,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -128,12 +126,8 @@ final class DenoiseCommand implements Callable<Integer> {
     ObjectNode resolved = ModelRun.checkedRequest(cli, bridge, "check_denoise_request", request);
     ObjectNode identity = resolved.deepCopy();
     identity.remove("images"); // the file's content names it, not its path
-    String id = ModelResults.settingsId(KIND, JSON.writeValueAsString(JSON.readTree(identity.toString())),
-        model.dir(), imageFile);
-    Path resultFile = ModelResults.resultFile(model.dir(), KIND, id);
-    if (ModelResults.completed(model.dir(), KIND, id)) {
-      out.println("already done with these settings; the completed result:");
-      print(out, JSON.readTree(resultFile.toFile()), resultFile);
+    StoredResult stored = StoredResult.of(model, KIND, identity, imageFile);
+    if (stored.printIfCompleted(out, DenoiseCommand::print)) {
       return 0;
     }
     DataSource data = model.data(bridge, home);
@@ -150,21 +144,10 @@ final class DenoiseCommand implements Callable<Integer> {
             : ModelRun.png(Images.grid(pictureTensor, result.get("picture_columns").size(), 2));
       }
     } catch (PythonException e) {
-      if (e.pythonType().equals("ValueError")) {
-        cli.getErr().println(e.pythonMessage());
-        return Main.EXIT_USAGE;
-      }
-      cli.getErr().println("denoising failed: " + e.getMessage());
-      return Main.EXIT_FAILED;
+      return StoredResult.failure(cli, e, "denoising", "");
     }
-    ObjectNode record = (ObjectNode) result;
-    record.put("settings_id", id);
-    Map<String, byte[]> pictures = new LinkedHashMap<>();
-    if (picture != null) {
-      pictures.put(".png", picture);
-    }
-    ModelResults.write(model.dir(), KIND, id, pictures, JSON.writeValueAsBytes(record));
-    print(out, record, resultFile);
+    stored.write((ObjectNode) result, picture == null ? Map.of() : Map.of(".png", picture), out,
+        DenoiseCommand::print);
     return 0;
   }
 

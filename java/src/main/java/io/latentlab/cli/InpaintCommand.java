@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.run.DataSource;
-import io.latentlab.run.ModelResults;
 import io.latentlab.run.SamplerOptions;
 import io.latentlab.run.SamplerSession;
 import io.latentlab.tensor.Allocators;
@@ -109,12 +108,8 @@ final class InpaintCommand implements Callable<Integer> {
     request.put("steps", steps);
     request.put("sampler", sampler);
     request.put("seed", seed);
-    String id = ModelResults.settingsId(KIND, JSON.writeValueAsString(JSON.readTree(request.toString())),
-        model.dir(), maskFile);
-    Path resultFile = ModelResults.resultFile(model.dir(), KIND, id);
-    if (ModelResults.completed(model.dir(), KIND, id)) {
-      out.println("already done with these settings; the completed result:");
-      print(out, JSON.readTree(resultFile.toFile()), resultFile);
+    StoredResult stored = StoredResult.of(model, KIND, request, maskFile);
+    if (stored.printIfCompleted(out, InpaintCommand::print)) {
       return 0;
     }
     DataSource data = model.data(bridge, home);
@@ -152,17 +147,10 @@ final class InpaintCommand implements Callable<Integer> {
         }
       }
     } catch (PythonException e) {
-      if (e.pythonType().equals("ValueError")) {
-        cli.getErr().println("--" + e.pythonMessage());
-        return Main.EXIT_USAGE;
-      }
-      cli.getErr().println("inpainting failed: " + e.getMessage());
-      return Main.EXIT_FAILED;
+      return StoredResult.failure(cli, e, "inpainting", "--");
     }
     result.set("request", request);
-    result.put("settings_id", id);
-    ModelResults.write(model.dir(), KIND, id, Map.of(".png", picture), JSON.writeValueAsBytes(result));
-    print(out, result, resultFile);
+    stored.write(result, Map.of(".png", picture), out, InpaintCommand::print);
     return 0;
   }
 
