@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import filelock
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -101,8 +102,9 @@ def train(images, labels, heldout_images, heldout_labels, progress=None) -> Clas
     tx = optax.adamw(optax.cosine_decay_schedule(RECIPE["learning_rate"], total))
     opt_state = tx.init(params)
 
+    # The digits are arguments, not constants folded into the program (37 MB of them).
     @jax.jit
-    def step(params, opt_state, n):
+    def step(params, opt_state, n, data, targets):
         order = jax.random.permutation(jax.random.fold_in(data_key, n // steps_per_epoch),
                                        data.shape[0])
         idx = jax.lax.dynamic_slice_in_dim(order, (n % steps_per_epoch) * batch, batch)
@@ -118,7 +120,7 @@ def train(images, labels, heldout_images, heldout_labels, progress=None) -> Clas
     if progress is not None:
         progress("classifier", 0, total, float("nan"))  # the first step compiles
     for n in range(total):
-        params, opt_state, loss = step(params, opt_state, jnp.int32(n))
+        params, opt_state, loss = step(params, opt_state, jnp.int32(n), data, targets)
         if progress is not None and ((n + 1) % 25 == 0 or n + 1 == total):
             progress("classifier", n + 1, total, float(loss))
     partial = Classifier(module, params, float("nan"), digest_of(images, labels))
@@ -131,6 +133,16 @@ def load_or_train(cache_dir: str | os.PathLike, images, labels, heldout_images, 
     """The cached classifier for this training data, trained (and cached) if there is none."""
     digest = digest_of(images, labels)
     folder = Path(cache_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two processes that both need it (a test run's JUnit and pytest, two sweeps) train it once:
+    # the second waits for the first's files.
+    with filelock.FileLock(folder / f"classifier-{digest[:16]}.lock"):
+        return _load_or_train(folder, digest, images, labels, heldout_images, heldout_labels,
+                              progress)
+
+
+def _load_or_train(folder: Path, digest: str, images, labels, heldout_images, heldout_labels,
+                   progress) -> Classifier:
     weights, meta = folder / f"classifier-{digest[:16]}.msgpack", folder / f"classifier-{digest[:16]}.json"
     module = DigitClassifier(tuple(RECIPE["channels"]), RECIPE["features"])
     if weights.is_file() and meta.is_file():
@@ -143,7 +155,6 @@ def load_or_train(cache_dir: str | os.PathLike, images, labels, heldout_images, 
     print(f"latentlab: training the digit classifier that scores samples; this happens once "
           f"for this data, then it is read from {folder}", flush=True)
     classifier = train(images, labels, heldout_images, heldout_labels, progress)
-    folder.mkdir(parents=True, exist_ok=True)
     write_atomically(weights, serialization.to_bytes(classifier.params))
     write_atomically(meta, json.dumps({"digest": digest, "recipe": RECIPE,
                                         "heldout_accuracy": classifier.heldout_accuracy,

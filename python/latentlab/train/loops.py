@@ -81,6 +81,19 @@ def _split_batch(batch, ex: execution_lib.Execution):
     return jax.lax.with_sharding_constraint(batch, ex.batch)
 
 
+def _initialise(module, key, *inputs):
+    """A module's initial parameters, computed by one jitted program. Flax's ``init`` run
+    eagerly dispatches every initialiser and layer op on its own (hundreds of small
+    compilations, or on-disk cache lookups: most of a small run's time); jitted it is one."""
+    return jax.jit(module.init)(key, *inputs)["params"]
+
+
+def _create_state(params, tx) -> TrainState:
+    """:meth:`TrainState.create` as one jitted program (the EMA copy and the optimiser's
+    zeroed moments are one eager op per parameter otherwise)."""
+    return jax.jit(lambda p: TrainState.create(p, tx))(params)
+
+
 def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
               learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
               checkpoints: StageCheckpoints | None = None,
@@ -91,12 +104,14 @@ def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
     ex.check_batch(batch_size, "train.vae.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
     data = jax.device_put(jnp.asarray(images), ex.replicated)
-    params = vae.init(init_key, data[:1], noise_key)["params"]
+    params = _initialise(vae, init_key, data[:1], noise_key)
     state = jax.device_put(
-        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
+        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
         ex.replicated)
 
-    def step_fn(state, data):
+    # The keys are arguments, not constants of the program: runs that differ only in their
+    # seed share one compiled step (and one entry of the on-disk compilation cache).
+    def step_fn(state, data, data_key, noise_key):
         idx = batch_indices(data_key, state.step, data.shape[0], batch_size)
         key = jax.random.fold_in(noise_key, state.step)
         grad_fn = jax.value_and_grad(partial(vae_loss, vae), has_aux=True)
@@ -104,16 +119,18 @@ def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
                                    ex.compute_dtype)
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
-    step = _data_parallel_step(step_fn, ex, 1)
-    return _run("vae", state, lambda s: step(s, data), steps, progress, checkpoints)
+    step = _data_parallel_step(step_fn, ex, 3)
+    return _run("vae", state, lambda s: step(s, data, data_key, noise_key), steps, progress,
+                checkpoints)
 
 
 def encode_dataset(vae: VAE, params, images: np.ndarray, batch_size: int = 500):
     """Posterior means and log-variances of every image: two arrays [N, h, w, c]."""
-    encode = jax.jit(lambda x: vae.apply({"params": params}, x, method=VAE.encode))
+    # The weights are an argument: a constant would make every run's encoder its own program.
+    encode = jax.jit(lambda p, x: vae.apply({"params": p}, x, method=VAE.encode))
     means, log_vars = [], []
     for start in range(0, len(images), batch_size):
-        posterior = encode(jnp.asarray(images[start:start + batch_size]))
+        posterior = encode(params, jnp.asarray(images[start:start + batch_size]))
         means.append(posterior.mean)
         log_vars.append(posterior.log_var)
     return jnp.concatenate(means), jnp.concatenate(log_vars)
@@ -142,14 +159,14 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     means, log_vars, label_array = jax.device_put(
         (jnp.asarray(latent_means), jnp.asarray(latent_log_vars), jnp.asarray(labels, jnp.int32)),
         ex.replicated)
-    params = unet.init(init_key, means[:1], jnp.zeros((1,), jnp.int32),
-                       jnp.zeros((1,), jnp.int32))["params"]
+    params = _initialise(unet, init_key, means[:1], jnp.zeros((1,), jnp.int32),
+                         jnp.zeros((1,), jnp.int32))
     state = jax.device_put(
-        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
+        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
         ex.replicated)
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
-    def step_fn(state, means, log_vars, label_array):
+    def step_fn(state, means, log_vars, label_array, data_key, noise_key, scale):
         idx = batch_indices(data_key, state.step, means.shape[0], batch_size)
         latent_key, loss_key = jax.random.split(jax.random.fold_in(noise_key, state.step))
         z = means[idx] + jnp.exp(0.5 * log_vars[idx]) * jax.random.normal(
@@ -162,6 +179,10 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
                                      min_snr_gamma))(state.params)
         return state.apply_gradients(grads, ema_decay), loss
 
-    step = _data_parallel_step(step_fn, ex, 3)
-    return _run("unet", state, lambda s: step(s, means, log_vars, label_array), steps,
-                progress, checkpoints)
+    # Keys and the latent scale (measured per run) are arguments, not constants: runs that
+    # differ only in their seed share one compiled step.
+    step = _data_parallel_step(step_fn, ex, 6)
+    scale_arg = jnp.float32(scale)
+    return _run("unet", state, lambda s: step(s, means, log_vars, label_array, data_key,
+                                              noise_key, scale_arg), steps, progress,
+                checkpoints)
