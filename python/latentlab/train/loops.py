@@ -81,6 +81,19 @@ def _split_batch(batch, ex: execution_lib.Execution):
     return jax.lax.with_sharding_constraint(batch, ex.batch)
 
 
+def _initialise(module, key, *inputs):
+    """A module's initial parameters, computed by one jitted program. Flax's ``init`` run
+    eagerly dispatches every initialiser and layer op on its own (hundreds of small
+    compilations, or on-disk cache lookups: most of a small run's time); jitted it is one."""
+    return jax.jit(module.init)(key, *inputs)["params"]
+
+
+def _create_state(params, tx) -> TrainState:
+    """:meth:`TrainState.create` as one jitted program (the EMA copy and the optimiser's
+    zeroed moments are one eager op per parameter otherwise)."""
+    return jax.jit(lambda p: TrainState.create(p, tx))(params)
+
+
 def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
               learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
               checkpoints: StageCheckpoints | None = None,
@@ -91,9 +104,9 @@ def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
     ex.check_batch(batch_size, "train.vae.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
     data = jax.device_put(jnp.asarray(images), ex.replicated)
-    params = vae.init(init_key, data[:1], noise_key)["params"]
+    params = _initialise(vae, init_key, data[:1], noise_key)
     state = jax.device_put(
-        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
+        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
         ex.replicated)
 
     # The keys are arguments, not constants of the program: runs that differ only in their
@@ -146,10 +159,10 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     means, log_vars, label_array = jax.device_put(
         (jnp.asarray(latent_means), jnp.asarray(latent_log_vars), jnp.asarray(labels, jnp.int32)),
         ex.replicated)
-    params = unet.init(init_key, means[:1], jnp.zeros((1,), jnp.int32),
-                       jnp.zeros((1,), jnp.int32))["params"]
+    params = _initialise(unet, init_key, means[:1], jnp.zeros((1,), jnp.int32),
+                         jnp.zeros((1,), jnp.int32))
     state = jax.device_put(
-        TrainState.create(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
+        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
         ex.replicated)
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
