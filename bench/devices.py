@@ -217,11 +217,9 @@ def main(out_path: str) -> None:
     if done.returncode != 0:
         sys.exit(f"bench devices: the measuring process failed ({done.returncode}):\n"
                  f"{done.stderr[-3000:]}")
+    from latentlab.files import write_atomically
     text = report(json.loads(done.stdout.strip().splitlines()[-1]))
-    tmp = out_path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, out_path)
+    write_atomically(out_path, text.encode())
     print(text)
 
 
