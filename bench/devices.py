@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from functools import partial
 
 SIMULATED = 4
 UNET = dict(channels=48, channel_mult=(1, 2), attention_resolutions=(4,), num_classes=10)
