@@ -45,7 +45,7 @@ import picocli.CommandLine.Option;
         "  ./latentlab run experiments/anomaly-mnist.yaml",
         "  ./latentlab anomaly anomaly-mnist",
         "  ./latentlab anomaly 3b0c1d2e4f5a --timesteps 50,200,400 --per-group 300"})
-final class AnomalyCommand implements Callable<Integer> {
+final class AnomalyCommand implements Callable<Integer>, ResultCommand {
   static final String KIND = "anomaly";
   private static final ObjectMapper JSON = ResultJson.MAPPER;
 
@@ -76,6 +76,14 @@ final class AnomalyCommand implements Callable<Integer> {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
+  /** The result these options name, once {@link #call()} has checked them. */
+  private StoredResult stored;
+
+  @Override
+  public StoredResult stored() {
+    return stored;
+  }
+
   @Override
   public Integer call() throws IOException {
     CommandLine cli = spec.commandLine();
@@ -99,7 +107,7 @@ final class AnomalyCommand implements Callable<Integer> {
     request.put("seed", seed);
     PythonBridge bridge = PythonBridge.start(home);
     ObjectNode resolved = ModelRun.checkedRequest(cli, bridge, "check_anomaly_request", request);
-    StoredResult stored = StoredResult.of(model, KIND, resolved, null);
+    stored = StoredResult.of(model, KIND, resolved, null);
     if (stored.printIfCompleted(out, AnomalyCommand::print)) {
       return 0;
     }

@@ -41,7 +41,7 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:",
         "  ./latentlab denoise 7e61bed25bcc --noise-sigma 0.1,0.2,0.4",
         "  ./latentlab denoise 7e61bed25bcc --noise-sigma 0.3 --images my-digits.npy"})
-final class DenoiseCommand implements Callable<Integer> {
+final class DenoiseCommand implements Callable<Integer>, ResultCommand {
   static final String KIND = "denoise";
   private static final ObjectMapper JSON = ResultJson.MAPPER;
 
@@ -79,6 +79,14 @@ final class DenoiseCommand implements Callable<Integer> {
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
+
+  /** The result these options name, once {@link #call()} has checked them. */
+  private StoredResult stored;
+
+  @Override
+  public StoredResult stored() {
+    return stored;
+  }
 
   @Override
   public Integer call() throws IOException {
@@ -126,7 +134,7 @@ final class DenoiseCommand implements Callable<Integer> {
     ObjectNode resolved = ModelRun.checkedRequest(cli, bridge, "check_denoise_request", request);
     ObjectNode identity = resolved.deepCopy();
     identity.remove("images"); // the file's content names it, not its path
-    StoredResult stored = StoredResult.of(model, KIND, identity, imageFile);
+    stored = StoredResult.of(model, KIND, identity, imageFile);
     if (stored.printIfCompleted(out, DenoiseCommand::print)) {
       return 0;
     }

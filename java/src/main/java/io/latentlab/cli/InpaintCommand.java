@@ -48,7 +48,7 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:",
         "  ./latentlab inpaint 7e61bed25bcc --mask left-half",
         "  ./latentlab inpaint 7e61bed25bcc --mask center --heldout 500 --steps 50"})
-final class InpaintCommand implements Callable<Integer> {
+final class InpaintCommand implements Callable<Integer>, ResultCommand {
   static final String KIND = "inpaint";
   private static final ObjectMapper JSON = ResultJson.MAPPER;
 
@@ -74,6 +74,14 @@ final class InpaintCommand implements Callable<Integer> {
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
+
+  /** The result these options name, once {@link #call()} has checked them. */
+  private StoredResult stored;
+
+  @Override
+  public StoredResult stored() {
+    return stored;
+  }
 
   @Override
   public Integer call() throws IOException {
@@ -108,7 +116,7 @@ final class InpaintCommand implements Callable<Integer> {
     request.put("steps", steps);
     request.put("sampler", sampler);
     request.put("seed", seed);
-    StoredResult stored = StoredResult.of(model, KIND, request, maskFile);
+    stored = StoredResult.of(model, KIND, request, maskFile);
     if (stored.printIfCompleted(out, InpaintCommand::print)) {
       return 0;
     }

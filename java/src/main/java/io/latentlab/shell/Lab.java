@@ -3,6 +3,7 @@ package io.latentlab.shell;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonEnvironment;
 import io.latentlab.bridge.PythonException;
+import io.latentlab.cli.ModelCommands;
 import io.latentlab.cli.ProgressBars;
 import io.latentlab.config.ConfigException;
 import io.latentlab.run.RunDirectory;
@@ -23,6 +24,8 @@ import io.latentlab.tensor.Images;
 import io.latentlab.tensor.Tensor;
 import io.latentlab.tensor.TensorScope;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,6 +70,9 @@ public final class Lab implements AutoCloseable {
       "show(run)", "prints one run (trial id prefix or directory) and returns it",
       "query(sql)", "prints a SQL query over the runs (views runs, provenance, results, metrics, sweeps)",
       "sampler(run)", "a stepwise sampler on a run's checkpoint: .steps(20).guidance(3).labels(0, 1).open()",
+      "denoise(run, options...)", "denoise's table and picture, as ./latentlab denoise RUN options (e.g. \"--noise-sigma\", \"0.2\")",
+      "inpaint(run, options...)", "inpainting through the sampler, as ./latentlab inpaint RUN options (e.g. \"--mask\", \"center\")",
+      "anomaly(run, options...)", "anomaly scores and AUROC, as ./latentlab anomaly RUN options",
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
@@ -316,6 +322,49 @@ public final class Lab implements AutoCloseable {
   public SamplerBuilder sampler(String run) {
     return guard(() -> SamplerBuilder.of(this, Run.read(this,
         RunDirectory.find(runsDir, Objects.requireNonNull(run, "run: give a trial id")), false)));
+  }
+
+  /**
+   * Denoises digits with a run's model beside classical denoisers, as {@code ./latentlab
+   * denoise RUN options...} does (same options, same stored result), and prints its table:
+   * {@code lab.denoise(run, "--noise-sigma", "0.1,0.3", "--heldout", "50")}.
+   *
+   * @return the result, or null if the options asked for {@code --help}
+   * @throws LabException in one line for a bad option (nothing is written) or a failure
+   */
+  public ModelResult denoise(Run run, String... options) {
+    return guard(() -> applyModel("denoise", run, options));
+  }
+
+  /**
+   * Inpaints masked held-out digits by replacing the known latents at every sampler step, as
+   * {@code ./latentlab inpaint RUN options...}: {@code lab.inpaint(run, "--mask", "left-half")}.
+   */
+  public ModelResult inpaint(Run run, String... options) {
+    return guard(() -> applyModel("inpaint", run, options));
+  }
+
+  /**
+   * Scores held-out normal and unseen-class digits of a run trained on some classes, as
+   * {@code ./latentlab anomaly RUN options...}: AUROC per score beside the VAE baseline.
+   */
+  public ModelResult anomaly(Run run, String... options) {
+    return guard(() -> applyModel("anomaly", run, options));
+  }
+
+  private ModelResult applyModel(String command, Run run, String[] options) {
+    Objects.requireNonNull(run, "run: give a Run (lab.show(id))");
+    python();
+    StringWriter err = new StringWriter();
+    ModelCommands.Outcome outcome = ModelCommands.execute(command, run.directory(),
+        List.of(Objects.requireNonNull(options, "options")), new PrintWriter(System.out, true),
+        new PrintWriter(err, true));
+    if (outcome.exitCode() != 0) {
+      String message = err.toString().strip();
+      throw new LabException(command + ": " + (message.isEmpty() ? "failed (exit " + outcome.exitCode() + ")"
+          : message.lines().findFirst().orElse("")));
+    }
+    return outcome.result() == null ? null : ModelResult.read(this, command, outcome.result());
   }
 
   /**

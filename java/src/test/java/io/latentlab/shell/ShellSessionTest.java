@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code ./latentlab shell} as a researcher uses it: the launcher starts the real {@code jshell},
  * a scripted session arrives on its stdin, and the test reads what the terminal would show. One
  * session (one Python start-up, one tiny training run) goes through every case in turn: a run
- * with progress, a one-cell sampling sweep, stepwise sampling with an intervention, a Python exception, two config
+ * with progress, a one-cell sampling sweep, stepwise sampling with an intervention, denoising through
+ * the facade, a Python exception, two config
  * mistakes, and the end of input (Ctrl-D), after which jshell and its snippet JVM must be gone.
  *
  * <p>The launcher runs the packaged jar, so the test first checks that the jar is newer than the
@@ -74,6 +75,9 @@ class ShellSessionTest {
         var intervened = s.finish().decode().toFloatArray()
         System.out.println("MARK same-untouched " + Arrays.equals(untouched, again) + " same-intervened " + Arrays.equals(untouched, intervened))
         s.save("PNG")
+        var denoised = lab.denoise(run, "--noise-sigma", "0.3", "--heldout", "4", "--calibration", "4", "--steps", "2", "--average", "1")
+        System.out.println("MARK denoise " + denoised + " rows " + denoised.json().get("rows").size())
+        lab.denoise(run, "--noise-sigma", "2")
         lab.python("1/0")
         System.out.println("MARK python " + lab.python("6 * 7"))
         lab.config("BAD")
@@ -203,6 +207,16 @@ class ShellSessionTest {
     Path png = dir.resolve("intervened.png");
     assertTrue(output.contains("saved " + png), output);
     assertTrue(Files.isRegularFile(png));
+  }
+
+  @Test
+  void denoise_runsTheCommandInThisJvm_andRefusesBadOptionsInOneLine() {
+    Matcher denoised = Pattern.compile("MARK denoise denoise ([0-9a-f]{12}) (\\S+) \\(1 picture\\) rows 6").matcher(output);
+    assertTrue(denoised.find(), output);
+    assertTrue(denoised.group(2).endsWith("denoise/" + denoised.group(1) + ".json"), denoised.group());
+    assertTrue(Files.isRegularFile(dir.resolve(denoised.group(2))), denoised.group());
+    assertTrue(output.contains("| non-local means |"), "the command's table is printed:\n" + output);
+    assertTrue(output.contains("LabException: denoise: --noise-sigma: each must be in [0, 1]"), output);
   }
 
   @Test
