@@ -279,6 +279,13 @@ def session_set_latents(handle: int, array: int, schema: int) -> int:
 
 
 @register
+def session_rewind(handle: int, array: int, schema: int) -> None:
+    """Goes back to before the last step with latents from Java (zero-copy) at that step's σ:
+    RePaint's resampling."""
+    _session(handle).rewind(tensors.import_tensor(array, schema))
+
+
+@register
 def session_decode(handle: int, array: int, schema: int) -> None:
     """Decodes the current latents to images [B, H, W, C] in [0, 1] and exports them."""
     tensors.export_tensor(_session(handle).decode(), array, schema)

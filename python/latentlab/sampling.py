@@ -135,6 +135,7 @@ class SamplingSession:
             model, sampler, steps, seed, labels, eta, spacing, rho, replicate)
         self.guidance_scale = jnp.float32(guidance_scale)
         self.state = samplers.init_state(x_T)
+        self._before_step = None  # the state the last step started from, for rewind()
 
     @property
     def steps_done(self) -> int:
@@ -152,6 +153,7 @@ class SamplingSession:
         """Takes one step. Raises RuntimeError once all steps are done."""
         if self.done:
             raise RuntimeError(f"all {self.total_steps} steps are done; close the session")
+        self._before_step = self.state
         self.state = _step(self.model.unet, self.model.unet_params, self.model.schedule,
                            self.state, self.labels, self.guidance_scale, self.key, self.sigmas,
                            self.eta, sampler=self.sampler)
@@ -165,11 +167,30 @@ class SamplingSession:
     def set_latents(self, x) -> None:
         """Replaces the current latents x = x0 + σ ε (an intervention); shape and dtype must
         match. Multistep samplers keep their history of earlier predictions."""
-        x = jnp.asarray(x) if not isinstance(x, jax.Array) else x
+        x = self._as_array(x)
+        self._check_latents(x)
+        self.state = self.state.replace(x=x)
+
+    def rewind(self, x) -> None:
+        """Goes back to before the last step, with latents ``x`` at that step's starting σ,
+        so the next step takes it again from there: RePaint's resampling (re-noise the result
+        to the earlier σ, step again). Everything else is the state the step started from, so
+        multistep samplers keep their history as it was. Once per step; rewinding to the same
+        latents and stepping again gives the same result bit for bit."""
+        if self._before_step is None:
+            raise RuntimeError("no step to go back over: rewind() follows a step(), once")
+        self._check_latents(x)
+        self.state = self._before_step.replace(x=self._as_array(x))
+        self._before_step = None
+
+    @staticmethod
+    def _as_array(x):
+        return jnp.asarray(x) if not isinstance(x, jax.Array) else x
+
+    def _check_latents(self, x) -> None:
         if x.shape != self.state.x.shape or x.dtype != self.state.x.dtype:
             raise ValueError(f"latents must be {self.state.x.dtype}{list(self.state.x.shape)}, "
                              f"got {x.dtype}{list(x.shape)}")
-        self.state = self.state.replace(x=x)
 
     def decode(self, latents=None) -> jax.Array:
         """Latents decoded to images [B, H, W, C] in [0, 1]: the current ones, or ``latents``

@@ -79,6 +79,40 @@ def test_intervention_changes_the_result(model):
     assert not jnp.array_equal(session.state.x, untouched)
 
 
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "euler_ancestral"])
+def test_rewind_to_the_same_latents_retakes_the_step_bit_for_bit(model, sampler):
+    # dpmpp_2m keeps a history, euler_ancestral draws noise per step: both come back as they were.
+    args = {**ARGS, "sampler": sampler}
+    untouched = sampling.sample(model, **args)
+    session = sampling.SamplingSession(model, **args)
+    session.step()
+    session.step()
+    started_from = session._before_step.x
+    taken = session.state.x
+    session.rewind(started_from)
+    assert session.steps_done == 1 and session.sigma == float(session.sigmas[1])
+    assert jnp.array_equal(session.step().x, taken)
+    while not session.done:
+        session.step()
+    assert jnp.array_equal(session.state.x, untouched)
+
+
+def test_rewind_to_other_latents_changes_the_result_and_is_once_per_step(model):
+    untouched = sampling.sample(model, **ARGS)
+    session = sampling.SamplingSession(model, **ARGS)
+    with pytest.raises(RuntimeError, match="no step to go back over"):
+        session.rewind(session.state.x)
+    session.step()
+    with pytest.raises(ValueError, match=r"latents must be float32\[3, 8, 8, 4\]"):
+        session.rewind(jnp.zeros((1, 8, 8, 4)))
+    session.rewind(session.state.x)  # x at σ_1 given as if at σ_0: a different start
+    with pytest.raises(RuntimeError, match="no step to go back over"):
+        session.rewind(session.state.x)
+    while not session.done:
+        session.step()
+    assert not jnp.array_equal(session.state.x, untouched)
+
+
 def test_changing_seed_labels_guidance_eta_or_spacing_does_not_recompile(model):
     sampling.sample(model, **ARGS)
     before = sampling.compile_count()

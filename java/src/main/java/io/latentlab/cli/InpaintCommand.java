@@ -40,7 +40,10 @@ import picocli.CommandLine.Option;
             + ".npy or a grey .png, 28×28 or 32×32, nonzero = missing), encodes the masked input, "
             + "and samples unconditionally with a SamplerSession: after every step Java sets the "
             + "latents of the known region to the known latents re-noised to the current σ "
-            + "(RePaint without resampling), so the last step keeps them exactly. A latent cell is "
+            + "(RePaint), so the last step keeps them exactly; with --resample R each step is "
+            + "taken R more times, its result re-noised back to the step's starting σ before each "
+            + "retake (RePaint's resampling, jump length 1), which lets the generated region agree "
+            + "with the known one at R + 1 times the model evaluations. A latent cell is "
             + "known only if all the pixels it covers (4×4 here) are known.",
         "Scores the digit classifier's accuracy on the completed digits beside the masked input "
             + "and the originals. Results go to RUN/inpaint/<settings id>.json with a picture "
@@ -71,6 +74,10 @@ final class InpaintCommand implements Callable<Integer>, ResultCommand {
 
   @Option(names = "--seed", defaultValue = "0", description = "seed of the sampler and the re-noising (default 0)")
   long seed;
+
+  @Option(names = "--resample", paramLabel = "R", defaultValue = "0",
+      description = "retakes of each step after re-noising its result (RePaint's resampling; default 0)")
+  int resample;
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
@@ -105,6 +112,9 @@ final class InpaintCommand implements Callable<Integer>, ResultCommand {
     if (steps < 1) {
       throw new CommandLine.ParameterException(cli, "--steps: must be >= 1, got " + steps);
     }
+    if (resample < 0 || resample > 20) {
+      throw new CommandLine.ParameterException(cli, "--resample: must be in [0, 20], got " + resample);
+    }
     PythonBridge bridge = PythonBridge.start(home);
     if (!io.latentlab.bridge.PythonConstants.of(bridge).samplers().contains(sampler)) {
       throw new CommandLine.ParameterException(cli, "--sampler: unknown sampler '" + sampler + "'; use one of "
@@ -116,6 +126,9 @@ final class InpaintCommand implements Callable<Integer>, ResultCommand {
     request.put("steps", steps);
     request.put("sampler", sampler);
     request.put("seed", seed);
+    if (resample > 0) { // absent when 0, so results from before the option keep their ids
+      request.put("resample", resample);
+    }
     stored = StoredResult.of(model, KIND, request, maskFile);
     if (stored.printIfCompleted(out, InpaintCommand::print)) {
       return 0;
@@ -140,7 +153,7 @@ final class InpaintCommand implements Callable<Integer>, ResultCommand {
       SamplerOptions options = new SamplerOptions(sampler, steps, seed,
           Collections.nCopies(heldout, job.get("null_label").asInt()), 0.0);
       try (SamplerSession session = SamplerSession.open(bridge, model.dir(), options, memory, bars)) {
-        inpaint(session, memory, known, cells, new SplittableRandom(seed));
+        inpaint(session, memory, known, cells, resample, new SplittableRandom(seed));
         try (Tensor completed = session.decode();
             ArrowArray array = ArrowArray.allocateNew(memory);
             ArrowSchema schema = ArrowSchema.allocateNew(memory);
@@ -164,24 +177,41 @@ final class InpaintCommand implements Callable<Integer>, ResultCommand {
 
   /**
    * The RePaint loop: after every step, the known cells become the known latents re-noised to
-   * the session's current σ (exactly the known latents after the last step, where σ = 0).
+   * the session's current σ (exactly the known latents after the last step, where σ = 0). With
+   * {@code resample} R > 0, each step is taken R + 1 times: before a retake, the step's result
+   * (known cells set) is re-noised from σ_{i+1} back to σ_i with fresh Gaussian noise of
+   * variance σ_i² − σ_{i+1}² and the session rewound to it.
    *
    * @param known the known latents, {@code [N, h, w, c]} flattened
    * @param cells 1 for a known latent cell, {@code [1, h, w, c]} flattened
    */
   static void inpaint(SamplerSession session, BufferAllocator memory, float[] known, float[] cells,
-      SplittableRandom random) {
+      int resample, SplittableRandom random) {
     while (!session.done()) {
-      try (SamplerSession.Step step = session.step()) {
-        double sigma = session.sigma();
-        float[] x = step.latents().toFloatArray();
-        for (int i = 0; i < x.length; i++) {
-          if (cells[i % cells.length] == 1f) {
-            x[i] = (float) (known[i] + sigma * random.nextGaussian());
+      double from = session.sigma();
+      for (int take = 0; take <= resample; take++) {
+        try (SamplerSession.Step step = session.step()) {
+          double sigma = session.sigma();
+          float[] x = step.latents().toFloatArray();
+          for (int i = 0; i < x.length; i++) {
+            if (cells[i % cells.length] == 1f) {
+              x[i] = (float) (known[i] + sigma * random.nextGaussian());
+            }
           }
-        }
-        try (Tensor edited = Tensor.ofFloats(memory, step.latents().shape(), x)) {
-          session.setLatents(edited);
+          boolean retake = take < resample;
+          if (retake) {
+            double back = Math.sqrt(Math.max(0, from * from - sigma * sigma));
+            for (int i = 0; i < x.length; i++) {
+              x[i] = (float) (x[i] + back * random.nextGaussian());
+            }
+          }
+          try (Tensor edited = Tensor.ofFloats(memory, step.latents().shape(), x)) {
+            if (retake) {
+              session.rewind(edited);
+            } else {
+              session.setLatents(edited);
+            }
+          }
         }
       }
     }

@@ -131,6 +131,26 @@ public final class SamplerSession implements AutoCloseable {
     }
   }
 
+  /**
+   * Goes back to before the last step, with {@code latents} at that step's starting σ, so the
+   * next {@link #step()} takes it again (RePaint's resampling: re-noise the step's result to the
+   * earlier σ and step again). The sampler's other state (a multistep sampler's history) is as
+   * the step found it. Once per step; the tensor is taken as by {@link #setLatents}.
+   *
+   * @throws IllegalStateException if closed
+   * @throws io.latentlab.bridge.PythonException if no step precedes it, or the shape or dtype
+   *     differ from the latents'
+   */
+  public void rewind(Tensor latents) {
+    checkOpen();
+    try (ArrowArray array = ArrowArray.allocateNew(allocator);
+        ArrowSchema schema = ArrowSchema.allocateNew(allocator)) {
+      latents.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
+      bridge.call("session_rewind", handle, array.memoryAddress(), schema.memoryAddress());
+    }
+    stepsDone--;
+  }
+
   /** The current latents decoded to images {@code [B, H, W, C]} in [0, 1]. Close it when done. */
   public Tensor decode() {
     checkOpen();

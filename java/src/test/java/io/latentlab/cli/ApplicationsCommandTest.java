@@ -113,7 +113,18 @@ class ApplicationsCommandTest {
   }
 
   @Test
-  void inpaint_loopKeepsTheKnownLatentsExactly_andGeneratesTheRest() {
+  void inpaint_loopKeepsTheKnownLatentsExactly_andGeneratesTheRest_withAndWithoutResampling() {
+    float[] plain = inpaintTiny(0);
+    float[] resampled = inpaintTiny(2);
+    int differ = 0;
+    for (int i = 0; i < plain.length; i++) {
+      differ += plain[i] != resampled[i] ? 1 : 0;
+    }
+    assertEquals(plain.length / 2, differ, "resampling changes every generated latent, no known one");
+  }
+
+  /** Inpaints the left half of two random latents on the tiny run; checks the known half is exact. */
+  private static float[] inpaintTiny(int resample) {
     PythonBridge bridge = PythonBridge.start(TestProject.home());
     int batch = 2;
     int cell = 8 * 8 * 4; // one latent of the tiny run
@@ -129,18 +140,20 @@ class ApplicationsCommandTest {
     try (BufferAllocator memory = Allocators.aligned();
         SamplerSession session = SamplerSession.open(bridge, run,
             new SamplerOptions("ddim", 3, 0, Collections.nCopies(batch, 10), 0.0), memory, io.latentlab.bridge.ProgressListener.NONE)) {
-      InpaintCommand.inpaint(session, memory, known, cells, new SplittableRandom(2));
+      InpaintCommand.inpaint(session, memory, known, cells, resample, new SplittableRandom(2));
+      assertEquals(3, session.stepsDone());
       try (Tensor latents = session.latents()) {
         float[] x = latents.toFloatArray();
         int generatedDiffer = 0;
         for (int i = 0; i < x.length; i++) {
           if (cells[i % cell] == 1f) {
-            assertEquals(known[i], x[i], 0f, "known latent " + i);
+            assertEquals(known[i], x[i], 0f, "known latent " + i + " (resample " + resample + ")");
           } else if (x[i] != known[i]) {
             generatedDiffer++;
           }
         }
         assertEquals(x.length / 2, generatedDiffer, "every unknown latent is generated");
+        return x;
       }
     }
   }
@@ -152,8 +165,14 @@ class ApplicationsCommandTest {
     assertEquals(0, outcome.exitCode(), outcome.err());
     assertTrue(outcome.out().contains("classifier accuracy: original"), outcome.out());
     assertEquals(2, files("inpaint").size(), files("inpaint").toString());
-    Cli.Outcome bad = Cli.execute("inpaint", run.toString(), "--mask", "diagonal");
-    assertEquals(2, bad.exitCode(), bad.err());
-    assertEquals(1, bad.err().lines().count(), bad.err());
+    for (String[] args : List.of(new String[] {"--mask", "diagonal"},
+        new String[] {"--mask", "center", "--resample", "-1"})) {
+      List<String> line = new java.util.ArrayList<>(List.of("inpaint", run.toString()));
+      line.addAll(List.of(args));
+      Cli.Outcome bad = Cli.execute(line.toArray(String[]::new));
+      assertEquals(2, bad.exitCode(), bad.err());
+      assertEquals(1, bad.err().lines().count(), bad.err());
+    }
+    assertEquals(2, files("inpaint").size(), "a refused option writes nothing");
   }
 }
