@@ -126,7 +126,7 @@ public final class Lab implements AutoCloseable {
     StringBuilder text = new StringBuilder("lab: LatentLab in JShell (project " + home + ")\n");
     HELP.forEach((method, line) ->
         text.append(String.format("  lab.%-" + width + "s  %s%n", method, line)));
-    text.append("A sampler session: step(), step(n), finish(), latents(), x0(), setLatents(t), "
+    text.append("A sampler session: step(), step(n), finish(), latents(), x0(), setLatents(t), rewind(t), "
         + "decode(), save(file), close().\n");
     System.out.print(text);
     System.out.flush();

@@ -139,6 +139,22 @@ public final class Sampling implements AutoCloseable {
     });
   }
 
+  /**
+   * Goes back to before the last step, starting again from {@code latents} at that step's σ
+   * (RePaint's resampling: re-noise a step's result and take the step again); the sampler's
+   * other state is as the step found it. Once per step; the tensor is taken as by
+   * {@link #setLatents}.
+   *
+   * @return this session
+   * @throws LabException if no step precedes it, the shape differs or the session is closed
+   */
+  public Sampling rewind(Tensor latents) {
+    return lab.guard(() -> {
+      session.rewind(Objects.requireNonNull(latents, "latents: give a tensor, e.g. lab.tensor(shape, values)"));
+      return this;
+    });
+  }
+
   /** The current latents decoded to images {@code [B, H, W, 1]} in [0, 1]. */
   public Tensor decode() {
     return lab.guard(() -> scope.attach(session.decode()));

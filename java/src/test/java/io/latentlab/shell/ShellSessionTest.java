@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code ./latentlab shell} as a researcher uses it: the launcher starts the real {@code jshell},
  * a scripted session arrives on its stdin, and the test reads what the terminal would show. One
  * session (one Python start-up, one tiny training run) goes through every case in turn: a run
- * with progress, a one-cell sampling sweep, stepwise sampling with an intervention, denoising through
+ * with progress, a one-cell sampling sweep, stepwise sampling with an intervention and a rewind, denoising through
  * the facade, a Python exception, two config
  * mistakes, and the end of input (Ctrl-D), after which jshell and its snippet JVM must be gone.
  *
@@ -75,6 +75,11 @@ class ShellSessionTest {
         var intervened = s.finish().decode().toFloatArray()
         System.out.println("MARK same-untouched " + Arrays.equals(untouched, again) + " same-intervened " + Arrays.equals(untouched, intervened))
         s.save("PNG")
+        var r = lab.sampler(run).sampler("dpmpp_2m").steps(4).guidance(3).labels(1, 2, 3).open()
+        var start = r.latents()
+        r.rewind(start)
+        r.step().rewind(start)
+        System.out.println("MARK rewound-same " + Arrays.equals(untouched, r.finish().decode().toFloatArray()))
         var denoised = lab.denoise(run, "--noise-sigma", "0.3", "--heldout", "4", "--calibration", "4", "--steps", "2", "--average", "1")
         System.out.println("MARK denoise " + denoised + " rows " + denoised.json().get("rows").size())
         lab.denoise(run, "--noise-sigma", "2")
@@ -207,6 +212,12 @@ class ShellSessionTest {
     Path png = dir.resolve("intervened.png");
     assertTrue(output.contains("saved " + png), output);
     assertTrue(Files.isRegularFile(png));
+  }
+
+  @Test
+  void sampler_rewindToTheStartingLatents_retakesTheStep_andNeedsAStepFirst() {
+    assertTrue(output.contains("MARK rewound-same true"), output);
+    assertTrue(output.contains("LabException: RuntimeError: no step to go back over"), output);
   }
 
   @Test
