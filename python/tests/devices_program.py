@@ -93,8 +93,8 @@ def interrupt_vae(ex, folder: Path) -> None:
 def vae_gradient(ex):
     """One batch's loss and gradient at the initial weights, the batch split over ``ex``."""
     from functools import partial
-    params = jax.device_put(VAE_MODEL.init(jax.random.PRNGKey(0), images()[:1],
-                                           jax.random.PRNGKey(1))["params"], ex.replicated)
+    params = jax.device_put(loops.initialise(VAE_MODEL, jax.random.PRNGKey(0), images()[:1],
+                                             jax.random.PRNGKey(1)), ex.replicated)
     batch = jax.device_put(images()[:BATCH], ex.batch)
     grad = jax.jit(jax.value_and_grad(partial(loops.vae_loss, VAE_MODEL), has_aux=True))
     (loss, _), grads = grad(params, batch, jax.random.PRNGKey(2), 1e-3)

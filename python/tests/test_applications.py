@@ -14,6 +14,7 @@ from latentlab.metrics.roc import auroc, roc_curve
 from latentlab.models.vae import reconstruct
 from latentlab import checkpoint
 from latentlab.diffusion import schedules
+from latentlab.train import loops
 from latentlab.models import UNet, VAE
 from test_sampling import _jitter
 
@@ -28,9 +29,9 @@ def model():
     key = jax.random.PRNGKey(0)
     vae, unet = VAE(channels=4), UNet(channels=8, channel_mult=(1,), attention_resolutions=(),
                                       num_heads=1)
-    vae_params = _jitter(vae.init(key, jnp.zeros((1, 32, 32, 1)), key)["params"], key)
+    vae_params = _jitter(loops.initialise(vae, key, jnp.zeros((1, 32, 32, 1)), key), key)
     one = jnp.zeros((1,), jnp.int32)
-    unet_params = _jitter(unet.init(key, jnp.zeros((1, 8, 8, 4)), one, one)["params"], key)
+    unet_params = _jitter(loops.initialise(unet, key, jnp.zeros((1, 8, 8, 4)), one, one), key)
     return checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_params,
                                            schedules.make_schedule("linear", 1000), 1.3, (8, 8, 4))
 

@@ -1,3 +1,5 @@
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -5,16 +7,19 @@ import pytest
 from latentlab import config as config_lib
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
+from latentlab.train import loops
 
 
 @pytest.mark.parametrize("channel_mult, latent_side", [((1, 2), 16), ((1, 2, 2), 8)])
 def test_vae_shapes_follow_the_downsampling_factor(channel_mult, latent_side):
     vae = VAE(channels=8, channel_mult=channel_mult, latent_channels=3)
     x = jnp.zeros((2, 32, 32, 1))
-    params = vae.init(jax.random.PRNGKey(0), x, jax.random.PRNGKey(1))["params"]
-    posterior = vae.apply({"params": params}, x, method=VAE.encode)
+    # Shapes only: eval_shape traces and compiles nothing.
+    params = jax.eval_shape(vae.init, jax.random.PRNGKey(0), x, jax.random.PRNGKey(1))["params"]
+    posterior = jax.eval_shape(partial(vae.apply, method=VAE.encode), {"params": params}, x)
     assert posterior.mean.shape == (2, latent_side, latent_side, 3)
-    assert vae.apply({"params": params}, posterior.mean, method=VAE.decode).shape == x.shape
+    decoded = jax.eval_shape(partial(vae.apply, method=VAE.decode), {"params": params}, posterior.mean)
+    assert decoded.shape == x.shape
     assert vae.downsampling_factor == 32 // latent_side
 
 
@@ -32,10 +37,18 @@ def test_unet_output_has_the_input_shape(attention, num_classes):
     unet = UNet(channels=8, attention_resolutions=attention, num_classes=num_classes, num_heads=2)
     x = jnp.ones((3, 8, 8, 4))
     t, y = jnp.array([0, 10, 999]), jnp.array([1, 2, 3])
-    params = unet.init(jax.random.PRNGKey(0), x, t, y)["params"]
-    out = unet.apply({"params": params}, x, t, y)
+    params = jax.eval_shape(unet.init, jax.random.PRNGKey(0), x, t, y)["params"]
+    assert jax.eval_shape(unet.apply, {"params": params}, x, t, y).shape == x.shape
+
+
+def test_an_untrained_unet_predicts_zeros():
+    # The output convolution starts at zero, whatever comes before it.
+    unet = UNet(channels=8, attention_resolutions=(4,), num_classes=10, num_heads=2)
+    x = jnp.ones((3, 8, 8, 4))
+    t, y = jnp.array([0, 10, 999]), jnp.array([1, 2, 3])
+    params = loops.initialise(unet, jax.random.PRNGKey(0), x, t, y)
+    out = loops.run_once(unet.apply, {"params": params}, x, t, y)
     assert out.shape == x.shape
-    # The output convolution starts at zero, so an untrained U-Net predicts zeros.
     assert float(jnp.max(jnp.abs(out))) == 0.0
 
 
