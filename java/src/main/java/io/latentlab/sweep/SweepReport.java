@@ -117,6 +117,14 @@ public final class SweepReport {
       md.append("| metric | best | value | trial | overrides |\n|---|---|---|---|---|\n");
       best.forEach(md::append);
     }
+    List<String> constant = metrics.stream().filter(m -> MetricDirection.of(m).isPresent())
+        .filter(m -> sameInEveryCompletedTrial(trials, m))
+        .map(m -> m + " " + format(trials.stream().filter(ReportTrial::completed).findFirst().orElseThrow().metric(m)))
+        .toList();
+    if (!constant.isEmpty()) {
+      md.append("\nThe same in every completed trial (the run's, not the trials'): ")
+          .append(String.join(", ", constant)).append(".\n");
+    }
 
     md.append("\n## Trials\n\n");
     boolean replicates = trials.stream().anyMatch(t -> t.planned().replicate() > 0);
@@ -173,8 +181,8 @@ public final class SweepReport {
     List<String> rows = new ArrayList<>();
     for (String metric : metrics) {
       MetricDirection direction = MetricDirection.of(metric).orElse(null);
-      if (direction == null) {
-        continue;
+      if (direction == null || sameInEveryCompletedTrial(trials, metric)) {
+        continue; // a constant has no best trial
       }
       ReportTrial best = null;
       for (ReportTrial trial : trials) {
@@ -189,6 +197,12 @@ public final class SweepReport {
       }
     }
     return rows;
+  }
+
+  /** True if at least two trials completed and all report the same value of {@code metric}. */
+  private static boolean sameInEveryCompletedTrial(List<ReportTrial> trials, String metric) {
+    List<Double> values = trials.stream().filter(ReportTrial::completed).map(t -> t.metric(metric)).toList();
+    return values.size() >= 2 && values.stream().allMatch(v -> v != null && v.equals(values.get(0)));
   }
 
   private static String overrides(ReportTrial trial) {

@@ -110,6 +110,7 @@ class SweepReportTest {
     metrics.put("conditional_accuracy", 0.5 + guidance / 10 + index / 1000.0);
     metrics.put("fid", fid);
     metrics.put("fid_floor", 1.5);
+    metrics.put("classifier_heldout_accuracy", 0.975); // the run's: the same in every trial
     metrics.put("nfe", steps);
     metrics.put("seconds", 2.0 + steps / 10.0);
     return metrics;
@@ -200,11 +201,14 @@ class SweepReportTest {
     assertTrue(line(report, "| seconds | lowest | 3 | `" + id(0) + "`").isPresent(), report);
     assertFalse(line(report, "| nfe |").isPresent(), "nfe is a setting, not a result");
     assertFalse(line(report, "| fid_floor |").isPresent(), "the floor is the data's");
+    assertFalse(line(report, "| classifier_heldout_accuracy |").isPresent(), "a constant has no best trial");
+    assertTrue(report.contains("The same in every completed trial (the run's, not the trials'): "
+        + "classifier_heldout_accuracy 0.975.\n"), report);
 
-    assertTrue(report.contains("| # | trial | state | overrides | conditional_accuracy | fid | fid_floor | nfe | seconds |"),
+    assertTrue(report.contains("| # | trial | state | overrides | classifier_heldout_accuracy | conditional_accuracy | fid | fid_floor | nfe | seconds |"),
         report);
     assertTrue(report.contains("| 0 | `" + id(0) + "` | completed | `sample.sampler=ddim` `sample.steps=10` "
-        + "`sample.guidance_scale=1.0` | 0.6 | 37 | 1.5 | 10 | 3 |"), report);
+        + "`sample.guidance_scale=1.0` | 0.975 | 0.6 | 37 | 1.5 | 10 | 3 |"), report);
     assertTrue(report.contains("| 6 | `" + id(6) + "` | failed | "), report);
     assertTrue(report.contains("| 7 | `" + id(7) + "` | pending | "), report);
     assertTrue(report.contains("## Failed trials\n\n- `" + id(6)
