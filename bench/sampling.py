@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from latentlab import checkpoint, sampling
+from latentlab.files import write_atomically
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
 
@@ -172,10 +173,7 @@ def main(out_path):
         lines.append(f"| {batch} | {flops / 1e9:,.2f} | {seconds * 1e3:,.1f} | "
                      f"{flops / seconds / 1e9:,.1f} | {flops / seconds / peak:.0%} |")
     text = "\n".join(lines) + "\n"
-    tmp = out_path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, out_path)
+    write_atomically(out_path, text.encode())
     print(text)
 
 

@@ -27,7 +27,7 @@ import picocli.CommandLine;
  * @param checkpoint its {@code checkpoint/} folder
  */
 record ModelRun(Path dir, ExperimentConfig config, Path checkpoint) {
-  static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = ResultJson.MAPPER;
 
   /** Finds RUN and checks that it holds trained weights. */
   static ModelRun find(CommandLine cli, RunArgument run) throws IOException {
