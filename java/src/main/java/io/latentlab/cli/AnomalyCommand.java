@@ -134,8 +134,10 @@ final class AnomalyCommand implements Callable<Integer>, ResultCommand {
     chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
     chart.getStyler().setXAxisMin(0.0).setXAxisMax(1.0).setYAxisMin(0.0).setYAxisMax(1.0);
     for (JsonNode score : result.get("scores")) {
-      double[] fpr = doubles(score.get("fpr"));
-      double[] tpr = doubles(score.get("tpr"));
+      // The curve read on a grid of 201 false-positive rates: drawn from its raw points (one
+      // per distinct score), XChart labelled the axis with every distinct TPR (k / anomalous).
+      double[] fpr = new double[ROC_GRID + 1];
+      double[] tpr = stepCurve(doubles(score.get("fpr")), doubles(score.get("tpr")), fpr);
       String name = String.format(Locale.ROOT, "%s (AUROC %.3f)", score.get("name").asText(),
           score.get("auroc").asDouble());
       chart.addSeries(name, fpr, tpr).setMarker(SeriesMarkers.NONE);
@@ -148,6 +150,27 @@ final class AnomalyCommand implements Callable<Integer>, ResultCommand {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot draw the ROC chart", e);
     }
+  }
+
+  /** Points of the ROC chart per curve, plus one. */
+  private static final int ROC_GRID = 200;
+
+  /**
+   * The ROC step curve at evenly spaced false-positive rates: at each rate f of {@code grid}
+   * (filled here), the highest TPR reached at a false-positive rate of at most f.
+   */
+  static double[] stepCurve(double[] fpr, double[] tpr, double[] grid) {
+    double[] values = new double[grid.length];
+    int point = 0;
+    double best = 0;
+    for (int i = 0; i < grid.length; i++) {
+      grid[i] = (double) i / (grid.length - 1);
+      while (point < fpr.length && fpr[point] <= grid[i] + 1e-12) {
+        best = Math.max(best, tpr[point++]);
+      }
+      values[i] = best;
+    }
+    return values;
   }
 
   private static double[] doubles(JsonNode array) {
