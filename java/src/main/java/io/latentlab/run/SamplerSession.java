@@ -124,10 +124,15 @@ public final class SamplerSession implements AutoCloseable {
    */
   public void setLatents(Tensor latents) {
     checkOpen();
+    handOver("session_set_latents", latents);
+  }
+
+  /** Exports {@code latents} to Python (zero-copy) and calls {@code function(handle, array, schema)}. */
+  private void handOver(String function, Tensor latents) {
     try (ArrowArray array = ArrowArray.allocateNew(allocator);
         ArrowSchema schema = ArrowSchema.allocateNew(allocator)) {
       latents.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
-      bridge.call("session_set_latents", handle, array.memoryAddress(), schema.memoryAddress());
+      bridge.call(function, handle, array.memoryAddress(), schema.memoryAddress());
     }
   }
 
@@ -143,11 +148,7 @@ public final class SamplerSession implements AutoCloseable {
    */
   public void rewind(Tensor latents) {
     checkOpen();
-    try (ArrowArray array = ArrowArray.allocateNew(allocator);
-        ArrowSchema schema = ArrowSchema.allocateNew(allocator)) {
-      latents.exportTo(allocator, array.memoryAddress(), schema.memoryAddress());
-      bridge.call("session_rewind", handle, array.memoryAddress(), schema.memoryAddress());
-    }
+    handOver("session_rewind", latents);
     stepsDone--;
   }
 
