@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Names and defaults that Python owns, as Python reports them ({@code latentlab.bridge.constants}):
@@ -24,11 +25,12 @@ import java.util.List;
  * @param dtypes the element types that cross, by NumPy name
  * @param precisions the compute precisions of {@code execution.precision}
  * @param defaultPrecision the precision a config gets when it names none
+ * @param defaultEtas each sampler that has an η (noise), with its own default
  */
 public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
     double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
     String tensorExtension, String bfloat16TensorExtension, List<String> dtypes,
-    List<String> precisions, String defaultPrecision) {
+    List<String> precisions, String defaultPrecision, Map<String, Double> defaultEtas) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Copies the lists. */
@@ -39,6 +41,7 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
     lossWeightings = List.copyOf(lossWeightings);
     dtypes = List.copyOf(dtypes);
     precisions = List.copyOf(precisions);
+    defaultEtas = Map.copyOf(defaultEtas);
   }
 
   /**
@@ -58,7 +61,18 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
         names(root.path("beta_schedules")), names(root.path("loss_weightings")),
         root.path("tensor_extension").asText(), root.path("bfloat16_tensor_extension").asText(),
         names(root.path("dtypes")), names(root.path("precisions")),
-        root.path("default_precision").asText());
+        root.path("default_precision").asText(), defaultEtas(root.path("samplers")));
+  }
+
+  /** Each sampler that has an η and its default (Python's {@code samplers}: name → η or null). */
+  private static Map<String, Double> defaultEtas(JsonNode samplers) {
+    Map<String, Double> etas = new java.util.TreeMap<>();
+    samplers.fields().forEachRemaining(e -> {
+      if (e.getValue().isNumber()) {
+        etas.put(e.getKey(), e.getValue().asDouble());
+      }
+    });
+    return etas;
   }
 
   /** The names of a JSON list of names, or of an object's keys (name → details). */

@@ -88,13 +88,29 @@ final class SamplingTrials {
     request.put("sampler", sample.sampler());
     request.put("steps", sample.steps());
     request.put("guidance_scale", sample.guidanceScale());
-    request.put("eta", sample.eta());
+    request.put("eta", eta(sample, overrides, names));
     request.put("spacing", sample.spacing());
     request.put("rho", sample.rho());
     request.put("num_samples", evaluate.samples());
     request.put("seed", 0L);
     request.put("preview", evaluate.preview());
     return request;
+  }
+
+  /**
+   * The η a trial samples with. The run's config holds the η its own sampler resolved to (the
+   * reference model's dpmpp_2m wrote 0.0), so a trial that overrides {@code sample.sampler}
+   * with one that has an η, and does not set {@code sample.eta}, gets that sampler's own
+   * default: euler_ancestral, ddpm and the SDE samplers then sample with noise, as their
+   * names say, instead of at their deterministic limit.
+   */
+  static Double eta(SampleConfig sample, List<String> overrides, PythonConstants names) {
+    boolean samplerChanged = overrides.stream().anyMatch(o -> o.startsWith("sample.sampler="));
+    boolean etaSet = overrides.stream().anyMatch(o -> o.startsWith("sample.eta="));
+    if (samplerChanged && !etaSet && names.defaultEtas().containsKey(sample.sampler())) {
+      return names.defaultEtas().get(sample.sampler());
+    }
+    return sample.eta();
   }
 
   /** The trial id: SHA-256 of the run's trial id and the canonical request, 12 hex digits. */
