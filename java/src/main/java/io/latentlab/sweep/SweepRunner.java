@@ -83,6 +83,13 @@ public final class SweepRunner {
     SweepDirectory directory = prepare(plan);
     List<SweepPlan.PlannedTrial> pending = new ArrayList<>();
     for (Row row : status(plan)) {
+      if (row.state().equals(TrialState.COMPLETED) && directory.state(row.trial().trial())
+          .map(TrialState::state).filter(TrialState.COMPLETED::equals).isEmpty()) {
+        // Completed elsewhere (alone, in another sweep, in this sweep's earlier plan): recorded
+        // here too, with its metrics, so this sweep's report and view count it.
+        TrialRunner.recordIfCompleted(plan, directory, row.trial());
+        continue;
+      }
       boolean failedHere = directory.state(row.trial().trial()).map(TrialState::state)
           .filter(TrialState.FAILED::equals).isPresent();
       if (row.state().equals(TrialState.PENDING)

@@ -130,6 +130,17 @@ class SweepCommandTest {
     // A run of the same config outside the sweep is the same trial: nothing to do.
     Cli.Outcome alone = Cli.execute("run", dir.resolve("tiny.yaml").toString(), "seed=1", "--runs-dir", runs.toString());
     assertTrue(alone.out().contains("already completed"), alone.out());
+
+    // Another sweep with trial 1 finds it completed: nothing runs, and its own directory
+    // records the trial completed with its metrics (its report must not call it pending).
+    Path other = write("seeds-again.yaml", "sweep: seeds-again\nbase: tiny.yaml\ngrid:\n  seed: [1]\n");
+    Cli.Outcome elsewhere = Cli.execute("sweep", other.toString(), "--runs-dir", runs.toString());
+    assertEquals(0, elsewhere.exitCode(), elsewhere.out() + elsewhere.err());
+    String reused = rows.get(0).split(" +")[1];
+    JsonNode recorded = JSON.readTree(sweepDirectory(runs, "seeds-again").resolve("trials")
+        .resolve(reused + ".json").toFile());
+    assertEquals("completed", recorded.get("state").asText());
+    assertTrue(recorded.get("metrics").has("unet_final_loss"), recorded.toString());
   }
 
   @Test
