@@ -32,6 +32,7 @@ public final class SamplerBuilder {
   private long seed;
   private List<Integer> labels;
   private Double eta;
+  private boolean etaChosen;
   private String spacing;
   private double rho;
   private TensorScope scope;
@@ -67,7 +68,13 @@ public final class SamplerBuilder {
 
   /** The sampler, by name as configs spell it ({@code ddim}, {@code euler}, {@code dpmpp_2m}, ...). */
   public SamplerBuilder sampler(String name) {
+    String recorded = this.sampler;
     this.sampler = lab.guard(() -> Objects.requireNonNull(name, "sampler: give a name, e.g. dpmpp_2m"));
+    if (!etaChosen && !name.equals(recorded)) {
+      // The run's η was resolved for its own sampler; another one gets its own default (as
+      // latentlab evaluate --sampler does), unless eta(...) chose one.
+      this.eta = null;
+    }
     return this;
   }
 
@@ -102,6 +109,7 @@ public final class SamplerBuilder {
   /** The noise of stochastic samplers, in [0, 1]. */
   public SamplerBuilder eta(double value) {
     this.eta = value;
+    this.etaChosen = true;
     return this;
   }
 

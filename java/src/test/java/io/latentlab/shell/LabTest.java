@@ -128,6 +128,18 @@ class LabTest {
   }
 
   @Test
+  void sampler_anotherSampler_getsItsOwnEtaUnlessOneWasChosen() throws Exception {
+    Path run = RunFixtures.writeRun(lab.runsDir(), "etas", 1, "completed", true);
+    // As a run records it: η resolved for its own sampler.
+    java.nio.file.Files.writeString(run.resolve("config.yaml"), "name: etas\nsample: {sampler: ddim, eta: 0.0}\n");
+    String id = run.getFileName().toString();
+    assertEquals(0.0, lab.sampler(id).options().eta());
+    assertEquals(0.0, lab.sampler(id).sampler("ddim").options().eta());
+    assertEquals(null, lab.sampler(id).sampler("euler_ancestral").options().eta(), "Python's default for it");
+    assertEquals(0.3, lab.sampler(id).eta(0.3).sampler("euler_ancestral").options().eta());
+  }
+
+  @Test
   void runsAndShow_printTheRunsUnderTheRunsDir() {
     Path runs = lab.runsDir();
     Path first = RunFixtures.writeRun(runs, "alpha", 1, "completed", true);
