@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A process's exclusive claim on a trial, held from before its run directory is touched until
@@ -22,13 +24,24 @@ import java.time.Instant;
  * says who holds it: host, pid and start time.
  *
  * <p>Any result directory can be claimed this way (sweeps claim their sampling trials' too).
- * Not reentrant: a second claim on the same path from this JVM is refused like any other.
+ * Not reentrant: a second claim on the same path from this JVM is refused like any other, and
+ * refused without opening the claim file: the lock is a POSIX record lock, which belongs to the
+ * process and is dropped when the process closes <em>any</em> descriptor of the file, so a
+ * refused probe from this JVM that opened and closed the file would silently hand this JVM's
+ * claim to the next process that asks. Claims this JVM holds are therefore kept in {@link #HELD}
+ * and answered from there.
  */
 public final class RunClaim implements AutoCloseable {
+  /** The claim files this JVM holds (or is taking), and what they say of their holder. */
+  private static final Map<Path, String> HELD = new ConcurrentHashMap<>();
+  private static final String TAKING = "this process, taking it now";
+
+  private final Path file;
   private final FileChannel channel;
   private final FileLock lock;
 
-  private RunClaim(FileChannel channel, FileLock lock) {
+  private RunClaim(Path file, FileChannel channel, FileLock lock) {
+    this.file = file;
     this.channel = channel;
     this.lock = lock;
   }
@@ -53,7 +66,12 @@ public final class RunClaim implements AutoCloseable {
    */
   public static RunClaim acquire(Path runDirectory) {
     Path file = fileOf(runDirectory);
+    String ours = HELD.putIfAbsent(file, TAKING);
+    if (ours != null) {
+      throw claimed(runDirectory, ours);
+    }
     FileChannel channel = null;
+    boolean taken = false;
     try {
       Files.createDirectories(file.getParent());
       channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
@@ -62,27 +80,37 @@ public final class RunClaim implements AutoCloseable {
       try {
         lock = channel.tryLock();
       } catch (OverlappingFileLockException e) {
-        lock = null; // this JVM already holds it
+        // Locked through a channel HELD does not know of: closing this one drops that lock,
+        // which cannot be helped here; refuse all the same.
+        lock = null;
       }
       if (lock == null) {
         String holder = readHolder(channel);
         channel.close();
-        holder = holder.isBlank() ? "holder unknown" : holder;
-        throw new RunClaimedException(String.format(
-            "trial %s is already running elsewhere (%s); wait for it to finish, or stop that "
-                + "process and run again to resume it", runDirectory.getFileName(), holder),
-            holder);
+        throw claimed(runDirectory, holder.isBlank() ? "holder unknown" : holder);
       }
-      byte[] holder = String.format("host %s, pid %d, since %s", hostName(),
-          ProcessHandle.current().pid(), Instant.now()).getBytes(StandardCharsets.UTF_8);
+      String holder = String.format("host %s, pid %d, since %s", hostName(),
+          ProcessHandle.current().pid(), Instant.now());
       channel.truncate(0);
-      channel.write(ByteBuffer.wrap(holder), 0);
+      channel.write(ByteBuffer.wrap(holder.getBytes(StandardCharsets.UTF_8)), 0);
       channel.force(false);
-      return new RunClaim(channel, lock);
+      HELD.put(file, holder);
+      taken = true;
+      return new RunClaim(file, channel, lock);
     } catch (IOException e) {
       closeQuietly(channel);
       throw new UncheckedIOException("cannot claim " + runDirectory + " (" + file + ")", e);
+    } finally {
+      if (!taken) {
+        HELD.remove(file, TAKING);
+      }
     }
+  }
+
+  private static RunClaimedException claimed(Path runDirectory, String holder) {
+    return new RunClaimedException(String.format(
+        "trial %s is already running elsewhere (%s); wait for it to finish, or stop that "
+            + "process and run again to resume it", runDirectory.getFileName(), holder), holder);
   }
 
   private static String readHolder(FileChannel channel) throws IOException {
@@ -123,6 +151,8 @@ public final class RunClaim implements AutoCloseable {
       channel.close();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot release a run claim", e);
+    } finally {
+      HELD.remove(file);
     }
   }
 }

@@ -8,18 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.run.ClaimHolder;
 import io.latentlab.run.Trial;
 import io.latentlab.run.TrialPlanner;
 import io.latentlab.testing.TestProject;
-import java.io.BufferedReader;
-import java.io.File;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,14 +24,6 @@ import org.junit.jupiter.api.io.TempDir;
 class RunClaimProcessTest {
   @TempDir Path dir;
 
-
-  private static String classPath() throws java.io.IOException {
-    Path target = TestProject.home().resolve("target");
-    try (Stream<Path> jars = Files.list(target.resolve("lib"))) {
-      return Stream.concat(Stream.of(target.resolve("test-classes"), target.resolve("classes")),
-          jars.sorted()).map(Path::toString).collect(Collectors.joining(File.pathSeparator));
-    }
-  }
 
   private static String java() {
     return Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -49,12 +37,9 @@ class RunClaimProcessTest {
     Trial trial = new TrialPlanner(runs, PythonBridge.start(TestProject.home()))
         .plan(config, new ConfigLoader().load(config), 0);
 
-    Process holder = new ProcessBuilder(java(), "-cp", classPath(), "io.latentlab.run.ClaimHolder",
-        trial.directory().toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    Process holder = ClaimHolder.start(trial.directory());
     try {
-      BufferedReader holderOut = new BufferedReader(
-          new InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8));
-      assertEquals("claimed", holderOut.readLine());
+      assertTrue(holder.isAlive(), "the holder claimed the trial");
 
       Cli.Outcome refused = Cli.execute("run", config.toString(), "--runs-dir", runs.toString());
       assertEquals(3, refused.exitCode(), refused.err());
