@@ -118,6 +118,24 @@ def measured_load(_began) -> str:
     return f"{low:.1f}" if abs(high - low) < 0.05 else f"{low:.1f}–{high:.1f}"
 
 
+def where_the_time_goes(sweep_run: dict, separate_run: dict, n: int, cache: str) -> str:
+    """How much of each side's wall clock the cells' own sampling and scoring took (the
+    ``seconds`` each result records, compilation included), and so the most any orchestration
+    could gain over separate processes on these cells."""
+    in_sweep = sum(score["seconds"] for score in sweep_run["scores"].values())
+    in_separate = sum(score["seconds"] for score in separate_run["scores"].values())
+    sweep_rest = sweep_run["seconds"] - in_sweep
+    separate_rest = (separate_run["seconds"] - in_separate) / n
+    return (f"- Where the time goes ({cache} cache): sampling and scoring the cells took "
+            f"{in_sweep:.1f} s of the sweep's {sweep_run['seconds']:.1f} s and {in_separate:.1f} s "
+            f"of the separate processes' {separate_run['seconds']:.1f} s. The rest is "
+            f"{sweep_rest:.1f} s once in the sweep against {separate_rest:.1f} s in each separate "
+            "process (starting the JVM and Python, loading the checkpoint, the classifier and its "
+            "reference statistics). A sweep with no overhead at all would be "
+            f"{separate_run['seconds'] / in_sweep:.1f}× faster than the separate processes: on "
+            "these cells the sampling itself, which both do alike, bounds the ratio.")
+
+
 def write_report(report: Path, spec: dict, began: datetime, measured: dict) -> None:
     """Writes what has been measured so far (the report is rewritten after each measurement,
     so a run cut short still says what it found)."""
@@ -145,8 +163,9 @@ def write_report(report: Path, spec: dict, began: datetime, measured: dict) -> N
         "# Sampling sweep against separate evaluate processes",
         "",
         f"Measured {began:%Y-%m-%d %H:%M} UTC on {cpu_name()}, {os.cpu_count()} CPUs "
-        f"({platform.machine()}; 1-minute load average {measured_load(began)} while it ran: "
-        "the machine is shared with other work), by `./latentlab bench sweep` "
+        f"({platform.machine()}; 1-minute load average {measured_load(began)} while it ran"
+        f"{'' if max(LOADS) < os.cpu_count() + 0.5 else ': the machine was shared with other work'}), "
+        "by `./latentlab bench sweep` "
         "(bench/sweep.py). "
         f"{n} cells: samplers {', '.join(axes['sample.sampler'])} × steps "
         f"{', '.join(map(str, axes['sample.steps']))} × guidance "
@@ -186,6 +205,10 @@ def write_report(report: Path, spec: dict, began: datetime, measured: dict) -> N
                      f"and the sweep compiled the fused sampler {some_sweep['compiles']} times "
                      "in its process: guidance is traced, so the second guidance scale of each "
                      "pair reused the compiled program.")
+    for sweep_key, separate_key in (("sweep warm", "separate warm"), ("sweep off", "separate off")):
+        if sweep_key in measured and separate_key in measured:
+            lines.append(where_the_time_goes(measured[sweep_key], measured[separate_key], n,
+                                             sweep_key.split()[1]))
     scored = [m["scores"] for m in measured.values()]
     if len(scored) > 1:
         fid_gap = max(largest_difference(scored[0], s, "fid") for s in scored[1:])
