@@ -48,7 +48,7 @@ final class SweepTaskCommand implements Callable<Integer> {
     cli.getOut().flush();
     TrialState state;
     try (ProgressBars bars = new ProgressBars()) {
-      state = TrialRunner.run(home, PythonBridge.start(home), plan, SweepDirectory.open(directory),
+      state = TrialRunner.run(home, () -> PythonBridge.start(home), plan, SweepDirectory.open(directory),
           trial, bars);
     } catch (RunClaimedException e) {
       cli.getErr().println(e.getMessage());

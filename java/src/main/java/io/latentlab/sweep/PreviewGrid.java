@@ -19,9 +19,10 @@ import java.util.Optional;
 import javax.imageio.ImageIO;
 
 /**
- * The sampling trials' preview pictures side by side, {@code plots/samples-grid.png}: a row per
+ * The trials' preview pictures side by side, {@code plots/samples-grid.png}: a row per
  * sampler (and per setting of the other axes), a column per step count (or else the second
- * axis), each labelled; a trial without a preview yet is a grey cell saying its state.
+ * axis), each labelled; a trial without a preview yet is a grey cell saying its state. A
+ * scored training sweep's trials show their scoring's previews.
  */
 final class PreviewGrid {
   static final String FILE = "samples-grid.png";
@@ -40,13 +41,18 @@ final class PreviewGrid {
   static Optional<SweepPlots.Figure> draw(SweepPlan plan, List<ReportTrial> trials) {
     Map<String, BufferedImage> previews = new HashMap<>();
     for (ReportTrial trial : trials) {
-      read(trial.preview(plan.runDirectory())).ifPresent(image -> previews.put(trial.id(), image));
+      read(trial.preview(plan)).ifPresent(image -> previews.put(trial.id(), image));
     }
     if (previews.isEmpty()) {
       return Optional.empty();
     }
-    List<String> axes = new ArrayList<>(plan.columns().values());
-    String columnAxis = SweepPlots.column(plan, SweepPlots.STEPS);
+    // Axes with one value label nothing.
+    List<String> axes = new ArrayList<>(plan.columns().values().stream()
+        .filter(axis -> SweepPlots.distinct(trials, t -> t.axisText(axis)).size() > 1).toList());
+    String columnAxis = plan.spec().sampling() ? SweepPlots.column(plan, SweepPlots.STEPS) : null;
+    if (columnAxis != null && !axes.contains(columnAxis)) {
+      columnAxis = null;
+    }
     if (columnAxis == null && axes.size() >= 2) {
       columnAxis = axes.get(1);
     }

@@ -1,5 +1,6 @@
 package io.latentlab.sweep;
 
+import io.latentlab.config.ConfigLoader;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,10 +55,25 @@ record ReportTrial(SweepPlan.PlannedTrial planned, Map<String, Object> axes, Tri
     return SweepReport.format(axes.get(column));
   }
 
-  /** Where a sampling trial's preview picture is: {@code <run>/sampling/<trial>.png}. */
-  Path preview(Path runDirectory) {
-    Path run = planned.directory() != null ? planned.directory() : runDirectory;
-    return run == null ? null : run.resolve("sampling").resolve(id() + ".png");
+  /**
+   * Where the trial's preview picture is, or null if it has none: a sampling trial's is
+   * {@code <run>/sampling/<trial>.png}; a scored training trial's is its scoring's, in its own
+   * run's {@code sampling/} folder.
+   */
+  Path preview(SweepPlan plan) {
+    if (plan.spec().sampling()) {
+      Path run = planned.directory() != null ? planned.directory() : plan.runDirectory();
+      return run == null ? null : SamplingTrials.previewFile(run, id());
+    }
+    if (plan.spec().evaluate() == null || !completed()) {
+      return null;
+    }
+    try {
+      return SamplingTrials.previewFile(planned.directory(), SamplingTrials.ownTrial(
+          new ConfigLoader(), planned.directory(), plan.spec().evaluate()));
+    } catch (RuntimeException unreadable) {
+      return null; // its config or provenance is gone: a grey cell
+    }
   }
 
   /** A finite number as a double, or null for anything else (text, NaN, missing). */

@@ -80,6 +80,27 @@ final class SamplingTrials {
       throw new ConfigException("override 'sample.spacing=" + sample.spacing() + "': unknown spacing '"
           + sample.spacing() + "'; use one of " + String.join(", ", names.spacings()));
     }
+    return request(config, eta(sample, overrides, names), evaluate);
+  }
+
+  /**
+   * The sampling request that scores a run with its own {@code sample.*} settings (as a
+   * training sweep with {@code evaluate:} scores each trial): the request, and so the result,
+   * of a sampling trial whose overrides change nothing.
+   */
+  static Map<String, Object> ownRequest(ConfigLoader loader, Path run, SweepSpec.Evaluate evaluate) {
+    ExperimentConfig config = loader.load(run.resolve("config.yaml"), List.of());
+    return request(config, config.sample().eta(), evaluate);
+  }
+
+  /** The id of the sampling trial that scores a run with its own settings. */
+  static String ownTrial(ConfigLoader loader, Path run, SweepSpec.Evaluate evaluate) {
+    return trialId(runTrialId(run), ownRequest(loader, run, evaluate));
+  }
+
+  private static Map<String, Object> request(ExperimentConfig config, Double eta,
+      SweepSpec.Evaluate evaluate) {
+    SampleConfig sample = config.sample();
     if (evaluate.samples() > config.data().holdout()) {
       throw new ConfigException("evaluate.samples: " + evaluate.samples() + " is more than the run's "
           + "data.holdout (" + config.data().holdout() + "), whose images give the FID floor");
@@ -88,7 +109,7 @@ final class SamplingTrials {
     request.put("sampler", sample.sampler());
     request.put("steps", sample.steps());
     request.put("guidance_scale", sample.guidanceScale());
-    request.put("eta", eta(sample, overrides, names));
+    request.put("eta", eta);
     request.put("spacing", sample.spacing());
     request.put("rho", sample.rho());
     request.put("num_samples", evaluate.samples());
@@ -153,22 +174,40 @@ final class SamplingTrials {
    * @return the score: fid, fid_floor, fid_over_floor, conditional_accuracy, nfe, seconds, ...
    * @throws io.latentlab.run.RunClaimedException if another process runs it
    */
-  @SuppressWarnings("try") // the claim is held for the try block, then released
   static Map<String, Object> run(PythonBridge bridge, Path home, SweepPlan plan,
       SweepPlan.PlannedTrial trial, ProgressListener progress) {
     Path run = plan.runDirectory();
-    Map<String, Object> done = completed(run, trial.trial());
+    return score(bridge, home, run, trial.trial(), loader -> request(loader, run,
+        trial.overrides(), plan.spec().evaluate(), PythonConstants.of(bridge)), progress);
+  }
+
+  /**
+   * Samples and scores a run with its own {@code sample.*} settings, unless that completed: a
+   * training sweep's scoring of a trained trial.
+   *
+   * @return the score, as {@link #run}'s
+   */
+  static Map<String, Object> scoreOwn(PythonBridge bridge, Path home, Path run,
+      SweepSpec.Evaluate evaluate, ProgressListener progress) {
+    Map<String, Object> request = ownRequest(new ConfigLoader(), run, evaluate);
+    return score(bridge, home, run, trialId(runTrialId(run), request), loader -> request, progress);
+  }
+
+  @SuppressWarnings("try") // the claim is held for the try block, then released
+  private static Map<String, Object> score(PythonBridge bridge, Path home, Path run, String trial,
+      java.util.function.Function<ConfigLoader, Map<String, Object>> requestOf,
+      ProgressListener progress) {
+    Map<String, Object> done = completed(run, trial);
     if (done != null) {
       return done;
     }
-    try (RunClaim claim = RunClaim.acquire(run.resolve(FOLDER).resolve(trial.trial()))) {
-      done = completed(run, trial.trial());
+    try (RunClaim claim = RunClaim.acquire(run.resolve(FOLDER).resolve(trial))) {
+      done = completed(run, trial);
       if (done != null) {
         return done;
       }
       ConfigLoader loader = new ConfigLoader();
-      Map<String, Object> request = request(loader, run, trial.overrides(), plan.spec().evaluate(),
-          PythonConstants.of(bridge));
+      Map<String, Object> request = requestOf.apply(loader);
       ExperimentConfig config = loader.load(run.resolve("config.yaml"));
       DataSource data = DataSources.of(bridge, home, run.resolve("config.yaml"),
           loader.canonicalJson(config));
@@ -180,17 +219,17 @@ final class SamplingTrials {
             JSON.writeValueAsString(request), progress, preview.arrayAddress(), preview.schemaAddress()));
         try (Tensor images = preview.take()) {
           if (images.shape()[0] > 0) {
-            writePreview(run, trial.trial(), images);
+            writePreview(run, trial, images);
           }
         }
         Map<String, Object> result = new LinkedHashMap<>();
-        result.put("sweep_trial", trial.trial());
+        result.put("sweep_trial", trial);
         result.put("run_trial_id", runTrialId(run));
         result.put("request", request);
         result.put("score", PRETTY.convertValue(reply.get("score"), Map.class));
         result.put("compiles", reply.path("compiles").asLong());
         byte[] content = PRETTY.writeValueAsBytes(result);
-        RunDirectory.writeAtomically(resultFile(run, trial.trial()), out -> out.write(content));
+        RunDirectory.writeAtomically(resultFile(run, trial), out -> out.write(content));
         @SuppressWarnings("unchecked")
         Map<String, Object> score = (Map<String, Object>) result.get("score");
         return score;

@@ -117,7 +117,8 @@ public final class Sweep {
       return this;
     }
 
-    /** Samples each sampling trial scores. */
+    /** Samples each trial is scored with: every sampling trial; in a training sweep, set only
+     * if each trained trial should be scored too (by sampling it with its own settings). */
     public Builder evaluate(int samples) {
       yaml.put("evaluate", Map.of("samples", samples));
       return this;

@@ -106,7 +106,7 @@ public final class SweepLoader {
     if (run != null && replicates != 1) {
       throw r.error("replicates", "a sampling sweep has no replicates (the run's model is fixed)");
     }
-    SweepSpec.Evaluate evaluate = r.evaluate(top);
+    SweepSpec.Evaluate evaluate = r.evaluate(top, run != null);
     int maxTrials = r.integer(top, "max_trials", DEFAULT_MAX_TRIALS, 1, 1_000_000);
     SweepSpec.Slurm slurm = r.slurm(top);
     return new SweepSpec(file.toAbsolutePath().normalize(), name, run, basePath, grid, zip, random,
@@ -273,10 +273,12 @@ public final class SweepLoader {
       return new SweepSpec.RandomSpace(n, seed == null ? 0 : seed.asLong(), distributions);
     }
 
-    SweepSpec.Evaluate evaluate(ObjectNode top) {
+    /** A sampling sweep is always scored (by default with DEFAULT_SAMPLES); a training sweep
+     * only when it has an {@code evaluate:} section. */
+    SweepSpec.Evaluate evaluate(ObjectNode top, boolean sampling) {
       ObjectNode section = section(top, "evaluate");
       if (section == null) {
-        return new SweepSpec.Evaluate(DEFAULT_SAMPLES, DEFAULT_PREVIEW);
+        return sampling ? new SweepSpec.Evaluate(DEFAULT_SAMPLES, DEFAULT_PREVIEW) : null;
       }
       onlyKeys(section, "evaluate", EVALUATE);
       return new SweepSpec.Evaluate(integer(section, "evaluate.samples", DEFAULT_SAMPLES, 2, 100_000),

@@ -64,13 +64,18 @@ public record SweepPlan(SweepSpec spec, Path runDirectory, List<PlannedTrial> tr
     return keyPath.substring(keyPath.lastIndexOf('.') + 1);
   }
 
-  /** The first 12 hex digits of the SHA-256 of the trial ids in order: names the directory. */
+  /** The first 12 hex digits of the SHA-256 of the trial ids in order (and of a training
+   * sweep's scoring): names the directory. */
   public String hash() {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       sha.update(kind().getBytes(StandardCharsets.UTF_8));
       for (PlannedTrial trial : trials) {
         sha.update((trial.trial() + "\n").getBytes(StandardCharsets.UTF_8));
+      }
+      if (!spec.sampling() && spec.evaluate() != null) { // scored training trials differ
+        sha.update(("evaluate " + spec.evaluate().samples() + " " + spec.evaluate().preview())
+            .getBytes(StandardCharsets.UTF_8));
       }
       return HexFormat.of().formatHex(sha.digest()).substring(0, 12);
     } catch (NoSuchAlgorithmException e) {

@@ -126,6 +126,11 @@ public final class SweepPlanner {
         Trial trial;
         try {
           ExperimentConfig config = loader.load(spec.base(), overrides);
+          if (spec.evaluate() != null && spec.evaluate().samples() > config.data().holdout()) {
+            throw new ConfigException(spec.file() + ": evaluate.samples: " + spec.evaluate().samples()
+                + " is more than the trials' data.holdout (" + config.data().holdout() + "), whose "
+                + "images give the FID floor; lower evaluate.samples or raise data.holdout");
+          }
           trial = planner.plan(spec.base(), config, replicate);
         } catch (ConfigException e) {
           throw located(spec, axes, e);

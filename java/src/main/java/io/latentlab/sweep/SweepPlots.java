@@ -171,8 +171,8 @@ final class SweepPlots {
   }
 
   /**
-   * The first two axes as a grid of cells coloured by FID, or else by the first metric the
-   * trials report; with more axes a cell shows the best value over the others.
+   * The first two axes as a grid of cells coloured by FID, or else by the first metric that
+   * differs between the trials; with more axes a cell shows the best value over the others.
    */
   private Optional<Figure> heatMap() {
     List<String> columns = new ArrayList<>(plan.columns().values());
@@ -210,10 +210,13 @@ final class SweepPlots {
     return Optional.of(figure("heatmap-" + safe(metric) + ".png", title, chart));
   }
 
-  /** Training sweeps: a bar per trial for each numeric metric the completed trials report. */
+  /**
+   * Training sweeps: a bar per trial for each numeric metric the completed trials report,
+   * except those every one of two or more trials reports alike (a stage no axis changes).
+   */
   private List<Figure> metricBars() {
     List<Figure> figures = new ArrayList<>();
-    for (String metric : numericMetrics().stream().limit(MAX_METRIC_CHARTS).toList()) {
+    for (String metric : varyingMetrics().stream().limit(MAX_METRIC_CHARTS).toList()) {
       List<ReportTrial> scored = completedWith(metric);
       int width = Math.min(3000, Math.max(WIDTH, 60 * scored.size()));
       CategoryChart chart = new CategoryChartBuilder().width(width).height(HEIGHT)
@@ -231,8 +234,16 @@ final class SweepPlots {
   }
 
   private String firstNumericMetric() {
-    List<String> metrics = numericMetrics();
+    List<String> metrics = varyingMetrics();
     return metrics.isEmpty() ? null : metrics.get(0);
+  }
+
+  /** The numeric metrics, less those every one of two or more trials reports alike. */
+  private List<String> varyingMetrics() {
+    return numericMetrics().stream().filter(metric -> {
+      List<ReportTrial> scored = completedWith(metric);
+      return scored.size() < 2 || scored.stream().map(t -> t.metric(metric)).distinct().count() > 1;
+    }).toList();
   }
 
   /** Metric names with a number in some completed trial, in order of first appearance. */

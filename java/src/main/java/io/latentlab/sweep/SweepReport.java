@@ -61,7 +61,7 @@ public final class SweepReport {
   public static Path write(SweepPlan plan, SweepDirectory dir) {
     List<ReportTrial> trials = ReportTrial.of(plan, dir.states(plan));
     List<SweepPlots.Figure> figures = new ArrayList<>(SweepPlots.draw(plan, trials));
-    if (plan.spec().sampling()) {
+    if (plan.spec().sampling() || plan.spec().evaluate() != null) {
       PreviewGrid.draw(plan, trials).ifPresent(figures::add);
     }
     for (SweepPlots.Figure figure : figures) {
@@ -79,6 +79,11 @@ public final class SweepReport {
       md.append("- **run:** `").append(plan.runDirectory() != null ? plan.runDirectory() : plan.spec().run()).append("`\n");
     } else if (plan.spec().base() != null) {
       md.append("- **base:** `").append(plan.spec().base()).append("`\n");
+    }
+    if (!plan.spec().sampling() && plan.spec().evaluate() != null) {
+      md.append("- **scored:** each trained trial sampled ").append(plan.spec().evaluate().samples())
+          .append(" times with its own `sample.*` settings: FID beside its floor, conditional "
+              + "accuracy\n");
     }
     md.append("- **plan:** `").append(plan.hash()).append("`, ").append(trials.size()).append(" trials\n");
     md.append("- **states:** ").append(stateCounts(trials)).append('\n');

@@ -16,7 +16,9 @@ import java.util.Map;
  * @param zip axes advanced together (key path → values, all of one length)
  * @param random {@code n} draws from a space of distributions, or null
  * @param replicates runs of each training trial with other randomness (1: the config's own)
- * @param evaluate how a sampling trial is scored
+ * @param evaluate how trials are scored: every sampling trial; for a training sweep null
+ *     unless the file has an {@code evaluate:} section, and then each trained trial is scored
+ *     by sampling it with its own {@code sample.*} settings
  * @param maxTrials the plan is refused if it has more trials
  * @param slurm how a Slurm executor submits the trials
  */
@@ -40,7 +42,7 @@ public record SweepSpec(Path file, String name, String run, Path base,
   public record RandomSpace(int n, long seed, Map<String, String> space) {}
 
   /**
-   * How sampling trials are scored (FID beside its floor, conditional accuracy, seconds, NFE).
+   * How trials are scored (FID beside its floor, conditional accuracy, seconds, NFE).
    *
    * @param samples samples per trial, at most the run's {@code data.holdout}
    * @param preview samples kept as the trial's preview picture (labels 0, 1, 2, ..., the same

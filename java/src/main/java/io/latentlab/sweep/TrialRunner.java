@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Runs one planned trial in this JVM, whichever executor asked: in-process sweeps, worker
@@ -129,13 +130,35 @@ public final class TrialRunner {
     if (!Files.isRegularFile(result)) {
       return null;
     }
+    Map<String, Object> metrics;
     try {
       Map<String, Object> content = SweepDirectory.JSON.readValue(result.toFile(), Map.class);
-      Object metrics = content.get("metrics");
-      return metrics instanceof Map<?, ?> map ? (Map<String, Object>) map : Map.of();
+      Object recorded = content.get("metrics");
+      metrics = recorded instanceof Map<?, ?> map ? (Map<String, Object>) map : Map.of();
     } catch (IOException e) {
       return null;
     }
+    if (plan.spec().evaluate() == null) {
+      return metrics;
+    }
+    // A scored training sweep: completed once its score is there too (trained but unscored,
+    // the trial runs again, and only its scoring is done).
+    Map<String, Object> score;
+    try {
+      score = SamplingTrials.completed(trial.directory(),
+          SamplingTrials.ownTrial(new ConfigLoader(), trial.directory(), plan.spec().evaluate()));
+    } catch (RuntimeException e) {
+      return null; // its config or provenance unreadable: running it says why
+    }
+    return score == null ? null : withScore(metrics, score);
+  }
+
+  /** A trained trial's score, then its run's metrics (which win where a name is in both). */
+  private static Map<String, Object> withScore(Map<String, Object> metrics,
+      Map<String, Object> score) {
+    Map<String, Object> both = new LinkedHashMap<>(score);
+    both.putAll(metrics);
+    return both;
   }
 
   /** Records the trial completed if its results exist (written by any process); else empty. */
@@ -150,13 +173,22 @@ public final class TrialRunner {
         record(directory, before, TrialState.COMPLETED, null, before.attempts(), metrics));
   }
 
+  /** {@link #run(Path, Supplier, SweepPlan, SweepDirectory, SweepPlan.PlannedTrial,
+   * ProgressListener)} with Python already started. */
+  public static TrialState run(Path home, PythonBridge bridge, SweepPlan plan,
+      SweepDirectory directory, SweepPlan.PlannedTrial trial, ProgressListener progress) {
+    return run(home, () -> bridge, plan, directory, trial, progress);
+  }
+
   /**
-   * Runs a trial unless it completed, and records how it ended.
+   * Runs a trial unless it completed, and records how it ended; starts Python (asks
+   * {@code bridge}) only if it runs it, so a worker whose trial completed or is held elsewhere
+   * ends at once.
    *
    * @return its final state
    * @throws RunClaimedException if another process is running it (nothing is recorded)
    */
-  public static TrialState run(Path home, PythonBridge bridge, SweepPlan plan,
+  public static TrialState run(Path home, Supplier<PythonBridge> bridge, SweepPlan plan,
       SweepDirectory directory, SweepPlan.PlannedTrial trial, ProgressListener progress) {
     Optional<TrialState> completed = recordIfCompleted(plan, directory, trial);
     if (completed.isPresent()) {
@@ -169,8 +201,8 @@ public final class TrialRunner {
     log(directory, trial, "attempt " + attempts + " started at " + Instant.now());
     try {
       metrics = plan.spec().sampling()
-          ? SamplingTrials.run(bridge, home, plan, trial, progress)
-          : train(home, bridge, plan, trial, progress);
+          ? SamplingTrials.run(bridge.get(), home, plan, trial, progress)
+          : train(home, bridge.get(), plan, trial, progress);
       log(directory, trial, "completed at " + Instant.now());
       return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
     } catch (RunClaimedException e) {
@@ -197,7 +229,11 @@ public final class TrialRunner {
           + "plan the sweep again");
     }
     RunResult result = TrialExecutor.inProcess(home, bridge).execute(planned, progress, false);
-    return result.metrics();
+    if (plan.spec().evaluate() == null) {
+      return result.metrics();
+    }
+    return withScore(result.metrics(), SamplingTrials.scoreOwn(bridge, home, trial.directory(),
+        plan.spec().evaluate(), progress));
   }
 
   private static TrialState record(SweepDirectory directory, TrialState before, String state,

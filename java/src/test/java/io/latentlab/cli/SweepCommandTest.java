@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.run.ClaimHolder;
 import io.latentlab.testing.TestProject;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -141,6 +142,28 @@ class SweepCommandTest {
         .resolve(reused + ".json").toFile());
     assertEquals("completed", recorded.get("state").asText());
     assertTrue(recorded.get("metrics").has("unet_final_loss"), recorded.toString());
+    assertEquals(0, recorded.get("attempts").asInt(), "found completed, not run");
+
+    // The same trial in a scored training sweep: trained already, so only its scoring runs
+    // (its own sample settings, 20 samples), kept in the run's sampling/ folder.
+    Path scored = write("seeds-scored.yaml",
+        "sweep: seeds-scored\nbase: tiny.yaml\ngrid:\n  seed: [1]\nevaluate: {samples: 20}\n");
+    Cli.Outcome scoring = Cli.execute("sweep", scored.toString(), "--runs-dir", runs.toString());
+    assertEquals(0, scoring.exitCode(), scoring.out() + scoring.err());
+    JsonNode score = JSON.readTree(sweepDirectory(runs, "seeds-scored").resolve("trials")
+        .resolve(reused + ".json").toFile());
+    assertEquals("completed", score.get("state").asText(), score.toString());
+    assertTrue(score.get("metrics").has("fid"), "scored: " + score);
+    assertTrue(score.get("metrics").get("fid").asDouble() > 0, score.toString());
+    assertTrue(score.get("metrics").has("conditional_accuracy"), score.toString());
+    assertEquals(recorded.get("metrics").get("unet_final_loss"), score.get("metrics").get("unet_final_loss"));
+    assertEquals(resultBefore, Files.readString(completedResult), "scored, not trained again");
+    try (Stream<Path> kept = Files.list(completedResult.resolveSibling("sampling"))) {
+      assertEquals(1, kept.filter(f -> f.toString().endsWith(".json")).count());
+    }
+    Cli.Outcome scoredAgain = Cli.execute("sweep", scored.toString(), "--dry-run", "--runs-dir", runs.toString());
+    assertTrue(scoredAgain.out().lines().anyMatch(l -> l.contains(reused) && l.endsWith("completed")),
+        scoredAgain.out());
   }
 
   @Test
@@ -247,6 +270,79 @@ class SweepCommandTest {
       return sweeps.filter(p -> p.getFileName().toString().matches(name + "-[0-9a-f]{12}"))
           .findFirst().orElseThrow();
     }
+  }
+
+  @Test
+  void sweep_parallelWorkers_waitForTrialsAnotherProcessHolds_recordTheirResultOrRunThem()
+      throws Exception {
+    Path runs = dir.resolve("held-runs");
+    Path file = write("held.yaml", "sweep: held\nbase: tiny.yaml\ngrid:\n  seed: [51, 52]\n");
+    Cli.Outcome plan = Cli.execute("sweep", file.toString(), "--dry-run", "--runs-dir", runs.toString());
+    List<String> trials = plan.out().lines().filter(l -> l.matches("\\d+ +[0-9a-f]{12} .*"))
+        .map(l -> l.split(" +")[1]).toList();
+    assertEquals(2, trials.size(), plan.out());
+    String handedOver = trials.get(0); // seed 51: its holder writes its result, then lets go
+    String abandoned = trials.get(1); // seed 52: its holder dies without one
+    // What the first holder will have written: the same trial, run alone under another root.
+    Path elsewhere = dir.resolve("held-elsewhere");
+    Cli.Outcome alone = Cli.execute("run", dir.resolve("tiny.yaml").toString(), "seed=51",
+        "--runs-dir", elsewhere.toString());
+    assertEquals(0, alone.exitCode(), alone.err());
+    Path result = elsewhere.resolve("sweep-tiny").resolve(handedOver);
+    assertTrue(Files.isRegularFile(result.resolve("result.json")), "the same trial id: " + alone.out());
+
+    Path experiment = runs.resolve("sweep-tiny");
+    Process holder51 = ClaimHolder.start(experiment.resolve(handedOver));
+    Process holder52 = ClaimHolder.start(experiment.resolve(abandoned));
+    java.util.concurrent.CompletableFuture<Cli.Outcome> sweep;
+    try {
+      assertTrue(holder51.isAlive() && holder52.isAlive(), "both trials are held");
+      sweep = java.util.concurrent.CompletableFuture.supplyAsync(() -> Cli.execute(
+          "sweep", file.toString(), "--parallel", "2", "--runs-dir", runs.toString()));
+      // Each trial's worker finds it held, says by whom in the trial's log, and exits 3.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+      for (String trial : trials) {
+        Path log = null;
+        while (log == null || !Files.readString(log).contains("already running elsewhere")) {
+          assertFalse(sweep.isDone(), "the sweep ended while its trials were held: "
+              + (sweep.isDone() ? sweep.get().err() : ""));
+          assertTrue(System.nanoTime() < deadline, "no worker found trial " + trial + " held");
+          Thread.sleep(100);
+          log = Files.isDirectory(runs.resolve("sweeps")) ? sweepDirectory(runs, "held")
+              .resolve("logs").resolve(trial + ".log") : null;
+          log = log != null && Files.isRegularFile(log) ? log : null;
+        }
+      }
+      Thread.sleep(1000);
+      assertFalse(sweep.isDone(), "the sweep waits while the trials are held");
+      // The first holder completes its trial: writes the run directory, then releases.
+      Files.createDirectories(experiment);
+      try (Stream<Path> files = Files.walk(result)) {
+        for (Path from : files.toList()) {
+          Files.copy(from, experiment.resolve(handedOver).resolve(result.relativize(from).toString()));
+        }
+      }
+      holder51.getOutputStream().close();
+      assertTrue(holder51.waitFor(60, TimeUnit.SECONDS));
+      holder52.destroyForcibly(); // dies with its trial unrun: the kernel drops its lock
+    } finally {
+      holder51.destroyForcibly();
+      holder52.destroyForcibly();
+    }
+    Cli.Outcome outcome = sweep.get(300, TimeUnit.SECONDS);
+    assertEquals(0, outcome.exitCode(), outcome.out() + outcome.err());
+    assertTrue(outcome.err().contains("is running in another process (its worker's log"), outcome.err());
+
+    Path trialStates = sweepDirectory(runs, "held").resolve("trials");
+    JsonNode received = JSON.readTree(trialStates.resolve(handedOver + ".json").toFile());
+    assertEquals("completed", received.get("state").asText(), received.toString());
+    assertEquals(0, received.get("attempts").asInt(), "recorded from its holder's result, not run");
+    assertEquals(JSON.readTree(result.resolve("result.json").toFile()).get("metrics")
+        .get("unet_final_loss"), received.get("metrics").get("unet_final_loss"), received.toString());
+    JsonNode taken = JSON.readTree(trialStates.resolve(abandoned + ".json").toFile());
+    assertEquals("completed", taken.get("state").asText(), taken.toString());
+    assertEquals(1, taken.get("attempts").asInt(), "a worker ran the trial its holder left: " + taken);
+    assertTrue(Files.isRegularFile(experiment.resolve(abandoned).resolve("result.json")));
   }
 
   @Test

@@ -96,4 +96,26 @@ class SweepLoaderTest {
     assertEquals(List.of("sample.sampler=\"ddim\"", "sample.steps=5", "sample.guidance_scale=1.5"),
         SweepPlanner.overrides(axes), "values as JSON, which the override grammar reads as YAML");
   }
+
+  @Test
+  void shippedSweepFiles_loadAndExpandAsTheirDocsSay() {
+    Path sweeps = io.latentlab.testing.TestProject.home().resolve("experiments").resolve("sweeps");
+    SweepSpec samplers = new SweepLoader().load(sweeps.resolve("samplers.yaml"));
+    assertTrue(samplers.sampling());
+    assertEquals(88, SweepPlanner.combinations(samplers).size(), "11 samplers × 4 steps × 2 guidance");
+    assertEquals(500, samplers.evaluate().samples());
+
+    SweepSpec schedules = new SweepLoader().load(sweeps.resolve("schedules.yaml"));
+    assertFalse(schedules.sampling());
+    assertEquals(18, SweepPlanner.combinations(schedules).size(), "3 β schedules × 3 predictions × 2 weightings");
+    assertEquals(500, schedules.evaluate().samples(), "each trained trial is scored");
+  }
+
+  @Test
+  void trainingSweepWithoutEvaluate_isNotScored_samplingSweepAlwaysIs() throws IOException {
+    Path training = write("sweep: s\nbase: base.yaml\ngrid: {seed: [1, 2]}\n");
+    assertEquals(null, new SweepLoader().load(training).evaluate());
+    Path sampling = write("sweep: s\nrun: abcd\ngrid: {sample.steps: [1]}\n");
+    assertTrue(new SweepLoader().load(sampling).evaluate().samples() > 0);
+  }
 }

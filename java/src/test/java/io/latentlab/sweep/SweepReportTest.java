@@ -322,6 +322,7 @@ class SweepReportTest {
       Map<String, Object> metrics = new LinkedHashMap<>();
       metrics.put("unet_final_loss", 0.30 - index * 0.05);
       metrics.put("vae_heldout_psnr_db", 20.0 + index);
+      metrics.put("latent_scale", 0.9); // alike in every trial: no chart
       dir.writeState(state(plan, index, TrialState.COMPLETED, metrics));
     }
 
