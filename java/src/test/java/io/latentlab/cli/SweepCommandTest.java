@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
@@ -294,10 +295,10 @@ class SweepCommandTest {
     Path experiment = runs.resolve("sweep-tiny");
     Process holder51 = ClaimHolder.start(experiment.resolve(handedOver));
     Process holder52 = ClaimHolder.start(experiment.resolve(abandoned));
-    java.util.concurrent.CompletableFuture<Cli.Outcome> sweep;
+    CompletableFuture<Cli.Outcome> sweep;
     try {
       assertTrue(holder51.isAlive() && holder52.isAlive(), "both trials are held");
-      sweep = java.util.concurrent.CompletableFuture.supplyAsync(() -> Cli.execute(
+      sweep = CompletableFuture.supplyAsync(() -> Cli.execute(
           "sweep", file.toString(), "--parallel", "2", "--runs-dir", runs.toString()));
       // Each trial's worker finds it held, says by whom in the trial's log, and exits 3.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
