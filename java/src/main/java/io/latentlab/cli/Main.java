@@ -29,7 +29,7 @@ public final class Main implements Runnable {
   /** Exit code of bad usage or input. */
   static final int EXIT_USAGE = 2;
   /** Exit code of a trial that another process is running (it holds the run's claim). */
-  static final int EXIT_RUNNING_ELSEWHERE = 3;
+  static final int EXIT_RUNNING_ELSEWHERE = RunClaimedException.EXIT_STATUS;
 
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;

@@ -1,15 +1,15 @@
 package io.latentlab.cli;
 
 import io.latentlab.bridge.PythonBridge;
-import io.latentlab.sweep.SweepExecutor;
-import io.latentlab.sweep.SlurmExecutors;
-import io.latentlab.sweep.SweepExecutors;
 import io.latentlab.sweep.SweepLoader;
 import io.latentlab.sweep.SweepPlan;
 import io.latentlab.sweep.SweepResults;
-import io.latentlab.sweep.SweepRunner;
 import io.latentlab.sweep.SweepSpec;
 import io.latentlab.sweep.TrialState;
+import io.latentlab.sweep.execute.SweepExecutor;
+import io.latentlab.sweep.execute.SweepExecutors;
+import io.latentlab.sweep.execute.SweepRunner;
+import io.latentlab.sweep.slurm.SlurmExecutors;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -20,6 +20,10 @@ import java.nio.file.StandardOpenOption;
  * <p>Not thread-safe: one run writes its folder.
  */
 public final class RunDirectory {
+  /** The run's resolved config, written when the run directory is created. */
+  public static final String CONFIG = "config.yaml";
+  /** What produced the run, written when it starts and again when it ends. */
+  public static final String PROVENANCE = "provenance.json";
   /** Written last; its presence means the run completed. */
   public static final String RESULT = "result.json";
   /** Appended to while the run trains; one JSON object per line. */

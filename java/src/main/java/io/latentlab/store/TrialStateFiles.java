@@ -3,6 +3,7 @@ package io.latentlab.store;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.sweep.SweepDirectory;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -29,9 +30,9 @@ import java.util.Objects;
  */
 final class TrialStateFiles {
   /** The runs root's folder of sweep directories. */
-  static final String SWEEPS = "sweeps";
+  static final String SWEEPS = SweepDirectory.SWEEPS;
   /** A sweep directory's folder of trial states. */
-  static final String TRIALS = "trials";
+  static final String TRIALS = SweepDirectory.TRIALS;
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);

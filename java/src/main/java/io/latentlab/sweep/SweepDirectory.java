@@ -21,13 +21,15 @@ import java.util.Optional;
  * <p>Thread-safe: it holds no state but its path.
  */
 public final class SweepDirectory {
-  static final ObjectMapper JSON = new ObjectMapper()
+  private static final ObjectMapper JSON = new ObjectMapper()
       .registerModule(new JavaTimeModule())
       .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
       .enable(SerializationFeature.INDENT_OUTPUT)
       .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
+  /** The runs root's folder of sweep directories. */
+  public static final String SWEEPS = "sweeps";
   /** The plan, written before any trial runs. */
   public static final String PLAN = "plan.json";
   /** The sweep file as given. */
@@ -45,7 +47,7 @@ public final class SweepDirectory {
 
   /** Where a plan's sweep directory is under a runs root (it may not exist yet). */
   public static Path locate(Path runsRoot, SweepPlan plan) {
-    return runsRoot.resolve("sweeps").resolve(plan.name() + "-" + plan.hash());
+    return runsRoot.resolve(SWEEPS).resolve(plan.name() + "-" + plan.hash());
   }
 
   /** Opens (creating if needed) the sweep directory at {@code path}. */
@@ -81,6 +83,65 @@ public final class SweepDirectory {
       throw new UncheckedIOException("cannot create " + target.getParent(), e);
     }
     RunDirectory.writeAtomically(target, out -> out.write(content));
+  }
+
+  /**
+   * Writes the plan and the sweep file it came from, unless the plan is already there (a
+   * sweep run again keeps the files of its first run).
+   */
+  public void writePlanIfAbsent(SweepPlan plan) {
+    try {
+      if (!Files.isRegularFile(path.resolve(PLAN))) {
+        write(SPEC, Files.readAllBytes(plan.spec().file()));
+        write(PLAN, JSON.writeValueAsBytes(plan));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the plan of " + path, e);
+    }
+  }
+
+  /**
+   * The plan a sweep directory holds.
+   *
+   * @throws IllegalArgumentException if it holds none
+   */
+  public static SweepPlan readPlan(Path sweepDirectory) {
+    Path file = sweepDirectory.resolve(PLAN);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(sweepDirectory + " is not a sweep directory (no "
+          + PLAN + ")");
+    }
+    try {
+      return JSON.readValue(file.toFile(), SweepPlan.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
+  }
+
+  /**
+   * Writes a record of the sweep directory as JSON atomically, in the same form as its plan and
+   * states (snake_case names, sorted keys, ISO-8601 times): the executors' own files.
+   */
+  public void writeJson(String name, Object value) {
+    try {
+      write(name, JSON.writeValueAsBytes(value));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + path.resolve(name), e);
+    }
+  }
+
+  /**
+   * Reads a record written by {@link #writeJson}.
+   *
+   * @throws UncheckedIOException if it is missing or unreadable
+   */
+  public <T> T readJson(String name, Class<T> type) {
+    Path file = path.resolve(name);
+    try {
+      return JSON.readValue(file.toFile(), type);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    }
   }
 
   /** Writes a trial's state atomically. */

@@ -183,7 +183,7 @@ public final class SweepPlanner {
   private Path findRun(String run) {
     Path experiment = runsRoot.resolve(run).normalize();
     if (run.matches("[a-z0-9][a-z0-9_-]*") && experiment.startsWith(runsRoot)
-        && Files.isDirectory(experiment) && !run.equals("sweeps")) {
+        && Files.isDirectory(experiment) && !run.equals(SweepDirectory.SWEEPS)) {
       List<Path> completed;
       try (var runs = Files.list(experiment)) {
         completed = runs.filter(p -> p.getFileName().toString().matches("[0-9a-f]{12}"))

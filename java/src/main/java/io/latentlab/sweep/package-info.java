@@ -1,8 +1,27 @@
 /**
- * Parameter sweeps: a sweep file ({@link io.latentlab.sweep.SweepSpec}) expands into a plan of
- * trials ({@link io.latentlab.sweep.SweepPlan}); executors run the pending ones (in this JVM,
- * in worker processes, or as a Slurm job array); {@link io.latentlab.sweep.SweepDirectory} holds
- * the plan, each trial's state and log, and the report.
+ * Parameter sweeps, their definition and plan: a sweep file ({@link io.latentlab.sweep.SweepSpec},
+ * read by {@link io.latentlab.sweep.SweepLoader}) expands into a plan of trials
+ * ({@link io.latentlab.sweep.SweepPlan}, by {@link io.latentlab.sweep.SweepPlanner});
+ * {@link io.latentlab.sweep.SweepDirectory} holds the plan, each trial's state
+ * ({@link io.latentlab.sweep.TrialState}) and log, and the report;
+ * {@link io.latentlab.sweep.SamplingTrials} defines a sampling trial's request, id and result
+ * files; {@link io.latentlab.sweep.SweepResults} is the trials' states as a caller sees them.
+ *
+ * <h2>Packages</h2>
+ * <ul>
+ *   <li>{@code io.latentlab.sweep} (this one) owns what a sweep is and where its files are. It
+ *       may call {@code config}, {@code run} (trial ids, run directories, constants) and
+ *       {@code bridge} (Python's names of samplers, to check a plan); never the packages below.
+ *   <li>{@code io.latentlab.sweep.execute} runs trials: in this JVM, in worker processes, and
+ *       the one trial a {@code sweep-task} process runs. It may call this package,
+ *       {@code io.latentlab.sweep.report} (to refresh the report as trials end), {@code run},
+ *       {@code bridge}, {@code tensor}.
+ *   <li>{@code io.latentlab.sweep.slurm} submits and watches Slurm job arrays. It may call this
+ *       package and {@code io.latentlab.sweep.execute} (the executor contract, the task command,
+ *       a trial's claim).
+ *   <li>{@code io.latentlab.sweep.report} writes {@code report.md} and its charts from the
+ *       state files. It may call this package only.
+ * </ul>
  *
  * <h2>Two kinds of trial</h2>
  * <ul>

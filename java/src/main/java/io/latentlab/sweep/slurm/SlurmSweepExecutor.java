@@ -1,5 +1,12 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
+import io.latentlab.run.RunClaimedException;
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepSpec;
+import io.latentlab.sweep.TrialState;
+import io.latentlab.sweep.execute.SweepExecutor;
+import io.latentlab.sweep.execute.TrialRunner;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -26,7 +33,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
   /** How long squeue may keep failing before waiting gives up. */
   private static final Duration QUEUE_FAILURE_LIMIT = Duration.ofMinutes(2);
   /** The task command's exit status for "claimed by another process". */
-  private static final int CLAIMED_ELSEWHERE = SweepExecutors.TaskCommand.EXIT_RUNNING_ELSEWHERE;
+  private static final int CLAIMED_ELSEWHERE = RunClaimedException.EXIT_STATUS;
 
   private final Path home;
   private final SweepSpec.Slurm settings;

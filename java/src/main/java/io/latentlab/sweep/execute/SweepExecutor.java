@@ -1,5 +1,8 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.TrialState;
 import java.util.List;
 
 /**

@@ -1,5 +1,6 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
+import io.latentlab.sweep.SweepPlan;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;

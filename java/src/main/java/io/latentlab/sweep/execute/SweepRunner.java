@@ -1,7 +1,14 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.ConfigException;
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepPlanner;
+import io.latentlab.sweep.SweepResults;
+import io.latentlab.sweep.SweepSpec;
+import io.latentlab.sweep.TrialState;
+import io.latentlab.sweep.report.SweepReport;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -148,14 +155,7 @@ public final class SweepRunner {
   /** Creates the sweep directory with its plan and sweep file, if not already there. */
   public SweepDirectory prepare(SweepPlan plan) {
     SweepDirectory directory = SweepDirectory.open(directoryOf(plan));
-    try {
-      if (!Files.isRegularFile(directory.path().resolve(SweepDirectory.PLAN))) {
-        directory.write(SweepDirectory.SPEC, Files.readAllBytes(plan.spec().file()));
-        directory.write(SweepDirectory.PLAN, SweepDirectory.JSON.writeValueAsBytes(plan));
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the plan of " + directory.path(), e);
-    }
+    directory.writePlanIfAbsent(plan);
     return directory;
   }
 
@@ -180,16 +180,7 @@ public final class SweepRunner {
    * @throws IllegalArgumentException if it holds none
    */
   public static SweepPlan readPlan(Path sweepDirectory) {
-    Path file = sweepDirectory.resolve(SweepDirectory.PLAN);
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(sweepDirectory + " is not a sweep directory (no "
-          + SweepDirectory.PLAN + ")");
-    }
-    try {
-      return SweepDirectory.JSON.readValue(file.toFile(), SweepPlan.class);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file, e);
-    }
+    return SweepDirectory.readPlan(sweepDirectory);
   }
 
   /**
@@ -202,7 +193,7 @@ public final class SweepRunner {
     if (Files.isRegularFile(direct.resolve(SweepDirectory.PLAN))) {
       return direct.toAbsolutePath().normalize();
     }
-    Path sweeps = runsRoot.resolve("sweeps");
+    Path sweeps = runsRoot.resolve(SweepDirectory.SWEEPS);
     try (Stream<Path> dirs = Files.isDirectory(sweeps) ? Files.list(sweeps) : Stream.empty()) {
       return dirs.filter(p -> p.getFileName().toString().matches(
               java.util.regex.Pattern.quote(nameOrPath) + "-[0-9a-f]{12}"))

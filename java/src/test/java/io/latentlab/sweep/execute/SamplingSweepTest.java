@@ -1,14 +1,19 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.run.RunResult;
 import io.latentlab.run.TrialExecutor;
 import io.latentlab.run.TrialPlanner;
+import io.latentlab.sweep.SamplingTrials;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepResults;
+import io.latentlab.sweep.TrialState;
 import io.latentlab.testing.TestProject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,7 +88,7 @@ class SamplingSweepTest {
   @SuppressWarnings("unchecked")
   private static long compilesOf(TrialState trial) {
     try {
-      Map<String, Object> result = SweepDirectory.JSON.readValue(
+      Map<String, Object> result = new ObjectMapper().readValue(
           SamplingTrials.resultFile(run.directory(), trial.trial()).toFile(), Map.class);
       return ((Number) result.get("compiles")).longValue();
     } catch (java.io.IOException e) {

@@ -1,5 +1,6 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
@@ -11,6 +12,10 @@ import io.latentlab.run.RunResult;
 import io.latentlab.run.Trial;
 import io.latentlab.run.TrialExecutor;
 import io.latentlab.run.TrialPlanner;
+import io.latentlab.sweep.SamplingTrials;
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.TrialState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +38,8 @@ import java.util.function.Supplier;
 public final class TrialRunner {
   /** How often a sweep looks whether a trial another process runs has ended. */
   private static final long CLAIM_POLL_MILLIS = 500;
+  /** Reads a run's {@code result.json}. */
+  private static final ObjectMapper RESULT_JSON = new ObjectMapper();
 
   private TrialRunner() {}
 
@@ -73,7 +80,7 @@ public final class TrialRunner {
   }
 
   /** Whether another process holds the trial's claim now. */
-  static boolean isClaimed(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+  public static boolean isClaimed(SweepPlan plan, SweepPlan.PlannedTrial trial) {
     return isClaimed(claimPath(plan, trial));
   }
 
@@ -132,7 +139,7 @@ public final class TrialRunner {
     }
     Map<String, Object> metrics;
     try {
-      Map<String, Object> content = SweepDirectory.JSON.readValue(result.toFile(), Map.class);
+      Map<String, Object> content = RESULT_JSON.readValue(result.toFile(), Map.class);
       Object recorded = content.get("metrics");
       metrics = recorded instanceof Map<?, ?> map ? (Map<String, Object>) map : Map.of();
     } catch (IOException e) {
@@ -201,7 +208,7 @@ public final class TrialRunner {
     log(directory, trial, "attempt " + attempts + " started at " + Instant.now());
     try {
       metrics = plan.spec().sampling()
-          ? SamplingTrials.run(bridge.get(), home, plan, trial, progress)
+          ? SamplingScorer.run(bridge.get(), home, plan, trial, progress)
           : train(home, bridge.get(), plan, trial, progress);
       log(directory, trial, "completed at " + Instant.now());
       return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
@@ -232,7 +239,7 @@ public final class TrialRunner {
     if (plan.spec().evaluate() == null) {
       return result.metrics();
     }
-    return withScore(result.metrics(), SamplingTrials.scoreOwn(bridge, home, trial.directory(),
+    return withScore(result.metrics(), SamplingScorer.scoreOwn(bridge, home, trial.directory(),
         plan.spec().evaluate(), progress));
   }
 

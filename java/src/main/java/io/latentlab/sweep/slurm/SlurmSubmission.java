@@ -1,5 +1,6 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
+import io.latentlab.sweep.SweepDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -54,11 +55,7 @@ record SlurmSubmission(int number, String jobId, Instant submittedAt, int attemp
 
   /** Writes the record atomically. */
   void write(SweepDirectory directory) {
-    try {
-      directory.write(file(number, "json"), SweepDirectory.JSON.writeValueAsBytes(this));
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    directory.writeJson(file(number, "json"), this);
   }
 
   /** The number the next submission takes: one past the highest script or record there. */
@@ -70,11 +67,11 @@ record SlurmSubmission(int number, String jobId, Instant submittedAt, int attemp
   static List<SlurmSubmission> all(SweepDirectory directory) {
     List<SlurmSubmission> submissions = new ArrayList<>();
     for (int number : numbers(directory, ".json")) {
-      Path file = directory.path().resolve(file(number, "json"));
       try {
-        submissions.add(SweepDirectory.JSON.readValue(file.toFile(), SlurmSubmission.class));
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot read the Slurm submission " + file, e);
+        submissions.add(directory.readJson(file(number, "json"), SlurmSubmission.class));
+      } catch (UncheckedIOException e) {
+        throw new UncheckedIOException("cannot read the Slurm submission "
+            + directory.path().resolve(file(number, "json")), e.getCause());
       }
     }
     submissions.sort(Comparator.comparingInt(SlurmSubmission::number));

@@ -1,10 +1,12 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.run.RunClaimedException;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.TrialState;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -52,10 +54,10 @@ public final class SweepExecutors {
    * sweep-task} running one trial with its own embedded Python and its output in the trial's
    * log. A worker that dies without recording an end (killed, out of memory, a crash in native
    * code) has its trial recorded {@code failed}; the others go on. A trial another process
-   * runs (its worker exits 3) is started again once that process has let it go, and then
+   * runs (its worker exits {@value RunClaimedException#EXIT_STATUS}) is started again once that process has let it go, and then
    * completes from that process's result (see {@link SweepExecutor}).
    *
-   * @param home the project root (holds {@code target/latentlab.jar})
+   * @param home the project root (holds the jar, {@link TaskCommand#jar})
    * @param parallel at most this many workers at once
    */
   public static SweepExecutor processes(Path home, int parallel) {
@@ -71,13 +73,13 @@ public final class SweepExecutors {
           while (running.size() < parallel && !queue.isEmpty()) {
             SweepPlan.PlannedTrial trial = queue.poll();
             progress.started(trial);
-            running.add(new Worker(trial, TaskCommand.start(home, directory, trial), java.time.Instant.now()));
+            running.add(new Worker(trial, TaskCommand.start(home, directory, trial), Instant.now()));
           }
           Thread.sleep(200);
           for (Worker worker : List.copyOf(running)) {
             if (!worker.process.isAlive()) {
               running.remove(worker);
-              if (worker.process.exitValue() == TaskCommand.EXIT_RUNNING_ELSEWHERE) {
+              if (worker.process.exitValue() == RunClaimedException.EXIT_STATUS) {
                 progress.waiting(worker.trial, "trial " + worker.trial.trial()
                     + " is running in another process (its worker's log "
                     + directory.log(worker.trial.trial()) + " names it)");
@@ -106,7 +108,7 @@ public final class SweepExecutors {
     };
   }
 
-  private record Worker(SweepPlan.PlannedTrial trial, Process process, java.time.Instant started) {}
+  private record Worker(SweepPlan.PlannedTrial trial, Process process, Instant started) {}
 
   private static void finish(SweepPlan plan, SweepDirectory directory, Worker worker,
       SweepExecutor.SweepProgress progress) {
@@ -123,37 +125,5 @@ public final class SweepExecutors {
       directory.writeState(state);
     }
     progress.ended(trial, state);
-  }
-
-  /** The {@code latentlab sweep-task} command line of one trial. */
-  static final class TaskCommand {
-    /** Exit code of a task whose trial another process holds. */
-    static final int EXIT_RUNNING_ELSEWHERE = 3;
-
-    private TaskCommand() {}
-
-    /** The command without its two arguments (worker processes and Slurm array tasks). */
-    static List<String> program(Path home) {
-      return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-          "-Dlatentlab.home=" + home, "-jar", home.resolve("target").resolve("latentlab.jar").toString(),
-          "sweep-task");
-    }
-
-    static List<String> of(Path home, SweepDirectory directory, SweepPlan.PlannedTrial trial) {
-      List<String> command = new ArrayList<>(program(home));
-      command.add(directory.path().toString());
-      command.add(Integer.toString(trial.index()));
-      return command;
-    }
-
-    static Process start(Path home, SweepDirectory directory, SweepPlan.PlannedTrial trial) {
-      try {
-        return new ProcessBuilder(of(home, directory, trial)).redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(directory.log(trial.trial()).toFile()))
-            .start();
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot start a worker process for trial " + trial.trial(), e);
-      }
-    }
   }
 }

@@ -1,5 +1,8 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.TrialState;
 import java.math.BigDecimal;
 import java.math.MathContext;
 import java.nio.charset.StandardCharsets;

@@ -1,10 +1,14 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepSpec;
+import io.latentlab.sweep.TrialState;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
 /**
  * Where one trial of a sweep stands in Slurm ({@link SlurmExecutors#status}).

@@ -1,5 +1,6 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
+import io.latentlab.sweep.SweepPlan;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.FontMetrics;

@@ -1,5 +1,9 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepSpec;
+import io.latentlab.sweep.execute.SweepExecutor;
+import io.latentlab.sweep.execute.TaskCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -249,7 +253,7 @@ public final class SlurmExecutors {
     public SweepExecutor build() {
       Path project = home.toAbsolutePath().normalize();
       List<String> command = taskCommand != null ? taskCommand
-          : SweepExecutors.TaskCommand.program(project);
+          : TaskCommand.program(project);
       SweepSpec.Slurm chosen = settings == null
           ? new SweepSpec.Slurm(null, null, null, null, null, null, null) : settings;
       if (maxParallel != null) {

@@ -1,10 +1,14 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.execute;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonEnvironment;
+import io.latentlab.sweep.SweepLoader;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepResults;
+import io.latentlab.sweep.SweepSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
 import java.util.Arrays;
 import java.util.List;

@@ -1,6 +1,9 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.report;
 
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.sweep.SamplingTrials;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.TrialState;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

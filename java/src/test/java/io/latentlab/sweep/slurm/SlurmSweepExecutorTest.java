@@ -1,4 +1,4 @@
-package io.latentlab.sweep;
+package io.latentlab.sweep.slurm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.latentlab.sweep.SweepDirectory;
+import io.latentlab.sweep.SweepPlan;
+import io.latentlab.sweep.SweepSpec;
+import io.latentlab.sweep.TrialState;
+import io.latentlab.sweep.execute.SweepExecutor;
 import io.latentlab.testing.LocalSlurm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
