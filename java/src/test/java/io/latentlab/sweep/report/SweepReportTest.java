@@ -35,6 +35,8 @@ class SweepReportTest {
   private static final Pattern IMAGE_LINK = Pattern.compile("!\\[[^\\]]*\\]\\(([^)]+)\\)");
   /** The grey level of every preview picture, so the grid's copies of them can be found. */
   private static final int PREVIEW_GREY = 0x7B;
+  /** The colour PreviewGrid paints a cell without a readable preview. */
+  private static final int GREY_CELL = 0xE0E0E0;
 
   private Path run() {
     return root.resolve("runs/mnist/0123456789ab");
@@ -315,7 +317,55 @@ class SweepReportTest {
 
     SweepReport.write(plan, dir);
 
-    readImage(dir.path().resolve("plots/samples-grid.png"));
+    BufferedImage grid = readImage(dir.path().resolve("plots/samples-grid.png"));
+    // Rows (sampler, guidance): ddim 1, ddim 3, euler 1, euler 3; columns (steps): 10, 50. Cells
+    // without a readable preview: trial 0 (damaged), 1 (deleted), 6 (failed), 7 (pending).
+    List<int[]> cells = cellCorners(grid);
+    assertEquals(8, cells.size(), "4 rows × 2 columns of cells");
+    boolean[] expectGrey = {true, false, true, false, false, true, false, true};
+    for (int cell = 0; cell < cells.size(); cell++) {
+      int left = cells.get(cell)[0];
+      int top = cells.get(cell)[1];
+      long greyCell = 0;
+      long preview = 0;
+      for (int y = top; y < top + 62; y++) {
+        for (int x = left; x < left + 302; x++) {
+          int rgb = grid.getRGB(x, y) & 0xFFFFFF;
+          greyCell += rgb == GREY_CELL ? 1 : 0;
+          preview += rgb == PREVIEW_GREY * 0x010101 ? 1 : 0;
+        }
+      }
+      String where = "cell " + cell + " (row " + cell / 2 + ", column " + cell % 2 + ") at " + left + "," + top;
+      if (expectGrey[cell]) {
+        // painted grey, but for the few pixels of its note ("no preview", "failed", "pending")
+        assertTrue(greyCell > 0.8 * 302 * 62, where + ": " + greyCell + " grey-cell pixels");
+        assertEquals(0, preview, where + ": shows a preview");
+      } else {
+        assertEquals(302L * 62, preview, where + ": its preview, whole");
+        assertEquals(0, greyCell, where + ": grey-cell pixels in a preview");
+      }
+    }
+  }
+
+  /**
+   * The top-left corners of the grid's cells, row by row: a pixel of a preview's or a grey
+   * cell's colour with white above and to its left, and its colour again 10 pixels in.
+   */
+  private static List<int[]> cellCorners(BufferedImage grid) {
+    List<int[]> corners = new ArrayList<>();
+    for (int y = 1; y + 10 < grid.getHeight(); y++) {
+      for (int x = 1; x + 10 < grid.getWidth(); x++) {
+        int rgb = grid.getRGB(x, y) & 0xFFFFFF;
+        if ((rgb == GREY_CELL || rgb == PREVIEW_GREY * 0x010101)
+            && (grid.getRGB(x - 1, y) & 0xFFFFFF) == 0xFFFFFF
+            && (grid.getRGB(x, y - 1) & 0xFFFFFF) == 0xFFFFFF
+            && (grid.getRGB(x + 1, y + 1) & 0xFFFFFF) == rgb
+            && (grid.getRGB(x + 10, y + 10) & 0xFFFFFF) == rgb) {
+          corners.add(new int[] {x, y});
+        }
+      }
+    }
+    return corners;
   }
 
   @Test
