@@ -41,6 +41,13 @@ final class SweepPlots {
   private static final int MAX_SERIES = 12;
   /** Training sweeps: at most this many metrics get a chart, in order of appearance. */
   private static final int MAX_METRIC_CHARTS = 12;
+  /**
+   * Values whose largest is at least this many times their smallest span about an order of
+   * magnitude: a linear axis would crush the small ones against zero.
+   */
+  static final double LOG_AXIS_RATIO = 8;
+  /** What a FID axis shows: the samples' distance from the run's training images. */
+  static final String FID_AXIS = "FID (trial's samples vs the run's training images)";
   private static final int WIDTH = 800;
   private static final int HEIGHT = 500;
 
@@ -104,11 +111,11 @@ final class SweepPlots {
     List<Figure> figures = new ArrayList<>();
     byGuidance.forEach((scale, group) -> {
       String suffix = guidance == null ? "" : " (" + guidance + " = " + scale + ")";
-      XYChart chart = lineChart("FID vs NFE" + suffix, "NFE (network evaluations)", "FID");
-      double min = group.stream().mapToDouble(t -> t.metric(NFE)).min().orElse(1);
-      double max = group.stream().mapToDouble(t -> t.metric(NFE)).max().orElse(1);
-      // Step counts usually grow geometrically (10, 20, 50, 100): a log axis spaces them evenly.
-      chart.getStyler().setXAxisLogarithmic(min > 0 && max / min >= 8);
+      XYChart chart = lineChart("FID vs NFE" + suffix, "NFE (network evaluations)", FID_AXIS);
+      // Step counts usually grow geometrically (10, 20, 50, 100), and FID falls by orders of
+      // magnitude from a few steps to many: log axes space them evenly.
+      chart.getStyler().setXAxisLogarithmic(logAxis(group.stream().map(t -> t.metric(NFE)).toList()));
+      chart.getStyler().setYAxisLogarithmic(logAxis(group.stream().map(t -> t.metric(FID)).toList()));
       addSeries(chart, group, seriesColumns(column(plan, STEPS), guidance), t -> t.metric(NFE), t -> t.metric(FID));
       figures.add(figure(guidance == null ? "fid-vs-nfe.png" : "fid-vs-nfe-" + guidance + "-" + safe(scale) + ".png",
           "FID vs NFE" + suffix, chart));
@@ -130,7 +137,8 @@ final class SweepPlots {
     if (distinct(scored, t -> t.axisText(guidance)).size() < 2) {
       return Optional.empty(); // a chart of one guidance scale shows nothing FID vs NFE does not
     }
-    XYChart chart = lineChart("FID vs guidance scale", "guidance scale", "FID");
+    XYChart chart = lineChart("FID vs guidance scale", "guidance scale", FID_AXIS);
+    chart.getStyler().setYAxisLogarithmic(logAxis(scored.stream().map(t -> t.metric(FID)).toList()));
     addSeries(chart, scored, seriesColumns(guidance), t -> ReportTrial.finite(t.axes().get(guidance)),
         t -> t.metric(FID));
     return Optional.of(figure("fid-vs-guidance.png", "FID vs guidance scale", chart));
@@ -273,6 +281,19 @@ final class SweepPlots {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot encode the chart " + file, e);
     }
+  }
+
+  /**
+   * Whether an axis over these values is logarithmic: every value is positive (a log axis has
+   * no zero) and the largest is at least {@link #LOG_AXIS_RATIO} times the smallest.
+   */
+  static boolean logAxis(List<Double> values) {
+    if (values.isEmpty() || values.stream().anyMatch(v -> v == null || !(v > 0) || v.isInfinite())) {
+      return false;
+    }
+    double min = values.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    double max = values.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
+    return max / min >= LOG_AXIS_RATIO;
   }
 
   /** A value as part of a file name: letters, digits, '.', '-' and '_' only. */

@@ -94,6 +94,10 @@ public final class SweepReport {
         .filter(Objects::nonNull).max(Instant::compareTo)
         .ifPresent(last -> md.append("- **last update:** ").append(last).append('\n'));
 
+    if (plan.spec().sampling() || plan.spec().evaluate() != null) {
+      md.append("\n## Where the numbers come from\n\n").append(provenanceOfScores(plan));
+    }
+
     md.append("\n## Axes\n\n");
     if (plan.columns().isEmpty()) {
       md.append("None: every trial has the same settings.\n");
@@ -165,6 +169,34 @@ public final class SweepReport {
       }
     }
     return md.toString();
+  }
+
+  /**
+   * What each score of a scored trial measures and against what, as the evaluation
+   * ({@code latentlab/evaluate.py}) computes it: a reader must not take the run's numbers for
+   * the trial's, nor a FID against training images for one against held-out images.
+   */
+  static String provenanceOfScores(SweepPlan plan) {
+    int n = plan.spec().evaluate().samples();
+    String samples = "the trial's " + n + " samples (labels cycling 0–9, seed 0, the same across the sweep)";
+    String run = plan.spec().sampling() ? "the run's" : "its run's"; // a trained trial is a run
+    return "Each trial is scored on its own samples, drawn with "
+        + (plan.spec().sampling() ? "the run's checkpoint and the trial's `sample.*` settings"
+            : "its own trained checkpoint and its own `sample.*` settings")
+        + "; features and labels come from " + run + " digit classifier (trained once on " + run
+        + " training split).\n\n"
+        + "- **fid:** Fréchet distance between the classifier's features of " + samples
+        + " and those of " + run + " training images.\n"
+        + "- **fid_floor:** the same distance for " + n + " held-out real images: what a perfect "
+        + "generator scores with this many samples; **fid_vae_reconstruction**, for the VAE's "
+        + "reconstructions of them; **fid_over_floor** = fid / fid_floor. The floors are the "
+        + "data's, not the trial's.\n"
+        + "- **conditional_accuracy:** the trial's own: the share of " + samples
+        + " that the digit classifier reads as the digit asked for.\n"
+        + "- **classifier_heldout_accuracy:** the classifier's accuracy on the held-out real "
+        + "images: " + run + ", not the trial's.\n"
+        + "- **nfe:** network evaluations per sample of the trial's sampler and steps; "
+        + "**seconds:** the time to sample and decode the trial's samples.\n";
   }
 
   /** Counts in a fixed order, then any other state a newer executor may write. */

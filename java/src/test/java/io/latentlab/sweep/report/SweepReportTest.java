@@ -369,6 +369,50 @@ class SweepReportTest {
   }
 
   @Test
+  void write_samplingSweep_saysWhereEachScoreComesFrom() throws IOException {
+    SweepPlan plan = samplingPlan();
+    SweepDirectory dir = writeSamplingSweep(plan);
+
+    String report = Files.readString(SweepReport.write(plan, dir));
+
+    assertTrue(report.contains("## Where the numbers come from"), report);
+    assertTrue(report.contains("- **fid:** Fréchet distance between the classifier's features of the "
+        + "trial's 100 samples (labels cycling 0–9, seed 0, the same across the sweep) and those of "
+        + "the run's training images."), report);
+    assertTrue(report.contains("- **conditional_accuracy:** the trial's own: the share of the trial's "
+        + "100 samples"), report);
+    assertTrue(report.contains("that the digit classifier reads as the digit asked for"), report);
+    assertTrue(report.contains("- **fid_floor:** the same distance for 100 held-out real images"), report);
+  }
+
+  @Test
+  void write_unscoredTrainingSweep_hasNoScoreProvenance() throws IOException {
+    SweepPlan plan = trainingPlan();
+    SweepDirectory dir = directory(plan);
+
+    String report = Files.readString(SweepReport.write(plan, dir));
+
+    assertFalse(report.contains("## Where the numbers come from"), report);
+  }
+
+  @Test
+  void logAxis_onlyForPositiveValuesSpanningAboutAnOrderOfMagnitude() {
+    // FID from 3 to 210 (few steps to many): log
+    assertTrue(SweepPlots.logAxis(List.of(210.0, 40.0, 9.5, 3.1)));
+    // NFE 10, 20, 50, 100: log
+    assertTrue(SweepPlots.logAxis(List.of(10.0, 20.0, 50.0, 100.0)));
+    // FID from 14 to 25: linear
+    assertFalse(SweepPlots.logAxis(List.of(14.0, 18.5, 25.0)));
+    // a ratio just under the threshold: linear
+    assertFalse(SweepPlots.logAxis(List.of(1.0, SweepPlots.LOG_AXIS_RATIO * 0.99)));
+    // zero or negative values have no place on a log axis, however wide the range
+    assertFalse(SweepPlots.logAxis(List.of(0.0, 5.0, 500.0)));
+    assertFalse(SweepPlots.logAxis(List.of(-1.0, 5.0, 500.0)));
+    assertFalse(SweepPlots.logAxis(List.of(7.0)));
+    assertFalse(SweepPlots.logAxis(List.of()));
+  }
+
+  @Test
   void write_trainingSweep_barsPerMetric_heatMap_bestTrials_noSamplingCharts() throws IOException {
     SweepPlan plan = trainingPlan();
     SweepDirectory dir = directory(plan);
