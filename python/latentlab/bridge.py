@@ -309,11 +309,11 @@ def session_close(handle: int) -> None:
 @register
 def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
                  request_json: str, progress) -> str:
-    """Scores a run's model (see :func:`latentlab.evaluate.evaluate`). ``request_json`` holds
+    """Scores a run's model (see :func:`latentlab.apps.evaluate.evaluate`). ``request_json`` holds
     the sampling options (``sampler``, ``steps``, ``guidance_scale``, ``num_samples``,
     ``seed``, ``spacing``, ``rho``, ``eta``) and, for the quality-vs-NFE table, ``nfes`` and
     ``table_samples``. Returns JSON: ``{"score": {...}, "table": [...], "markdown": "..."}``."""
-    from latentlab import evaluate
+    from latentlab.apps import evaluate
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -329,11 +329,12 @@ _EVALUATORS = None  # created on first use: importing evaluate pulls in the metr
 @register
 def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
                      request_json: str, progress, preview_array: int, preview_schema: int) -> str:
-    """One sampling trial of a sweep (see :func:`latentlab.evaluate.sweep_trial`): scores the
+    """One sampling trial of a sweep (see :func:`latentlab.apps.evaluate.sweep_trial`): scores the
     samples, exports the preview images [P, H, W, C] in [0, 1], and returns JSON
     ``{"score": {...}, "compiles": fused-sampler compilations in this process so far}``. The
     model, the classifier and the compiled samplers stay cached for the sweep's next trial."""
-    from latentlab import evaluate, sampling
+    from latentlab import sampling
+    from latentlab.apps import evaluate
     global _EVALUATORS
     if _EVALUATORS is None:
         _EVALUATORS = evaluate.EvaluatorCache()
@@ -378,10 +379,10 @@ def repl_evaluate(source: str) -> str:
 def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str, progress,
                 picture_array: int, picture_schema: int) -> str:
     """Denoises digits with a run's model beside classical denoisers (see
-    :func:`latentlab.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
+    :func:`latentlab.apps.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
     the picture [P, H, W, C] (rows of noisy | baselines | ours | clean) and returns the result
     as JSON."""
-    from latentlab import denoise
+    from latentlab.apps import denoise
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -397,7 +398,7 @@ def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
 def check_denoise_request(request_json: str) -> str:
     """The denoising request with defaults filled, as JSON; raises ValueError (one line) for a
     bad option, before any work."""
-    from latentlab import denoise
+    from latentlab.apps import denoise
     return json.dumps(denoise.check_request(_parse(request_json, "the denoising request")),
                       sort_keys=True)
 
@@ -406,8 +407,8 @@ def check_denoise_request(request_json: str) -> str:
 def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str,
                 progress) -> str:
     """Scores a run's held-out digits as normal or anomalous (see
-    :func:`latentlab.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
-    from latentlab import anomaly
+    :func:`latentlab.apps.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
+    from latentlab.apps import anomaly
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -421,12 +422,12 @@ def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
 def check_anomaly_request(request_json: str) -> str:
     """The anomaly request with defaults filled, as JSON; raises ValueError (one line) for a
     bad option, before any work."""
-    from latentlab import anomaly
+    from latentlab.apps import anomaly
     return json.dumps(anomaly.check_request(_parse(request_json, "the anomaly request")),
                       sort_keys=True)
 
 
-# Open inpainting jobs by handle (see latentlab.inpaint); Java closes them with inpaint_finish.
+# Open inpainting jobs by handle (see latentlab.apps.inpaint); Java closes them with inpaint_finish.
 _inpaintings: dict = {}
 
 
@@ -435,9 +436,9 @@ def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: s
                     known_array: int, known_schema: int, cells_array: int,
                     cells_schema: int) -> str:
     """Starts inpainting the first ``count`` held-out digits of a run under ``mask`` (see
-    :mod:`latentlab.inpaint`). Exports the known latents [N, h, w, c] and the known-cell mask
+    :mod:`latentlab.apps.inpaint`). Exports the known latents [N, h, w, c] and the known-cell mask
     [1, h, w, c] (1 = known); returns JSON ``{"handle", "null_label", "count"}``."""
-    from latentlab import inpaint
+    from latentlab.apps import inpaint
     from latentlab.data import mnist
     data = _parse(data_json, "the data section")
     missing = inpaint.pixel_mask(mask)

@@ -104,7 +104,7 @@ def sample_from(model: LatentDiffusionModel, x_start, sigmas, *, labels, key, sa
                 guidance_scale: float = 0.0, eta: float | None = None) -> jax.Array:
     """Fused sampling from latents ``x_start`` [B, h, w, c] that are at noise level
     ``sigmas[0]``, down the decreasing grid ``sigmas`` (ending at 0): what SDEdit-style
-    restoration runs (:mod:`latentlab.sdedit`). Compiles once per (sampler, grid length,
+    restoration runs (:mod:`latentlab.apps.sdedit`). Compiles once per (sampler, grid length,
     batch)."""
     eta = samplers.default_eta(sampler) if eta is None else float(eta)
     return _fused(model.unet, model.unet_params, model.schedule, jnp.asarray(x_start),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from latentlab import anomaly, denoise, inpaint, sdedit
+from latentlab.apps import anomaly, denoise, inpaint, sdedit
 from latentlab.data import mnist
 from latentlab.metrics.image import psnr, ssim
 from latentlab.metrics.roc import auroc, roc_curve

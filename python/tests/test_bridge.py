@@ -7,7 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from latentlab import bridge, evaluate, tensors
+from latentlab import bridge, tensors
+from latentlab.apps import evaluate
 from latentlab.data import mnist
 from latentlab.diffusion import losses, samplers, schedules
 

@@ -16,7 +16,7 @@ the original's missing pixels are never used.
 
 import numpy as np
 
-from latentlab import sdedit
+from latentlab.apps import sdedit
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.data import mnist
 
