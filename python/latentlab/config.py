@@ -19,8 +19,7 @@ def constants() -> dict:
     it, so a Java test can compare its copies against this."""
     return {
         # each sampler's default η, or None where η does not change its output
-        "samplers": {name: samplers.default_eta(name) if name in samplers.USES_ETA else None
-                     for name in samplers.SAMPLERS},
+        "samplers": {name: record.eta for name, record in samplers.REGISTRY.items()},
         "spacings": list(schedules.SPACINGS),
         "default_spacing": schedules.DEFAULT_SPACING,
         "default_rho": schedules.DEFAULT_RHO,

@@ -233,7 +233,8 @@ def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str,
 
 def steps_for_nfe(sampler: str, nfe: int) -> int:
     """The steps whose model evaluations come closest to ``nfe`` without exceeding it."""
-    return max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
+    per_step = samplers.record(sampler).evaluations_per_step  # Heun's last step evaluates once
+    return max(1, (nfe + per_step - 1) // per_step)
 
 
 def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMPLERS,
