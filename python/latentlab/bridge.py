@@ -4,19 +4,18 @@ plain values out; tensors leave through the Arrow C Data Interface without a cop
 
 Java calls :func:`call` with the name of a registered function. The product's entry points
 below are registered here; test and benchmark fixtures live in :mod:`latentlab.testing` and
-are registered only by test JVMs. Each entry point parses its arguments and calls one library
-function.
+are registered only by test JVMs. Each entry point is an adapter: it parses its plain
+arguments (JSON strings, ints, Arrow C-data addresses), calls one library or application
+function (:mod:`latentlab.apps`, :mod:`latentlab.sampling`, :mod:`latentlab.config`, ...) and
+encodes the result; the work itself lives there, where Python callers and tests reach it too.
 """
 
 import json
-import os
-import platform
 import traceback
 from typing import Callable
 
 import jax
 import numpy as np
-import pyarrow as pa
 
 from latentlab import checkpoint
 from latentlab import compilation_cache
@@ -115,6 +114,17 @@ def _parse(text: str, what: str):
 
 
 @register
+def resolve_sampling(recorded_json: str, overrides_json: str) -> str:
+    """A sampling request derived from a run: its recorded ``sample`` section with the
+    request's overrides (null or absent: the run's), resolved by
+    :func:`latentlab.sampling.resolve_sampling`; returns the full section as JSON."""
+    from latentlab import sampling
+    recorded = _parse(recorded_json, "the recorded sample section")
+    overrides = _parse(overrides_json, "the sampling overrides")
+    return json.dumps(sampling.resolve_sampling(recorded, overrides), sort_keys=True)
+
+
+@register
 def constants() -> str:
     """The names and defaults Java must agree with, as JSON with sorted keys (see
     :func:`latentlab.config.constants`)."""
@@ -132,25 +142,10 @@ def data_source(config_json: str, home: str) -> str:
 
 @register
 def environment() -> str:
-    """Versions and backend of this Python, as JSON, for a run's provenance."""
-    import flax
-    import jaxlib
-    import optax
-    from importlib.metadata import version
-    return json.dumps({
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "flax": flax.__version__,
-        "optax": optax.__version__,
-        "orbax_checkpoint": version("orbax-checkpoint"),
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "jep": version("jep"),  # importable only inside Java
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-    }, sort_keys=True)
+    """Versions and backend of this Python, as JSON, for a run's provenance (see
+    :func:`latentlab.execution.environment`)."""
+    from latentlab import execution
+    return json.dumps(execution.environment(), sort_keys=True)
 
 
 @register
@@ -427,7 +422,8 @@ def check_anomaly_request(request_json: str) -> str:
                       sort_keys=True)
 
 
-# Open inpainting jobs by handle (see latentlab.apps.inpaint); Java closes them with inpaint_finish.
+# Open inpainting jobs by handle (see latentlab.apps.inpaint); Java closes them with
+# inpaint_finish.
 _inpaintings: dict = {}
 
 
@@ -436,45 +432,30 @@ def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: s
                     known_array: int, known_schema: int, cells_array: int,
                     cells_schema: int) -> str:
     """Starts inpainting the first ``count`` held-out digits of a run under ``mask`` (see
-    :mod:`latentlab.apps.inpaint`). Exports the known latents [N, h, w, c] and the known-cell mask
-    [1, h, w, c] (1 = known); returns JSON ``{"handle", "null_label", "count"}``."""
+    :func:`latentlab.apps.inpaint.prepare`). Exports the known latents [N, h, w, c] and the
+    known-cell mask [1, h, w, c] (1 = known); returns JSON
+    ``{"handle", "null_label", "count"}``."""
     from latentlab.apps import inpaint
-    from latentlab.data import mnist
-    data = _parse(data_json, "the data section")
-    missing = inpaint.pixel_mask(mask)
-    _, held = mnist.split(mnist.load(data_path), data["holdout"])
-    held = mnist.select_classes(held, data.get("classes"))
-    if not 1 <= int(count) <= len(held.labels):
-        raise ValueError(f"heldout: must be in [1, {len(held.labels)}], got {count}")
-    model = MODELS.get(checkpoint_dir)
-    job = inpaint.Inpainting(model, mnist.to_model_input(held.images[:int(count)]),
-                             held.labels[:int(count)].astype(np.int32), missing)
+    job = inpaint.prepare(MODELS.get(checkpoint_dir), data_path,
+                          _parse(data_json, "the data section"), mask, int(count))
     handle = next(_next_handle)
-    _inpaintings[handle] = (job, data_path, data["holdout"])
+    _inpaintings[handle] = job
     tensors.export_tensor(jax.numpy.asarray(job.known_latents), known_array, known_schema)
     tensors.export_tensor(jax.numpy.asarray(job.latent_known[None]), cells_array, cells_schema)
-    return json.dumps({"handle": handle, "null_label": model.unet.null_label,
-                       "count": int(count)})
+    return json.dumps({"handle": handle, "null_label": job.model.unet.null_label,
+                       "count": len(job.labels)})
 
 
 @register
 def inpaint_finish(handle: int, cache_dir: str, images_array: int, images_schema: int,
                    picture_array: int, picture_schema: int) -> str:
-    """Scores the completed digits from Java [N, H, W, C] with the digit classifier (trained
-    once on the run's full training split, cached in ``cache_dir``); exports the picture
-    (rows of original | masked | completed) and returns the scores as JSON. Ends the job."""
-    from latentlab.data import mnist
-    from latentlab.metrics import classifier as classifier_lib
-    job, data_path, holdout = _inpaintings.pop(handle)
-    completed = np.asarray(tensors.import_tensor(images_array, images_schema))
-    train, held = mnist.split(mnist.load(data_path), holdout)
-    classifier = classifier_lib.load_or_train(
-        cache_dir, mnist.to_model_input(train.images), train.labels,
-        mnist.to_model_input(held.images), held.labels)
-    result, pasted = job.score(completed, classifier)
-    rows = min(8, len(pasted))
-    picture = np.stack([image for i in range(rows)
-                        for image in (job.originals[i], job.masked[i], pasted[i])])
+    """Scores the completed digits from Java [N, H, W, C] (see
+    :func:`latentlab.apps.inpaint.finish`); exports the picture (rows of original | masked |
+    completed) and returns the scores as JSON. Ends the job."""
+    from latentlab.apps import inpaint
+    job = _inpaintings.pop(handle)
+    result, picture = inpaint.finish(
+        job, np.asarray(tensors.import_tensor(images_array, images_schema)), cache_dir)
     tensors.export_tensor(jax.numpy.asarray(picture), picture_array, picture_schema)
     return json.dumps(result, sort_keys=True)
 

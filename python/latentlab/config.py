@@ -6,7 +6,7 @@ named here so :mod:`latentlab.bridge` has one module for config questions;
 library module that owns it.
 """
 
-from latentlab import execution, tensors
+from latentlab import execution, sampling, tensors
 from latentlab.data import mnist
 from latentlab.diffusion import losses, parameterization, samplers, schedules
 from latentlab.experiment import check_training_examples, data_source, resolve
@@ -20,6 +20,8 @@ def constants() -> dict:
     return {
         # each sampler's default η, or None where η does not change its output
         "samplers": {name: record.eta for name, record in samplers.REGISTRY.items()},
+        "eta_range": list(sampling.ETA_RANGE),
+        "guidance_range": list(sampling.GUIDANCE_RANGE),
         "spacings": list(schedules.SPACINGS),
         "default_spacing": schedules.DEFAULT_SPACING,
         "default_rho": schedules.DEFAULT_RHO,

@@ -11,7 +11,7 @@ call this module directly.
 import copy
 import os
 
-from latentlab import execution
+from latentlab import execution, sampling
 from latentlab.data import mnist
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
@@ -43,8 +43,12 @@ def resolve(config: dict) -> dict:
         config["data"]["classes"] = list(mnist.check_classes(config["data"]["classes"]))
     config["execution"] = execution.resolve(config.get("execution"))
     sample = config.get("sample")
-    if sample is not None and sample.get("eta") is None and sample.get("sampler"):
-        sample["eta"] = samplers.default_eta(sample["sampler"])  # the sampler's own noise
+    if sample is not None and sample.get("sampler"):
+        sample["eta"] = samplers.eta_or_default(sample["sampler"], sample.get("eta"))
+    if sample is not None:
+        sampling.check_eta(sample.get("eta"))
+        if "guidance_scale" in sample:
+            sampling.check_guidance(sample["guidance_scale"])
     return config
 
 
