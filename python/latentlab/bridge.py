@@ -4,19 +4,18 @@ plain values out; tensors leave through the Arrow C Data Interface without a cop
 
 Java calls :func:`call` with the name of a registered function. The product's entry points
 below are registered here; test and benchmark fixtures live in :mod:`latentlab.testing` and
-are registered only by test JVMs. Each entry point parses its arguments and calls one library
-function.
+are registered only by test JVMs. Each entry point is an adapter: it parses its plain
+arguments (JSON strings, ints, Arrow C-data addresses), calls one library or application
+function (:mod:`latentlab.apps`, :mod:`latentlab.sampling`, :mod:`latentlab.config`, ...) and
+encodes the result; the work itself lives there, where Python callers and tests reach it too.
 """
 
 import json
-import os
-import platform
 import traceback
 from typing import Callable
 
 import jax
 import numpy as np
-import pyarrow as pa
 
 from latentlab import checkpoint
 from latentlab import compilation_cache
@@ -115,6 +114,17 @@ def _parse(text: str, what: str):
 
 
 @register
+def resolve_sampling(recorded_json: str, overrides_json: str) -> str:
+    """A sampling request derived from a run: its recorded ``sample`` section with the
+    request's overrides (null or absent: the run's), resolved by
+    :func:`latentlab.sampling.resolve_sampling`; returns the full section as JSON."""
+    from latentlab import sampling
+    recorded = _parse(recorded_json, "the recorded sample section")
+    overrides = _parse(overrides_json, "the sampling overrides")
+    return json.dumps(sampling.resolve_sampling(recorded, overrides), sort_keys=True)
+
+
+@register
 def constants() -> str:
     """The names and defaults Java must agree with, as JSON with sorted keys (see
     :func:`latentlab.config.constants`)."""
@@ -132,25 +142,10 @@ def data_source(config_json: str, home: str) -> str:
 
 @register
 def environment() -> str:
-    """Versions and backend of this Python, as JSON, for a run's provenance."""
-    import flax
-    import jaxlib
-    import optax
-    from importlib.metadata import version
-    return json.dumps({
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "flax": flax.__version__,
-        "optax": optax.__version__,
-        "orbax_checkpoint": version("orbax-checkpoint"),
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "jep": version("jep"),  # importable only inside Java
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-    }, sort_keys=True)
+    """Versions and backend of this Python, as JSON, for a run's provenance (see
+    :func:`latentlab.execution.environment`)."""
+    from latentlab import execution
+    return json.dumps(execution.environment(), sort_keys=True)
 
 
 @register
@@ -309,11 +304,11 @@ def session_close(handle: int) -> None:
 @register
 def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
                  request_json: str, progress) -> str:
-    """Scores a run's model (see :func:`latentlab.evaluate.evaluate`). ``request_json`` holds
+    """Scores a run's model (see :func:`latentlab.apps.evaluate.evaluate`). ``request_json`` holds
     the sampling options (``sampler``, ``steps``, ``guidance_scale``, ``num_samples``,
     ``seed``, ``spacing``, ``rho``, ``eta``) and, for the quality-vs-NFE table, ``nfes`` and
     ``table_samples``. Returns JSON: ``{"score": {...}, "table": [...], "markdown": "..."}``."""
-    from latentlab import evaluate
+    from latentlab.apps import evaluate
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -329,11 +324,12 @@ _EVALUATORS = None  # created on first use: importing evaluate pulls in the metr
 @register
 def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
                      request_json: str, progress, preview_array: int, preview_schema: int) -> str:
-    """One sampling trial of a sweep (see :func:`latentlab.evaluate.sweep_trial`): scores the
+    """One sampling trial of a sweep (see :func:`latentlab.apps.evaluate.sweep_trial`): scores the
     samples, exports the preview images [P, H, W, C] in [0, 1], and returns JSON
     ``{"score": {...}, "compiles": fused-sampler compilations in this process so far}``. The
     model, the classifier and the compiled samplers stay cached for the sweep's next trial."""
-    from latentlab import evaluate, sampling
+    from latentlab import sampling
+    from latentlab.apps import evaluate
     global _EVALUATORS
     if _EVALUATORS is None:
         _EVALUATORS = evaluate.EvaluatorCache()
@@ -378,10 +374,10 @@ def repl_evaluate(source: str) -> str:
 def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str, progress,
                 picture_array: int, picture_schema: int) -> str:
     """Denoises digits with a run's model beside classical denoisers (see
-    :func:`latentlab.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
+    :func:`latentlab.apps.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
     the picture [P, H, W, C] (rows of noisy | baselines | ours | clean) and returns the result
     as JSON."""
-    from latentlab import denoise
+    from latentlab.apps import denoise
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -397,7 +393,7 @@ def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
 def check_denoise_request(request_json: str) -> str:
     """The denoising request with defaults filled, as JSON; raises ValueError (one line) for a
     bad option, before any work."""
-    from latentlab import denoise
+    from latentlab.apps import denoise
     return json.dumps(denoise.check_request(_parse(request_json, "the denoising request")),
                       sort_keys=True)
 
@@ -406,8 +402,8 @@ def check_denoise_request(request_json: str) -> str:
 def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str,
                 progress) -> str:
     """Scores a run's held-out digits as normal or anomalous (see
-    :func:`latentlab.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
-    from latentlab import anomaly
+    :func:`latentlab.apps.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
+    from latentlab.apps import anomaly
 
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
@@ -421,12 +417,13 @@ def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
 def check_anomaly_request(request_json: str) -> str:
     """The anomaly request with defaults filled, as JSON; raises ValueError (one line) for a
     bad option, before any work."""
-    from latentlab import anomaly
+    from latentlab.apps import anomaly
     return json.dumps(anomaly.check_request(_parse(request_json, "the anomaly request")),
                       sort_keys=True)
 
 
-# Open inpainting jobs by handle (see latentlab.inpaint); Java closes them with inpaint_finish.
+# Open inpainting jobs by handle (see latentlab.apps.inpaint); Java closes them with
+# inpaint_finish.
 _inpaintings: dict = {}
 
 
@@ -435,45 +432,30 @@ def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: s
                     known_array: int, known_schema: int, cells_array: int,
                     cells_schema: int) -> str:
     """Starts inpainting the first ``count`` held-out digits of a run under ``mask`` (see
-    :mod:`latentlab.inpaint`). Exports the known latents [N, h, w, c] and the known-cell mask
-    [1, h, w, c] (1 = known); returns JSON ``{"handle", "null_label", "count"}``."""
-    from latentlab import inpaint
-    from latentlab.data import mnist
-    data = _parse(data_json, "the data section")
-    missing = inpaint.pixel_mask(mask)
-    _, held = mnist.split(mnist.load(data_path), data["holdout"])
-    held = mnist.select_classes(held, data.get("classes"))
-    if not 1 <= int(count) <= len(held.labels):
-        raise ValueError(f"heldout: must be in [1, {len(held.labels)}], got {count}")
-    model = MODELS.get(checkpoint_dir)
-    job = inpaint.Inpainting(model, mnist.to_model_input(held.images[:int(count)]),
-                             held.labels[:int(count)].astype(np.int32), missing)
+    :func:`latentlab.apps.inpaint.prepare`). Exports the known latents [N, h, w, c] and the
+    known-cell mask [1, h, w, c] (1 = known); returns JSON
+    ``{"handle", "null_label", "count"}``."""
+    from latentlab.apps import inpaint
+    job = inpaint.prepare(MODELS.get(checkpoint_dir), data_path,
+                          _parse(data_json, "the data section"), mask, int(count))
     handle = next(_next_handle)
-    _inpaintings[handle] = (job, data_path, data["holdout"])
+    _inpaintings[handle] = job
     tensors.export_tensor(jax.numpy.asarray(job.known_latents), known_array, known_schema)
     tensors.export_tensor(jax.numpy.asarray(job.latent_known[None]), cells_array, cells_schema)
-    return json.dumps({"handle": handle, "null_label": model.unet.null_label,
-                       "count": int(count)})
+    return json.dumps({"handle": handle, "null_label": job.model.unet.null_label,
+                       "count": len(job.labels)})
 
 
 @register
 def inpaint_finish(handle: int, cache_dir: str, images_array: int, images_schema: int,
                    picture_array: int, picture_schema: int) -> str:
-    """Scores the completed digits from Java [N, H, W, C] with the digit classifier (trained
-    once on the run's full training split, cached in ``cache_dir``); exports the picture
-    (rows of original | masked | completed) and returns the scores as JSON. Ends the job."""
-    from latentlab.data import mnist
-    from latentlab.metrics import classifier as classifier_lib
-    job, data_path, holdout = _inpaintings.pop(handle)
-    completed = np.asarray(tensors.import_tensor(images_array, images_schema))
-    train, held = mnist.split(mnist.load(data_path), holdout)
-    classifier = classifier_lib.load_or_train(
-        cache_dir, mnist.to_model_input(train.images), train.labels,
-        mnist.to_model_input(held.images), held.labels)
-    result, pasted = job.score(completed, classifier)
-    rows = min(8, len(pasted))
-    picture = np.stack([image for i in range(rows)
-                        for image in (job.originals[i], job.masked[i], pasted[i])])
+    """Scores the completed digits from Java [N, H, W, C] (see
+    :func:`latentlab.apps.inpaint.finish`); exports the picture (rows of original | masked |
+    completed) and returns the scores as JSON. Ends the job."""
+    from latentlab.apps import inpaint
+    job = _inpaintings.pop(handle)
+    result, picture = inpaint.finish(
+        job, np.asarray(tensors.import_tensor(images_array, images_schema)), cache_dir)
     tensors.export_tensor(jax.numpy.asarray(picture), picture_array, picture_schema)
     return json.dumps(result, sort_keys=True)
 

@@ -18,9 +18,14 @@ The section, as Java validates and fills it::
 ``devices`` and ``mesh`` do not enter the trial id: with the same global batch, a run on 4
 devices equals a run on 1 within float32 rounding (the gradient's sum is taken in another
 order; tests state the measured tolerance). ``precision`` changes results, so it does.
+
+:func:`machine` and :func:`environment` describe what this process runs on (``latentlab
+doctor``, a run's provenance).
 """
 
 import dataclasses
+import os
+import platform
 from typing import Any
 
 import jax
@@ -211,3 +216,27 @@ def compute_apply(apply_fn, dtype):
 
 def _floating(x: Any) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)
+
+
+def environment() -> dict:
+    """Versions of this Python and its libraries, the backend, its devices and the XLA flags:
+    what a run's provenance records. ``jep`` is found only inside Java's interpreter."""
+    import flax
+    import jaxlib
+    import optax
+    import pyarrow
+    from importlib.metadata import version
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "orbax_checkpoint": version("orbax-checkpoint"),
+        "numpy": np.__version__,
+        "pyarrow": pyarrow.__version__,
+        "jep": version("jep"),  # importable only inside Java
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }

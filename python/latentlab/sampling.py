@@ -1,10 +1,12 @@
-"""Sampling a trained latent diffusion model, fused or step by step.
+"""Sampling a trained latent diffusion model, fused or step by step, and the rules of a
+sampling request (:func:`resolve_sampling`: ranges, names, which η a derived request gets).
 
 Both modes run the same step function (:mod:`latentlab.diffusion.samplers`) with the same keys:
 ``fold_in(PRNGKey(seed), KEY_SAMPLE)`` split into the initial-noise key and the sampler's key,
 so a :class:`SamplingSession` left untouched ends with exactly the fused result.
 """
 
+import math
 from functools import partial
 
 import jax
@@ -16,6 +18,111 @@ from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet
 
 KEY_SAMPLE = 3  # the purpose index of sampling under the config's seed
+
+# The ranges of a sampling request's numbers: the one copy, which :func:`resolve_sampling`,
+# config resolution and the evaluation request check, and constants() reports so that Java's
+# copy (its config layer checks a config before Python starts) is compared by a test.
+ETA_RANGE = (0.0, 1.0)  # 0: deterministic; 1: the full SDE (DDPM's posterior noise)
+GUIDANCE_RANGE = (0.0, 100.0)  # classifier-free guidance w: 0 unconditional, 1 conditional only
+# What a sampling request may set, as a config's ``sample`` section spells it.
+SAMPLING_OPTIONS = ("sampler", "steps", "eta", "guidance_scale", "spacing", "rho")
+
+
+def check_eta(eta, key: str = "sample.eta") -> None:
+    """Refuses an η outside :data:`ETA_RANGE` (None, the sampler's own, passes).
+
+    Raises:
+      ValueError: ``key: must be in [0.0, 1.0] or null (the sampler's own), got …``.
+    """
+    low, high = ETA_RANGE
+    if eta is not None and not (_is_number(eta) and low <= eta <= high):
+        raise ValueError(f"{key}: must be in [{low}, {high}] or null (the sampler's own), "
+                         f"got {eta!r}")
+
+
+def check_guidance(guidance, key: str = "sample.guidance_scale") -> None:
+    """Refuses a guidance scale outside :data:`GUIDANCE_RANGE`.
+
+    Raises:
+      ValueError: ``key: must be a finite number in [0.0, 100.0], got …``.
+    """
+    low, high = GUIDANCE_RANGE
+    if not (_is_number(guidance) and low <= guidance <= high):  # NaN fails the comparison
+        raise ValueError(f"{key}: must be a finite number in [{low}, {high}], got {guidance!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def resolve_sampling(recorded: dict, overrides: dict) -> dict:
+    """THE rule for a sampling request derived from a run: the run's recorded ``sample``
+    section (as its config.yaml holds it: ``eta`` is the η the run used) with a request's
+    ``overrides`` (any of :data:`SAMPLING_OPTIONS`; absent or None leaves it to the run).
+
+    - an override wins;
+    - else, with the sampler unchanged, the recorded value is kept;
+    - η not overridden for a different sampler becomes that sampler's own
+      (:func:`latentlab.diffusion.samplers.default_eta`: DDPM, Euler ancestral and the SDE
+      samplers sample with their noise, as their names say, not at the old sampler's η);
+    - spacing and ρ the run left out are Python's defaults. Other recorded keys (e.g.
+      ``num_samples``) are kept as they are; a run recorded before ``spacing`` had its name
+      wrote ``timestep_spacing``, read as ``spacing``.
+
+    Returns a new dict: the full resolved section, every option of the list set.
+
+    Raises:
+      ValueError: one line, ``sample.<key>: what is wrong; what is allowed``.
+    """
+    unknown = sorted(set(overrides) - set(SAMPLING_OPTIONS))
+    if unknown:
+        raise ValueError(f"sample.{unknown[0]}: not a sampling option; allowed: "
+                         f"{', '.join(SAMPLING_OPTIONS)}")
+    resolved = dict(recorded)
+    if resolved.get("spacing") is None and "timestep_spacing" in resolved:
+        resolved["spacing"] = resolved.pop("timestep_spacing")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    sampler = given.get("sampler", resolved.get("sampler"))
+    if sampler not in samplers.SAMPLERS:
+        raise ValueError(f"sample.sampler: unknown value {sampler!r}; allowed: "
+                         f"{', '.join(samplers.SAMPLERS)}")
+    if sampler != resolved.get("sampler") and "eta" not in given:
+        resolved["eta"] = None  # the recorded η was the old sampler's
+    resolved.update(given)
+    resolved["eta"] = samplers.eta_or_default(sampler, resolved.get("eta"))
+    if resolved.get("spacing") is None:
+        resolved["spacing"] = schedules.DEFAULT_SPACING
+    if resolved.get("rho") is None:
+        resolved["rho"] = schedules.DEFAULT_RHO
+    check_sampling(resolved)
+    return resolved
+
+
+def check_sampling(section: dict) -> None:
+    """Checks the options of a resolved sampling section (each of :data:`SAMPLING_OPTIONS`
+    present).
+
+    Raises:
+      ValueError: one line, ``sample.<key>: …``, for the first problem found.
+    """
+    for key in SAMPLING_OPTIONS:
+        if key != "eta" and section.get(key) is None:
+            raise ValueError(f"sample.{key}: missing from both the run's config and the "
+                             "request; set it")
+    if section["sampler"] not in samplers.SAMPLERS:
+        raise ValueError(f"sample.sampler: unknown value {section['sampler']!r}; allowed: "
+                         f"{', '.join(samplers.SAMPLERS)}")
+    steps = section["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"sample.steps: must be an integer >= 1, got {steps!r}")
+    check_eta(section["eta"])
+    check_guidance(section["guidance_scale"])
+    if section["spacing"] not in schedules.SPACINGS:
+        raise ValueError(f"sample.spacing: unknown value {section['spacing']!r}; allowed: "
+                         f"{', '.join(schedules.SPACINGS)}")
+    rho = section["rho"]
+    if not (_is_number(rho) and math.isfinite(rho) and rho > 0):
+        raise ValueError(f"sample.rho: must be a positive number, got {rho!r}")
 
 
 def root_key(seed: int, replicate: int = 0):
@@ -70,7 +177,7 @@ def compile_count() -> int:
 def _start(model: LatentDiffusionModel, sampler: str, steps: int, seed: int, labels,
            eta, spacing: str, rho: float, replicate: int):
     """(x_T, sampler key, σ grid, η, labels) of a sampling call."""
-    eta = samplers.default_eta(sampler) if eta is None else float(eta)
+    eta = float(samplers.eta_or_default(sampler, eta))
     labels = jnp.asarray(labels, jnp.int32)
     sigmas = jnp.asarray(schedules.sigmas(model.schedule, steps, spacing, rho))
     noise_key, key = sampling_keys(seed, replicate)
@@ -84,7 +191,7 @@ def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, 
            replicate: int = 0, execution=None) -> jax.Array:
     """Fused sampling: the whole loop in one jitted call. Returns the final latents in the
     U-Net's (scaled) latent space, [B, h, w, c]; labels [B] int. ``eta`` None is the
-    sampler's own default (see :func:`latentlab.diffusion.samplers.default_eta`).
+    sampler's own default (see :func:`latentlab.diffusion.samplers.eta_or_default`).
 
     With an ``execution`` (:class:`latentlab.execution.Execution`) the batch is split over its
     mesh (the model's weights must be replicated there) and so are the latents returned;
@@ -104,9 +211,9 @@ def sample_from(model: LatentDiffusionModel, x_start, sigmas, *, labels, key, sa
                 guidance_scale: float = 0.0, eta: float | None = None) -> jax.Array:
     """Fused sampling from latents ``x_start`` [B, h, w, c] that are at noise level
     ``sigmas[0]``, down the decreasing grid ``sigmas`` (ending at 0): what SDEdit-style
-    restoration runs (:mod:`latentlab.sdedit`). Compiles once per (sampler, grid length,
+    restoration runs (:mod:`latentlab.apps.sdedit`). Compiles once per (sampler, grid length,
     batch)."""
-    eta = samplers.default_eta(sampler) if eta is None else float(eta)
+    eta = float(samplers.eta_or_default(sampler, eta))
     return _fused(model.unet, model.unet_params, model.schedule, jnp.asarray(x_start),
                   jnp.asarray(labels, jnp.int32), jnp.float32(guidance_scale), key,
                   jnp.asarray(sigmas, jnp.float32), jnp.float32(eta), sampler=sampler)

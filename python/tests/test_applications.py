@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from latentlab import anomaly, denoise, inpaint, sdedit
+from latentlab.apps import anomaly, denoise, inpaint, sdedit
 from latentlab.data import mnist
 from latentlab.metrics.image import psnr, ssim
 from latentlab.metrics.roc import auroc, roc_curve
@@ -204,3 +204,14 @@ def test_training_on_too_few_digits_of_the_chosen_classes_fails_before_training(
     with pytest.raises(ValueError, match=r"^data.holdout: leaves \d training examples, fewer "
                                          r"than train.unet.batch_size 16; .*data.classes"):
         ldm.train_and_sample(config, str(digits_file))
+
+
+def test_inpaint_prepare_takes_the_first_held_out_digits(model, digits_file):
+    job = inpaint.prepare(model, str(digits_file), {"holdout": 1000}, "center", 3)
+    _, held = mnist.split(mnist.load(digits_file), 1000)
+    assert job.known_latents.shape == (3, 8, 8, 4) and job.latent_known.shape == (8, 8, 4)
+    np.testing.assert_array_equal(job.labels, held.labels[:3])
+    np.testing.assert_array_equal(job.originals, mnist.to_model_input(held.images[:3]))
+    assert (job.data_path, job.holdout) == (str(digits_file), 1000)
+    with pytest.raises(ValueError, match=r"^heldout: must be in \[1, 1000\], got 0$"):
+        inpaint.prepare(model, str(digits_file), {"holdout": 1000}, "center", 0)

@@ -7,7 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from latentlab import bridge, evaluate, tensors
+from latentlab import bridge, tensors
+from latentlab.apps import evaluate
 from latentlab.data import mnist
 from latentlab.diffusion import losses, samplers, schedules
 
@@ -134,7 +135,10 @@ REQUEST = {"sampler": "ddim", "steps": 4, "guidance_scale": 3.0, "num_samples": 
 @pytest.mark.parametrize("change, message", [
     ({"sampler": "magic"}, r"^sampler: unknown value 'magic'; allowed: ddpm, ddim"),
     ({"steps": 0}, r"^steps: must be an integer >= 1, got 0$"),
-    ({"guidance_scale": float("nan")}, r"^guidance_scale: must be a finite number >= 0"),
+    ({"guidance_scale": float("nan")},
+     r"^guidance_scale: must be a finite number in \[0.0, 100.0\], got nan$"),
+    ({"guidance_scale": 101}, r"^guidance_scale: must be a finite number in \[0.0, 100.0\]"),
+    ({"eta": 1.5}, r"^eta: must be in \[0.0, 1.0\] or null \(the sampler's own\), got 1.5$"),
     ({"num_samples": 1}, r"^num_samples: must be an integer in \[2, data.holdout = 100\], got 1"),
     ({"num_samples": 101}, r"^num_samples: must be an integer in \[2, data.holdout = 100\]"),
     ({"nfes": [5, 0], "table_samples": 10}, r"^nfes: must be a list of positive integers"),
@@ -181,3 +185,21 @@ def test_repl_evaluate_raises_the_users_error_with_its_traceback():
     assert 'File "<lab.python>", line 1' in trace
     with pytest.raises(SyntaxError):
         bridge.call("repl_evaluate", "1 +")
+
+
+def test_constants_report_the_ranges_of_eta_and_guidance():
+    constants = json.loads(bridge.call("constants"))
+    assert constants["eta_range"] == [0.0, 1.0]
+    assert constants["guidance_range"] == [0.0, 100.0]
+
+
+def test_resolve_sampling_gives_a_new_sampler_its_own_eta():
+    recorded = {"sampler": "dpmpp_2m", "steps": 20, "eta": 0.0, "guidance_scale": 3.0,
+                "spacing": "karras", "rho": 7.0, "num_samples": 64}
+    resolved = json.loads(bridge.call("resolve_sampling", json.dumps(recorded),
+                                      json.dumps({"sampler": "ddpm", "steps": None})))
+    assert resolved == {**recorded, "sampler": "ddpm", "eta": 1.0}
+    with pytest.raises(ValueError, match=r"^sample.eta: must be in \[0.0, 1.0\]"):
+        bridge.call("resolve_sampling", json.dumps(recorded), json.dumps({"eta": 2}))
+    with pytest.raises(ValueError, match="not valid JSON"):
+        bridge.call("resolve_sampling", "{", "{}")

@@ -114,7 +114,7 @@ def test_fid_floor_is_small_and_noise_is_far(classifier, split):
 
 
 def test_nfe_table_markdown_places_each_cell_and_heuns_real_nfe():
-    from latentlab import evaluate
+    from latentlab.apps import evaluate
     rows = []
     for name in ("ddim", "heun"):
         for nfe in (5, 10):

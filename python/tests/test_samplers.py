@@ -77,7 +77,7 @@ DETERMINISTIC = [name for name in samplers.SAMPLERS if name != "ddpm"]  # at η 
 
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_every_deterministic_sampler_lands_on_the_exact_solution(name):
-    tolerance = {1: 0.1, 2: 5e-3, 3: 1e-3, 4: 1e-3}[samplers.ORDER[name]]
+    tolerance = {1: 0.1, 2: 5e-3, 3: 1e-3, 4: 1e-3}[samplers.record(name).order]
     assert error(name, karras(60)) < tolerance
 
 
@@ -85,7 +85,7 @@ def test_every_deterministic_sampler_lands_on_the_exact_solution(name):
 def test_error_falls_with_the_order_of_the_method(name):
     # On Karras's grid (ρ = 7), from 20 to 80 steps (40 to 160 for the fourth order, whose
     # asymptote comes later), the log-log slope of error against steps is -order ± 0.2.
-    order = samplers.ORDER[name]
+    order = samplers.record(name).order
     steps = [40, 80, 160] if order == 4 else [20, 40, 80]
     measured, errors = slope(name, lambda n: with_small_start(karras(n)), steps)
     assert abs(measured + order) < 0.2, (measured, errors)
@@ -93,10 +93,10 @@ def test_error_falls_with_the_order_of_the_method(name):
 
 def test_ipndm_is_fourth_order_on_even_steps_only():
     # iPNDM's coefficients are Adams–Bashforth's for equal steps: fourth order on an even σ
-    # grid, second order on Karras's uneven one (ORDER records the latter, what configs use).
+    # grid, second order on Karras's uneven one (its record's order is the latter, what configs use).
     measured, errors = slope("ipndm", even, [400, 800, 1600])
     assert abs(measured + 4) < 0.25, (measured, errors)
-    assert samplers.ORDER["ipndm"] == 2
+    assert samplers.record("ipndm").order == 2
 
 
 def test_without_small_start_steps_multistep_methods_keep_their_order_at_practical_steps():

@@ -16,8 +16,12 @@ Each step is a pure function of the :class:`SamplerState` pytree, the grid and t
 noise of step i is drawn from ``fold_in(key, i)``), so the fused and the stepwise form give the
 same bits, and Java may replace ``state.x`` between steps. The last step, to σ = 0, returns
 the denoiser's x̂0 for every sampler (as in Karras et al. 2022, Algorithm 1 and 2).
+
+Each sampler is one :class:`Sampler` record in :data:`REGISTRY` (its step, default η, order,
+paper); the names, defaults and lookups below are read from it.
 """
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -368,33 +372,69 @@ def ipndm_step(denoise: Denoiser, state: SamplerState, sigmas, key, eta=0.0) -> 
     return g.finish(state, x_next, x0, _push(state.history, d))
 
 
-STEPS = {
-    "ddpm": ddpm_step, "ddim": ddim_step, "euler": euler_step,
-    "euler_ancestral": euler_ancestral_step, "heun": heun_step, "dpmpp_2m": dpmpp_2m_step,
-    "dpmpp_2m_sde": dpmpp_2m_sde_step, "dpmpp_3m_sde": dpmpp_3m_sde_step, "unipc": unipc_step,
-    "ipndm": ipndm_step, "lms": lms_step,
-}
-SAMPLERS = tuple(STEPS)
-# η when a config leaves it out: the noise a sampler is defined with.
-DEFAULT_ETA = {"ddpm": 1.0, "euler_ancestral": 1.0, "dpmpp_2m_sde": 1.0, "dpmpp_3m_sde": 1.0}
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+    """Everything LatentLab knows about one sampler, in one place."""
+
+    name: str           # as configs spell it
+    step: Callable      # step(denoise, state, sigmas, key, eta) -> state, one step
+    eta: float | None   # η when a config leaves it out (the noise the sampler is defined
+    #                     with), or None where η does not change its output
+    order: int          # convergence order of the deterministic form (η = 0) on Karras's
+    #                     grid, as the tests measure it
+    paper: str          # what it implements (details in the step's docstring)
+    evaluations_per_step: int = 1  # model evaluations of a step before the last
+
+
+REGISTRY: dict[str, Sampler] = {s.name: s for s in (
+    Sampler("ddpm", ddpm_step, 1.0, 1, "Ho et al. 2020, Algorithm 2"),
+    Sampler("ddim", ddim_step, 0.0, 1, "Song, Meng & Ermon 2021, eq. 12"),
+    Sampler("euler", euler_step, None, 1, "Karras et al. 2022, Algorithm 1 (Euler)"),
+    Sampler("euler_ancestral", euler_ancestral_step, 1.0, 1, "Karras et al. 2022, ancestral"),
+    Sampler("heun", heun_step, None, 2, "Karras et al. 2022, Algorithm 1",
+            evaluations_per_step=2),
+    Sampler("dpmpp_2m", dpmpp_2m_step, None, 2, "Lu et al. 2022, Algorithm 2"),
+    Sampler("dpmpp_2m_sde", dpmpp_2m_sde_step, 1.0, 2, "Lu et al. 2022, SDE solver"),
+    Sampler("dpmpp_3m_sde", dpmpp_3m_sde_step, 1.0, 3, "Lu et al. 2022, 3M extension"),
+    Sampler("unipc", unipc_step, None, 3, "Zhao et al. 2023, UniPC-2"),
+    # iPNDM's fixed coefficients are for equal steps: fourth order on an even grid, second
+    # on Karras's.
+    Sampler("ipndm", ipndm_step, None, 2, "Zhang & Chen 2023, iPNDM"),
+    Sampler("lms", lms_step, None, 4, "Karras et al. 2022, linear multistep"),
+)}
+SAMPLERS = tuple(REGISTRY)
 # Samplers whose output depends on η (and then on the key).
-USES_ETA = ("ddim", "ddpm", "euler_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde")
-# Convergence order of the deterministic form (η = 0) on Karras's grid, as tests measure it.
-# iPNDM's fixed coefficients are for equal steps: fourth order on an even grid, second here.
-ORDER = {"ddpm": 1, "ddim": 1, "euler": 1, "euler_ancestral": 1, "heun": 2, "dpmpp_2m": 2,
-         "dpmpp_2m_sde": 2, "dpmpp_3m_sde": 3, "unipc": 3, "ipndm": 2, "lms": 4}
+USES_ETA = tuple(name for name, s in REGISTRY.items() if s.eta is not None)
+
+
+def record(name: str) -> Sampler:
+    """The record of the sampler ``name``.
+
+    Raises:
+      ValueError: for an unknown name, listing the known ones.
+    """
+    if name not in REGISTRY:
+        raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+    return REGISTRY[name]
 
 
 def default_eta(name: str) -> float:
-    """The η a sampler uses when none is given."""
-    get_step(name)
-    return DEFAULT_ETA.get(name, 0.0)
+    """The η a sampler uses when none is given: its own, or 0 where η changes nothing."""
+    eta = record(name).eta
+    return 0.0 if eta is None else eta
+
+
+def eta_or_default(name: str, eta):
+    """``eta``, or the sampler's own (:func:`default_eta`) where it is None: the one rule
+    for "η left out", which config resolution, sampling and scoring all apply."""
+    return default_eta(name) if eta is None else eta
 
 
 def evaluations(name: str, steps: int) -> int:
-    """Model evaluations (NFE) of ``steps`` steps: Heun's 2S - 1, everyone else's S."""
-    get_step(name)
-    return 2 * steps - 1 if name == "heun" else steps
+    """Model evaluations (NFE) of ``steps`` steps: Heun's 2S - 1 (the last step, to σ = 0,
+    evaluates once), everyone else's S."""
+    per_step = record(name).evaluations_per_step
+    return per_step * steps - (per_step - 1)
 
 
 def fused(step):
@@ -418,6 +458,4 @@ def get_sampler(name: str):
 
 def get_step(name: str):
     """The single-step function of the sampler ``name``, for stepwise sampling."""
-    if name not in STEPS:
-        raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
-    return STEPS[name]
+    return record(name).step

@@ -1,7 +1,7 @@
 """The whole latent-diffusion job: train the VAE, then the latent U-Net, then sample.
 
 :func:`train_and_sample` is what ``latentlab run`` executes; it takes the resolved config
-as a plain dict (see :mod:`latentlab.config`) and returns arrays and scalar metrics.
+as a plain dict (see :mod:`latentlab.experiment`) and returns arrays and scalar metrics.
 """
 
 import os
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from latentlab import checkpoint, sampling
-from latentlab import config as config_lib
+from latentlab import experiment
 from latentlab import execution as execution_lib
 from latentlab.data import mnist
 from latentlab.diffusion import schedules
@@ -51,7 +51,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     (if given) and samples from them with the config's seed. With ``checkpoint_dir``, training
     state is saved as it goes (``training/``) and a run started again resumes from it.
     ``replicate`` > 0 draws every key from another root (see :func:`sampling.root_key`)."""
-    cfg = config_lib.resolve(config)
+    cfg = experiment.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
     ex = execution_lib.from_config(cfg.get("execution"))
@@ -65,7 +65,7 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     # data.classes trains on some digits only (anomaly detection); the held-out split stays
     # the same whatever the classes, so it holds the unseen classes too.
     train_digits = mnist.select_classes(train_digits, cfg["data"].get("classes"))
-    config_lib.check_training_examples(cfg, len(train_digits.labels))
+    experiment.check_training_examples(cfg, len(train_digits.labels))
     images = mnist.to_model_input(train_digits.images)
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one

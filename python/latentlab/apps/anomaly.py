@@ -7,7 +7,7 @@ Scores (higher = more anomalous), each reported as AUROC:
   reconstruction of it;
 - ``diffusion_reconstruction_t<T>``: pixel MSE between a digit and its SDEdit regeneration
   from training timestep T (encode, noise to σ_T, sample back unconditionally, decode;
-  :mod:`latentlab.sdedit`): a model that never saw a class pulls it towards the ones it knows
+  :mod:`latentlab.apps.sdedit`): a model that never saw a class pulls it towards the ones it knows
   (Graham et al. 2023 score anomalies the same way);
 - ``denoising_loss``: the per-sample denoising loss of the U-Net's own objective, averaged over
   fixed evenly spaced timesteps with fixed noise — L_simple, the surrogate of the negative ELBO
@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from latentlab import sdedit
+from latentlab.apps import sdedit
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.data import mnist
 from latentlab.diffusion.parameterization import target

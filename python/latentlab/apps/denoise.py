@@ -1,7 +1,7 @@
 """Denoising digits with a trained latent diffusion model, beside classical denoisers.
 
 The noisy image is y = clip(x + S n, 0, 1), n ~ N(0, I) per pixel (a sensor that saturates).
-Ours is SDEdit in the latent space (:mod:`latentlab.sdedit`): encode y, add fresh noise up to
+Ours is SDEdit in the latent space (:mod:`latentlab.apps.sdedit`): encode y, add fresh noise up to
 σ_start, sample back to 0, decode. Pixel noise S reaches the latents through the encoder as
 some other noise: its size σ_lat(S) is measured on calibration digits (the RMS of
 encode(y) - encode(x) in the U-Net's scaled latent space), and σ_start = strength × σ_lat(S).
@@ -19,7 +19,7 @@ import math
 import jax
 import numpy as np
 
-from latentlab import sdedit
+from latentlab.apps import sdedit
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.data import mnist
 from latentlab.metrics.image import psnr, ssim

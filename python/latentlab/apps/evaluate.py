@@ -90,7 +90,7 @@ class Evaluator:
         return {
             "sampler": sampler, "steps": steps, "nfe": samplers.evaluations(sampler, steps),
             "spacing": spacing, "guidance_scale": guidance_scale, "num_samples": num_samples,
-            "seed": seed, "eta": samplers.default_eta(sampler) if eta is None else eta,
+            "seed": seed, "eta": samplers.eta_or_default(sampler, eta),
             "fid": fid, **floors, "fid_over_floor": fid / floors["fid_floor"],
             "conditional_accuracy": float(np.mean(predicted == labels)),
             "classifier_heldout_accuracy": self.classifier.heldout_accuracy,
@@ -120,14 +120,10 @@ def check_request(request: dict, holdout: int) -> None:
                          f"{', '.join(schedules.SPACINGS)}")
     _check_int(request, "steps", 1)
     _check_int(request, "seed", 0)
-    guidance = request["guidance_scale"]
-    if not _is_number(guidance) or not math.isfinite(guidance) or guidance < 0:
-        raise ValueError(f"guidance_scale: must be a finite number >= 0, got {guidance!r}")
+    sampling.check_guidance(request["guidance_scale"], "guidance_scale")
     if not _is_number(request["rho"]) or not request["rho"] > 0:
         raise ValueError(f"rho: must be a positive number, got {request['rho']!r}")
-    eta = request["eta"]
-    if eta is not None and (not _is_number(eta) or not 0 <= eta <= 10):
-        raise ValueError(f"eta: must be in [0, 10] or null (the sampler's own), got {eta!r}")
+    sampling.check_eta(request["eta"], "eta")
     # FID needs two samples; the floor needs as many held-out images as samples.
     _check_int(request, "num_samples", 2, holdout, "data.holdout")
     if request.get("nfes"):
@@ -233,7 +229,8 @@ def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str,
 
 def steps_for_nfe(sampler: str, nfe: int) -> int:
     """The steps whose model evaluations come closest to ``nfe`` without exceeding it."""
-    return max(1, (nfe + 1) // 2) if sampler == "heun" else nfe
+    per_step = samplers.record(sampler).evaluations_per_step  # Heun's last step evaluates once
+    return max(1, (nfe + per_step - 1) // per_step)
 
 
 def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMPLERS,
