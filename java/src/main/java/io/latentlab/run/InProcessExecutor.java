@@ -70,7 +70,7 @@ final class InProcessExecutor implements TrialExecutor {
 
   private RunResult train(Trial trial, DataSource data, ProgressListener progress) {
     RunDirectory dir = RunDirectory.create(trial.directory().getParent().getParent(),
-        trial.config().name(), trial.id(), "config.yaml",
+        trial.config().name(), trial.id(), RunDirectory.CONFIG,
         loader.toYaml(trial.config()).getBytes(StandardCharsets.UTF_8));
     dir.delete(RunDirectory.METRICS); // left by an earlier attempt; Python replays what it keeps
     ProvenanceLog provenance = new ProvenanceLog(dir, provenance(trial, data));
@@ -178,7 +178,7 @@ final class InProcessExecutor implements TrialExecutor {
     ProvenanceLog(RunDirectory dir, Provenance started) {
       this.dir = dir;
       this.started = started;
-      dir.write("provenance.json", RunArtifacts.json(started));
+      dir.write(RunDirectory.PROVENANCE, RunArtifacts.json(started));
     }
 
     /** Records the end; false if it was already recorded. */
@@ -186,7 +186,7 @@ final class InProcessExecutor implements TrialExecutor {
       if (!ended.compareAndSet(false, true)) {
         return false;
       }
-      dir.write("provenance.json", RunArtifacts.json(started.ended(status, error)));
+      dir.write(RunDirectory.PROVENANCE, RunArtifacts.json(started.ended(status, error)));
       return true;
     }
   }
