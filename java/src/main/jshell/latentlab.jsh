@@ -3,6 +3,7 @@
 import io.latentlab.shell.*;
 import io.latentlab.bridge.*;
 import io.latentlab.config.*;
+import io.latentlab.lab.*;
 import io.latentlab.run.*;
 import io.latentlab.store.*;
 import io.latentlab.sweep.*;

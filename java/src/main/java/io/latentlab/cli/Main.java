@@ -1,6 +1,8 @@
 package io.latentlab.cli;
 
+import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigException;
+import io.latentlab.lab.UsageException;
 import io.latentlab.run.RunClaimedException;
 import io.latentlab.run.RunDirectory;
 import java.nio.file.Path;
@@ -65,22 +67,51 @@ public final class Main implements Runnable {
     }
   }
 
+  /**
+   * The exit code of a task that failed in Python (not a refused input: that is a
+   * {@link UsageException}), after printing {@code "<what> failed: <message>"}.
+   */
+  static int failed(CommandLine cli, String what, PythonException e) {
+    cli.getErr().println(what + " failed: " + e.getMessage());
+    return EXIT_FAILED;
+  }
+
+  /** Prints a usage error in one line, the message and where help is, and returns its exit code. */
+  private static int usageError(CommandLine command, String message) {
+    command.getErr().println(message + " (see: latentlab "
+        + command.getCommandSpec().qualifiedName(" ").replaceFirst("^latentlab ?", "") + " --help)");
+    return EXIT_USAGE;
+  }
+
   /** Builds the command line with LatentLab's error handling. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Main());
+    cli.getSubcommands().values().forEach(sub -> {
+      if (sub.getCommand() instanceof SamplingMixin.Command command) {
+        SamplingMixin.adapt(sub.getCommandSpec(), command);
+      }
+    });
     // Wide enough for the examples' command lines; wider terminals get their own width.
     cli.setUsageHelpWidth(100);
     cli.setUsageHelpAutoWidth(true);
-    cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException
+    cli.setExitCodeExceptionMapper(e -> e instanceof ConfigException || e instanceof UsageException
         || e instanceof CommandLine.ParameterException ? EXIT_USAGE
         : e instanceof RunClaimedException ? EXIT_RUNNING_ELSEWHERE : EXIT_FAILED);
-    cli.setParameterExceptionHandler((e, args) -> {
-      CommandLine command = e.getCommandLine();
-      command.getErr().println(e.getMessage() + " (see: latentlab "
-          + command.getCommandSpec().qualifiedName(" ").replaceFirst("^latentlab ?", "") + " --help)");
-      return EXIT_USAGE;
+    cli.setParameterExceptionHandler((e, args) -> usageError(e.getCommandLine(), e.getMessage()));
+    cli.setExecutionStrategy(parseResult -> {
+      // With --help, picocli prints the top-level help even for a command it does not know
+      // (and exits 0): a typo must say so instead.
+      if (parseResult.isUsageHelpRequested() && !parseResult.unmatched().isEmpty()) {
+        return usageError(cli, "unknown command '" + parseResult.unmatched().get(0) + "'; the commands are: "
+            + String.join(", ", cli.getSubcommands().keySet()));
+      }
+      return new CommandLine.RunLast().execute(parseResult);
     });
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+      if (e instanceof UsageException) {
+        // The same line as picocli's own usage errors: the message, then where help is.
+        return usageError(commandLine, e.getMessage());
+      }
       if (e instanceof ConfigException) {
         commandLine.getErr().println(e.getMessage());
         return EXIT_USAGE;

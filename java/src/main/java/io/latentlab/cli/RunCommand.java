@@ -1,9 +1,11 @@
 package io.latentlab.cli;
 
+import io.latentlab.lab.ProgressBars;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
+import io.latentlab.run.RunDirectory;
 import io.latentlab.run.RunResult;
 import io.latentlab.run.Trial;
 import io.latentlab.run.TrialExecutor;
@@ -101,8 +103,8 @@ final class RunCommand implements Callable<Integer> {
     Path dir = result.directory();
     out.println("samples:    " + dir.resolve("samples.png"));
     out.println("latents:    " + dir.resolve("latents.arrow"));
-    out.println("provenance: " + dir.resolve("provenance.json"));
-    out.println("result:     " + dir.resolve("result.json"));
+    out.println("provenance: " + dir.resolve(RunDirectory.PROVENANCE));
+    out.println("result:     " + dir.resolve(RunDirectory.RESULT));
     out.flush();
   }
 }

@@ -1,5 +1,6 @@
 package io.latentlab.cli;
 
+import io.latentlab.run.RunDirectory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,7 @@ final class ShowCommand implements Callable<Integer> {
     Path dir = resolve();
     var out = spec.commandLine().getOut();
     out.println("run: " + dir);
-    for (String file : List.of("provenance.json", "result.json")) {
+    for (String file : List.of(RunDirectory.PROVENANCE, RunDirectory.RESULT)) {
       Path path = dir.resolve(file);
       out.println("--- " + file);
       out.println(Files.isRegularFile(path) ? Files.readString(path).strip()

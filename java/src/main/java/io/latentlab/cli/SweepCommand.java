@@ -1,5 +1,6 @@
 package io.latentlab.cli;
 
+import io.latentlab.lab.ProgressBars;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.sweep.SweepLoader;
 import io.latentlab.sweep.SweepPlan;

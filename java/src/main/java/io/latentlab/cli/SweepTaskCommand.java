@@ -1,5 +1,6 @@
 package io.latentlab.cli;
 
+import io.latentlab.lab.ProgressBars;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.run.RunClaimedException;
 import io.latentlab.sweep.SweepDirectory;

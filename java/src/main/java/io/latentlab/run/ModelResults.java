@@ -33,7 +33,7 @@ public final class ModelResults {
     String weights;
     try {
       weights = Hashing.sha256(Files.readAllBytes(
-          run.resolve(RunDirectory.CHECKPOINT).resolve("checkpoint.json")));
+          run.resolve(RunDirectory.CHECKPOINT).resolve(RunDirectory.CHECKPOINT_MANIFEST)));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + run + "'s checkpoint", e);
     }

@@ -52,14 +52,14 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
     Path scratch = runsRoot.resolve(".reproductions").resolve(DateTimeFormatter
         .ofPattern("yyyyMMdd'T'HHmmssSSS'Z'").withZone(ZoneOffset.UTC).format(Instant.now()));
     ConfigLoader loader = new ConfigLoader();
-    JsonNode oldProvenance = read(original.resolve("provenance.json"));
-    ExperimentConfig recorded = loader.load(original.resolve("config.yaml"));
-    Trial trial = new TrialPlanner(scratch, bridge).plan(original.resolve("config.yaml"), recorded,
+    JsonNode oldProvenance = read(original.resolve(RunDirectory.PROVENANCE));
+    ExperimentConfig recorded = loader.load(original.resolve(RunDirectory.CONFIG));
+    Trial trial = new TrialPlanner(scratch, bridge).plan(original.resolve(RunDirectory.CONFIG), recorded,
         oldProvenance.path("replicate").asInt(0));
     RunResult again = TrialExecutor.inProcess(home, bridge).execute(trial, progress, false);
 
     List<String> differences = new ArrayList<>();
-    JsonNode newProvenance = read(again.directory().resolve("provenance.json"));
+    JsonNode newProvenance = read(again.directory().resolve(RunDirectory.PROVENANCE));
     JsonNode oldResult = read(original.resolve(RunDirectory.RESULT));
     JsonNode newResult = JSON.valueToTree(again.result());
     compare("trial id", oldProvenance.get("trial_id"), newProvenance.get("trial_id"), differences);

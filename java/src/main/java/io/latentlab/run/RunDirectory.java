@@ -30,6 +30,29 @@ public final class RunDirectory {
   public static final String METRICS = "metrics.jsonl";
   /** The folder of trained weights, which {@code SamplerSession} and evaluations open. */
   public static final String CHECKPOINT = "checkpoint";
+  /** In {@link #CHECKPOINT}: the manifest of the trained weights, written when they are saved. */
+  public static final String CHECKPOINT_MANIFEST = "checkpoint.json";
+  /** The resolved config the run trained with. */
+  public static final String CONFIG = "config.yaml";
+  /** What ran, where and with what versions; its presence makes a folder a run. */
+  public static final String PROVENANCE = "provenance.json";
+
+  /**
+   * Whether a run folder is complete: {@link #RESULT} exists (written last, so a killed run is
+   * never read as complete). The one definition of "a completed run".
+   */
+  public static boolean isCompleted(Path folder) {
+    return Files.isRegularFile(folder.resolve(RESULT));
+  }
+
+  /**
+   * Whether a run folder holds trained weights: {@code checkpoint/checkpoint.json} exists. A run
+   * may have weights without being complete (killed while sampling) and, from before
+   * checkpoints were kept, be complete without weights; what applies a model needs both.
+   */
+  public static boolean hasTrainedWeights(Path folder) {
+    return Files.isRegularFile(folder.resolve(CHECKPOINT).resolve(CHECKPOINT_MANIFEST));
+  }
 
   private final Path path;
 
@@ -96,7 +119,7 @@ public final class RunDirectory {
    */
   public static Path find(Path runsRoot, String run) {
     Path direct = Path.of(run);
-    if (Files.isRegularFile(direct.resolve("provenance.json"))) {
+    if (Files.isRegularFile(direct.resolve(PROVENANCE))) {
       return direct.toAbsolutePath().normalize();
     }
     if (!run.matches("[0-9a-f]{4,64}")) {
@@ -109,7 +132,7 @@ public final class RunDirectory {
         ? Files.walk(runsRoot, 2) : java.util.stream.Stream.empty()) {
       matches = dirs.filter(p -> p.getNameCount() == runsRoot.getNameCount() + 2)
           .filter(p -> p.getFileName().toString().startsWith(prefix))
-          .filter(p -> Files.isRegularFile(p.resolve("provenance.json")))
+          .filter(p -> Files.isRegularFile(p.resolve(PROVENANCE)))
           .sorted()
           .toList();
     } catch (IOException e) {
@@ -140,7 +163,7 @@ public final class RunDirectory {
 
   /** True once {@code result.json} exists. */
   public boolean isComplete() {
-    return Files.isRegularFile(path.resolve(RESULT));
+    return isCompleted(path);
   }
 
   /** Writes a file atomically: other readers see the old content or the new, never a part. */

@@ -53,7 +53,7 @@ public final class SamplerSession implements AutoCloseable {
       BufferAllocator allocator, ProgressListener progress) {
     java.util.Objects.requireNonNull(progress, "progress: give ProgressListener.NONE for no progress reports");
     Path checkpoint = run.resolve(RunDirectory.CHECKPOINT);
-    if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
+    if (!RunDirectory.hasTrainedWeights(run)) {
       throw new IllegalArgumentException(run + " has no checkpoint; run the experiment to completion first");
     }
     long handle = bridge.callForLong("session_open", checkpoint.toString(), options.sampler(),

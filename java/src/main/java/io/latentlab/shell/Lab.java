@@ -3,9 +3,11 @@ package io.latentlab.shell;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonEnvironment;
 import io.latentlab.bridge.PythonException;
-import io.latentlab.cli.ModelCommands;
-import io.latentlab.cli.ProgressBars;
+import io.latentlab.bridge.ProgressListener;
 import io.latentlab.config.ConfigException;
+import io.latentlab.lab.ProgressBars;
+import io.latentlab.lab.TaskResult;
+import io.latentlab.lab.UsageException;
 import io.latentlab.run.RunDirectory;
 import io.latentlab.run.RunResult;
 import io.latentlab.run.Trial;
@@ -70,9 +72,10 @@ public final class Lab implements AutoCloseable {
       "show(run)", "prints one run (trial id prefix or directory) and returns it",
       "query(sql)", "prints a SQL query over the runs (views runs, provenance, results, metrics, sweeps)",
       "sampler(run)", "a stepwise sampler on a run's checkpoint: .steps(20).guidance(3).labels(0, 1).open()",
-      "denoise(run, options...)", "denoise's table and picture, as ./latentlab denoise RUN options (e.g. \"--noise-sigma\", \"0.2\")",
-      "inpaint(run, options...)", "inpainting through the sampler, as ./latentlab inpaint RUN options (e.g. \"--mask\", \"center\")",
-      "anomaly(run, options...)", "anomaly scores and AUROC, as ./latentlab anomaly RUN options",
+      "evaluate(run)", "FID beside its floor, conditional accuracy: .sampler(\"heun\").steps(10).samples(500).run()",
+      "denoise(run)", "denoising beside classical denoisers: .noiseSigmas(0.1, 0.3).heldout(50).run()",
+      "inpaint(run)", "inpainting through the sampler: .mask(\"center\").resample(2).run()",
+      "anomaly(run)", "anomaly scores and AUROC: .timesteps(100, 400).perGroup(300).run()",
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
@@ -325,46 +328,60 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
-   * Denoises digits with a run's model beside classical denoisers, as {@code ./latentlab
-   * denoise RUN options...} does (same options, same stored result), and prints its table:
-   * {@code lab.denoise(run, "--noise-sigma", "0.1,0.3", "--heldout", "50")}.
-   *
-   * @return the result, or null if the options asked for {@code --help}
-   * @throws LabException in one line for a bad option (nothing is written) or a failure
+   * Scores a completed run's model as {@code ./latentlab evaluate RUN} does (same options, same
+   * evaluation file): {@code lab.evaluate(run).sampler("heun").steps(10).samples(500).run()}.
+   * Sampling settings left unset are the run's own.
    */
-  public ModelResult denoise(Run run, String... options) {
-    return guard(() -> applyModel("denoise", run, options));
+  public EvaluateBuilder evaluate(Run run) {
+    return guard(() -> new EvaluateBuilder(this, Objects.requireNonNull(run, "run: give a Run (lab.show(id))")));
+  }
+
+  /**
+   * Denoises digits with a run's model beside classical denoisers, as {@code ./latentlab
+   * denoise} does (same settings, same stored result), and prints its table:
+   * {@code lab.denoise(run).noiseSigmas(0.1, 0.3).heldout(50).run()}.
+   */
+  public DenoiseBuilder denoise(Run run) {
+    return guard(() -> new DenoiseBuilder(this, Objects.requireNonNull(run, "run: give a Run (lab.show(id))")));
   }
 
   /**
    * Inpaints masked held-out digits by replacing the known latents at every sampler step, as
-   * {@code ./latentlab inpaint RUN options...}: {@code lab.inpaint(run, "--mask", "left-half")}.
+   * {@code ./latentlab inpaint}: {@code lab.inpaint(run).mask("left-half").run()}.
    */
-  public ModelResult inpaint(Run run, String... options) {
-    return guard(() -> applyModel("inpaint", run, options));
+  public InpaintBuilder inpaint(Run run) {
+    return guard(() -> new InpaintBuilder(this, Objects.requireNonNull(run, "run: give a Run (lab.show(id))")));
   }
 
   /**
    * Scores held-out normal and unseen-class digits of a run trained on some classes, as
-   * {@code ./latentlab anomaly RUN options...}: AUROC per score beside the VAE baseline.
+   * {@code ./latentlab anomaly}: AUROC per score beside the VAE baseline,
+   * {@code lab.anomaly(run).run()}.
    */
-  public ModelResult anomaly(Run run, String... options) {
-    return guard(() -> applyModel("anomaly", run, options));
+  public AnomalyBuilder anomaly(Run run) {
+    return guard(() -> new AnomalyBuilder(this, Objects.requireNonNull(run, "run: give a Run (lab.show(id))")));
   }
 
-  private ModelResult applyModel(String command, Run run, String[] options) {
-    Objects.requireNonNull(run, "run: give a Run (lab.show(id))");
+  /**
+   * Runs a model task with progress bars on {@code System.err}; a refused setting becomes a
+   * {@link LabException} {@code "<kind>: <what is wrong>"}. Call inside {@link #guard}.
+   */
+  <T> T runTask(String kind, java.util.function.Function<ProgressListener, T> task) {
     python();
-    StringWriter err = new StringWriter();
-    ModelCommands.Outcome outcome = ModelCommands.execute(command, run.directory(),
-        List.of(Objects.requireNonNull(options, "options")), new PrintWriter(System.out, true),
-        new PrintWriter(err, true));
-    if (outcome.exitCode() != 0) {
-      String message = err.toString().strip();
-      throw new LabException(command + ": " + (message.isEmpty() ? "failed (exit " + outcome.exitCode() + ")"
-          : message.lines().findFirst().orElse("")));
+    try (ProgressBars bars = ProgressBars.printingTo(System.err)) {
+      return task.apply(bars);
+    } catch (UsageException e) {
+      throw new LabException(kind + ": " + e.getMessage());
     }
-    return outcome.result() == null ? null : ModelResult.read(this, command, outcome.result());
+  }
+
+  /** {@link #runTask(String, java.util.function.Function)}, then prints the result's text and wraps it. */
+  ModelResult runTask(String kind, java.util.function.Function<ProgressListener, TaskResult> task,
+      java.util.function.Function<TaskResult, String> text) {
+    TaskResult result = runTask(kind, task);
+    System.out.print(text.apply(result));
+    System.out.flush();
+    return ModelResult.of(this, result);
   }
 
   /**

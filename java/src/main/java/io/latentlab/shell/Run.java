@@ -2,6 +2,7 @@ package io.latentlab.shell;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.run.RunDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -61,8 +62,8 @@ public final class Run {
    * @throws UncheckedIOException if a file cannot be read
    */
   static Run read(Lab lab, Path directory, boolean reused) {
-    JsonNode provenance = readJson(directory.resolve("provenance.json"));
-    Path resultFile = directory.resolve("result.json");
+    JsonNode provenance = readJson(directory.resolve(RunDirectory.PROVENANCE));
+    Path resultFile = directory.resolve(RunDirectory.RESULT);
     JsonNode result = Files.isRegularFile(resultFile) ? readJson(resultFile) : JSON.createObjectNode();
     Map<String, Object> metrics = new LinkedHashMap<>();
     result.path("metrics").fields().forEachRemaining(e -> metrics.put(e.getKey(),

@@ -3,9 +3,9 @@ package io.latentlab.shell;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
 import io.latentlab.config.SampleConfig;
+import io.latentlab.run.RunDirectory;
 import io.latentlab.run.SamplerOptions;
 import io.latentlab.tensor.TensorScope;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -48,11 +48,11 @@ public final class SamplerBuilder {
    * @throws IllegalArgumentException if the run did not complete (it has no checkpoint)
    */
   static SamplerBuilder of(Lab lab, Run run) {
-    if (!Files.isRegularFile(run.directory().resolve("result.json"))) {
+    if (!RunDirectory.isCompleted(run.directory())) {
       throw new IllegalArgumentException("run " + run.trialId() + " is " + run.status()
           + ", not completed; a sampler needs its trained checkpoint");
     }
-    ExperimentConfig config = new ConfigLoader().load(run.directory().resolve("config.yaml"));
+    ExperimentConfig config = new ConfigLoader().load(run.directory().resolve(RunDirectory.CONFIG));
     SampleConfig sample = config.sample();
     SamplerBuilder builder = new SamplerBuilder(lab, run);
     builder.sampler = sample.sampler();

@@ -29,7 +29,7 @@ import java.util.Objects;
  * are written re-reads only what changed. Not thread-safe: one per store.
  */
 final class RunFiles {
-  static final String PROVENANCE = "provenance.json";
+  static final String PROVENANCE = io.latentlab.run.RunDirectory.PROVENANCE;
   /** Suffix {@code run --rerun} gives the folder of the run it replaces. */
   static final String REPLACED = ".replaced-";
 

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 class PinnedVersionsTest {
   private static final Path HOME = TestProject.home();
 
-  private static String find(Path file, String regex) throws IOException {
+  /** The first group of {@code regex} in {@code file} (PythonBridgeTest reads pins with it too). */
+  static String find(Path file, String regex) throws IOException {
     Matcher m = Pattern.compile(regex).matcher(Files.readString(file));
     if (!m.find()) {
       throw new AssertionError(file + " has no match for " + regex);

@@ -36,10 +36,14 @@ class PythonBridgeTest {
   }
 
   @Test
-  void environment_reportsVersionsAndBackend() {
+  void environment_reportsVersionsAndBackend() throws java.io.IOException {
     String json = bridge.callForString("environment");
-    assertTrue(json.contains("\"jax\": \"0.10.2\""), json);
-    assertTrue(json.contains("\"backend\": \"cpu\""), json);
+    // The jax that environment.yml pins, and the backend the running JAX chose (cpu here, gpu
+    // on a machine with one): what the report says must be what is there, on any machine.
+    String pinned = PinnedVersionsTest.find(home().resolve("environment.yml"), "(?m)^\\s*- jax==(\\S+)");
+    assertTrue(json.contains("\"jax\": \"" + pinned + "\""), json);
+    String backend = bridge.callForString("repl_evaluate", "jax.default_backend()").replace("'", "");
+    assertTrue(json.contains("\"backend\": \"" + backend + "\""), backend + " vs " + json);
     assertTrue(json.contains("\"jep\": \"" + bridge.environment().jarJepVersion() + "\""), json);
   }
 

@@ -140,7 +140,7 @@ class ApplicationsCommandTest {
     try (BufferAllocator memory = Allocators.aligned();
         SamplerSession session = SamplerSession.open(bridge, run,
             new SamplerOptions("ddim", 3, 0, Collections.nCopies(batch, 10), 0.0), memory, io.latentlab.bridge.ProgressListener.NONE)) {
-      InpaintCommand.inpaint(session, memory, known, cells, resample, new SplittableRandom(2));
+      io.latentlab.lab.InpaintTask.repaint(session, memory, known, cells, resample, new SplittableRandom(2));
       assertEquals(3, session.stepsDone());
       try (Tensor latents = session.latents()) {
         float[] x = latents.toFloatArray();

@@ -1,4 +1,4 @@
-package io.latentlab.cli;
+package io.latentlab.lab;
 
 import io.latentlab.bridge.ProgressListener;
 import java.io.PrintStream;
@@ -12,8 +12,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python.
  * Python reports step 0 of a stage before its first jitted call; until step 1 arrives the bar
  * says {@code compiling...}, and its clock restarts then, so rates and ETAs measure steps, not
- * XLA's compilation. Used by the CLI and by the JShell facade
- * ({@code io.latentlab.shell.Lab}). Close it when the work ends.
+ * XLA's compilation. Used by both skins, the command line and the JShell facade.
+ * Close it when the work ends.
  */
 public final class ProgressBars implements ProgressListener, AutoCloseable {
   /** Columns of a bar printed to a stream: JShell cannot tell the terminal's width. */

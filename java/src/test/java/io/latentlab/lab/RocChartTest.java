@@ -1,4 +1,4 @@
-package io.latentlab.cli;
+package io.latentlab.lab;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,7 +11,7 @@ import java.io.IOException;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 
-/** The anomaly command's ROC chart: the curve read on a grid of false-positive rates. */
+/** The anomaly task's ROC chart: the curve read on a grid of false-positive rates. */
 class RocChartTest {
   @Test
   void stepCurve_takesTheHighestTprReachedAtEachRate() {
@@ -19,7 +19,7 @@ class RocChartTest {
     double[] fpr = {0, 0, 0.5, 0.5, 1};
     double[] tpr = {0, 0.5, 0.5, 1, 1};
     double[] grid = new double[5];
-    double[] values = AnomalyCommand.stepCurve(fpr, tpr, grid);
+    double[] values = RocChart.stepCurve(fpr, tpr, grid);
     assertArrayEquals(new double[] {0, 0.25, 0.5, 0.75, 1}, grid, 0);
     assertArrayEquals(new double[] {0.5, 0.5, 1, 1, 1}, values, 0);
   }
@@ -33,7 +33,7 @@ class RocChartTest {
     score.set("fpr", json.valueToTree(new double[] {0, 0, 0.5, 0.5, 1}));
     score.set("tpr", json.valueToTree(new double[] {0, 0.5, 0.5, 1, 1}));
     result.putArray("scores").add(score);
-    BufferedImage picture = ImageIO.read(new ByteArrayInputStream(AnomalyCommand.rocPng(result)));
+    BufferedImage picture = ImageIO.read(new ByteArrayInputStream(RocChart.png(result)));
     assertEquals(700, picture.getWidth());
     assertEquals(560, picture.getHeight());
   }

@@ -1,10 +1,10 @@
-package io.latentlab.cli;
+package io.latentlab.lab;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 
 import org.junit.jupiter.api.Test;
 
-/** The CLI's progress bars as a sweep drives them: one stage, again and again. */
+/** The progress bars as a sweep drives them: one stage, again and again. */
 class ProgressBarsTest {
   @Test
   void update_sameStageAfterItEnded_startsANewBar() {
