@@ -32,10 +32,6 @@ public final class RunDirectory {
   public static final String CHECKPOINT = "checkpoint";
   /** In {@link #CHECKPOINT}: the manifest of the trained weights, written when they are saved. */
   public static final String CHECKPOINT_MANIFEST = "checkpoint.json";
-  /** The resolved config the run trained with. */
-  public static final String CONFIG = "config.yaml";
-  /** What ran, where and with what versions; its presence makes a folder a run. */
-  public static final String PROVENANCE = "provenance.json";
 
   /**
    * Whether a run folder is complete: {@link #RESULT} exists (written last, so a killed run is
