@@ -275,6 +275,7 @@ public final class ConfigLoader {
   }
 
   private ExperimentConfig bind(String source, ObjectNode tree, Map<String, String> origins) {
+    ConfigFormat.migrate(tree, source);
     try {
       return yaml.treeToValue(tree, ExperimentConfig.class);
     } catch (JsonProcessingException e) {
@@ -301,6 +302,7 @@ public final class ConfigLoader {
   public String identityJson(ExperimentConfig config) {
     try {
       ObjectNode tree = canonical.valueToTree(config);
+      tree.remove(ConfigFormat.KEY); // describes the file, not the experiment
       tree.remove("execution");
       Map<String, Object> identity = config.execution().identity();
       if (!identity.isEmpty()) {
@@ -315,7 +317,9 @@ public final class ConfigLoader {
   /** Parses canonical JSON back into a config (e.g. after Python resolved its sections). */
   public ExperimentConfig fromJson(String json) {
     try {
-      return canonical.readValue(json, ExperimentConfig.class);
+      ObjectNode tree = (ObjectNode) canonical.readTree(json);
+      ConfigFormat.migrate(tree, "resolved config");
+      return canonical.treeToValue(tree, ExperimentConfig.class);
     } catch (JsonProcessingException e) {
       throw new ConfigException(describe("resolved config", e, java.util.Map.of()));
     }

@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
  * @param sample how samples are drawn at the end of the run
  * @param execution devices, mesh and precision; only the precision enters the trial id (see
  *     {@link ExecutionConfig#identity()})
+ * @param format the layout version of the file it was read from, always
+ *     {@link ConfigFormat#CURRENT} once loaded (older files are migrated); not part of the trial id
  */
 public record ExperimentConfig(
     String name,
@@ -30,7 +32,8 @@ public record ExperimentConfig(
     DiffusionConfig diffusion,
     TrainConfig train,
     SampleConfig sample,
-    ExecutionConfig execution) {
+    ExecutionConfig execution,
+    Integer format) {
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
 
@@ -50,5 +53,10 @@ public record ExperimentConfig(
     train = orDefault(train, TrainConfig.defaults());
     sample = orDefault(sample, SampleConfig.defaults());
     execution = orDefault(execution, ExecutionConfig.defaults());
+    format = orDefault(format, ConfigFormat.CURRENT);
+    if (format != ConfigFormat.CURRENT) {
+      throw new IllegalArgumentException("format: must be " + ConfigFormat.CURRENT
+          + " once loaded; read older configs through ConfigLoader, which migrates them");
+    }
   }
 }

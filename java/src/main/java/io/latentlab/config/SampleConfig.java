@@ -2,7 +2,6 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
-import com.fasterxml.jackson.annotation.JsonAlias;
 
 /**
  * How samples are drawn at the end of a run. Python checks the sampler and spacing names and
@@ -15,7 +14,8 @@ import com.fasterxml.jackson.annotation.JsonAlias;
  * @param guidanceScale classifier-free guidance w (1 = conditional only, 0 = unconditional)
  * @param spacing the σ grid: {@code karras}, {@code exponential}, {@code polyexponential}, or
  *     the training timesteps by {@code trailing}, {@code leading} or {@code linspace}; runs
- *     recorded before it had this name wrote {@code timestep_spacing}, still read
+ *     recorded before it had this name wrote {@code timestep_spacing}, which
+ *     {@link ConfigFormat} migrates
  * @param rho ρ of the {@code karras} and {@code polyexponential} spacings
  */
 public record SampleConfig(
@@ -24,7 +24,7 @@ public record SampleConfig(
     Double eta,
     Integer numSamples,
     Double guidanceScale,
-    @JsonAlias("timestep_spacing") String spacing,
+    String spacing,
     Double rho) {
   /** The sampler a config gets when it names none. */
   public static final String DEFAULT_SAMPLER = "dpmpp_2m";

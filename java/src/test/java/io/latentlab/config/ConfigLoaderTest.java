@@ -343,4 +343,39 @@ class ConfigLoaderTest {
         loader.canonicalJson(plain));
     assertEquals(loader.canonicalJson(plain), loader.canonicalJson(loader.fromJson(loader.canonicalJson(plain))));
   }
+
+  @Test
+  void format_absent_isFormatOneMigratedAndRecordedAsTheCurrent() throws IOException {
+    ExperimentConfig old = loader.load(write("name: x\nsample:\n  timestep_spacing: trailing\n"));
+    assertEquals("trailing", old.sample().spacing(), "format 1's name of the σ grid");
+    assertEquals(ConfigFormat.CURRENT, old.format());
+    assertTrue(loader.toYaml(old).contains("\nformat: 2\n"), loader.toYaml(old));
+    assertTrue(loader.canonicalJson(old).contains("\"format\":2"), loader.canonicalJson(old));
+  }
+
+  @Test
+  void format_doesNotEnterTheTrialId() throws IOException {
+    String unversioned = loader.identityJson(loader.load(write("name: x\nseed: 3\n")));
+    assertFalse(unversioned.contains("format"), unversioned);
+    assertEquals(unversioned, loader.identityJson(loader.load(write("name: x\nseed: 3\nformat: 2\n"))));
+    assertEquals(unversioned, loader.identityJson(loader.load(write(
+        "name: x\nseed: 3\nformat: 1\nsample: {timestep_spacing: karras}\n"))));
+  }
+
+  @Test
+  void format_currentOne_keepsItsKeysAsTheyAre() throws IOException {
+    String message = failure("name: x\nformat: 2\nsample:\n  timestep_spacing: trailing\n");
+    assertTrue(message.contains("sample.timestep_spacing: unknown key"), message);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "format: 3|format: 3 was written by a newer LatentLab; this one reads formats 1 to 2",
+      "format: 0|format: expected a format number (1 to 2), got 0",
+      "format: two|format: expected a format number (1 to 2), got \"two\"",
+      "sample: {spacing: karras, timestep_spacing: trailing}|sample: both spacing and its old name"})
+  void format_bad_oneLineNamingTheKey(String line, String expected) throws IOException {
+    String message = failure("name: x\n" + line + "\n");
+    assertTrue(message.contains(expected), message);
+  }
 }
