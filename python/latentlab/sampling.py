@@ -62,9 +62,11 @@ def resolve_sampling(recorded: dict, overrides: dict) -> dict:
 
     - an override wins;
     - else, with the sampler unchanged, the recorded value is kept;
-    - η not overridden for a different sampler becomes that sampler's own
+    - η not overridden for a different sampler that has an η becomes that sampler's own
       (:func:`latentlab.diffusion.samplers.default_eta`: DDPM, Euler ancestral and the SDE
-      samplers sample with their noise, as their names say, not at the old sampler's η);
+      samplers sample with their noise, as their names say, not at the old sampler's η); a
+      sampler whose output η does not change keeps the recorded value, so requests (and the
+      ids of the sweep trials named by them) do not change where the samples do not;
     - spacing and ρ the run left out are Python's defaults. Other recorded keys (e.g.
       ``num_samples``) are kept as they are; a run recorded before ``spacing`` had its name
       wrote ``timestep_spacing``, read as ``spacing``.
@@ -86,7 +88,8 @@ def resolve_sampling(recorded: dict, overrides: dict) -> dict:
     if sampler not in samplers.SAMPLERS:
         raise ValueError(f"sample.sampler: unknown value {sampler!r}; allowed: "
                          f"{', '.join(samplers.SAMPLERS)}")
-    if sampler != resolved.get("sampler") and "eta" not in given:
+    if (sampler != resolved.get("sampler") and "eta" not in given
+            and samplers.record(sampler).eta is not None):
         resolved["eta"] = None  # the recorded η was the old sampler's
     resolved.update(given)
     resolved["eta"] = samplers.eta_or_default(sampler, resolved.get("eta"))

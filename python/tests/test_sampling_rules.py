@@ -24,13 +24,20 @@ def test_the_same_sampler_keeps_the_recorded_eta():
         **RECORDED, "steps": 50}
 
 
-@pytest.mark.parametrize("name", samplers.SAMPLERS)
-def test_a_new_sampler_gets_its_own_eta(name):
+@pytest.mark.parametrize("name", [s.name for s in samplers.REGISTRY.values() if s.eta is not None])
+def test_a_new_sampler_with_an_eta_gets_its_own(name):
     recorded = {**RECORDED, "sampler": "dpmpp_2m_sde" if name != "dpmpp_2m_sde" else "ddim"}
     resolved = sampling.resolve_sampling(recorded, {"sampler": name})
     assert resolved["eta"] == samplers.default_eta(name)
     # the value config resolution gives a config naming this sampler and no η
     assert resolved["eta"] == config_lib.resolve({"sample": {"sampler": name}})["sample"]["eta"]
+
+
+@pytest.mark.parametrize("name", [s.name for s in samplers.REGISTRY.values() if s.eta is None])
+def test_a_new_sampler_without_an_eta_keeps_the_recorded_value(name):
+    # η changes nothing there, and a request that keeps it names the same sweep trial as before
+    recorded = {**RECORDED, "sampler": "ddpm", "eta": 1.0}
+    assert sampling.resolve_sampling(recorded, {"sampler": name})["eta"] == 1.0
 
 
 def test_an_explicit_eta_wins_over_both():

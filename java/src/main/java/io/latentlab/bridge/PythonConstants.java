@@ -26,11 +26,14 @@ import java.util.Map;
  * @param precisions the compute precisions of {@code execution.precision}
  * @param defaultPrecision the precision a config gets when it names none
  * @param defaultEtas each sampler that has an η (noise), with its own default
+ * @param etaRange the smallest and largest η a request may give
+ * @param guidanceRange the smallest and largest guidance scale a request may give
  */
 public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
     double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
     String tensorExtension, String bfloat16TensorExtension, List<String> dtypes,
-    List<String> precisions, String defaultPrecision, Map<String, Double> defaultEtas) {
+    List<String> precisions, String defaultPrecision, Map<String, Double> defaultEtas,
+    List<Double> etaRange, List<Double> guidanceRange) {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Copies the lists. */
@@ -42,6 +45,8 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
     dtypes = List.copyOf(dtypes);
     precisions = List.copyOf(precisions);
     defaultEtas = Map.copyOf(defaultEtas);
+    etaRange = List.copyOf(etaRange);
+    guidanceRange = List.copyOf(guidanceRange);
   }
 
   /**
@@ -61,7 +66,8 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
         names(root.path("beta_schedules")), names(root.path("loss_weightings")),
         root.path("tensor_extension").asText(), root.path("bfloat16_tensor_extension").asText(),
         names(root.path("dtypes")), names(root.path("precisions")),
-        root.path("default_precision").asText(), defaultEtas(root.path("samplers")));
+        root.path("default_precision").asText(), defaultEtas(root.path("samplers")),
+        numbers(root.path("eta_range")), numbers(root.path("guidance_range")));
   }
 
   /** Each sampler that has an η and its default (Python's {@code samplers}: name → η or null). */
@@ -73,6 +79,12 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
       }
     });
     return etas;
+  }
+
+  private static List<Double> numbers(JsonNode list) {
+    List<Double> values = new ArrayList<>();
+    list.forEach(item -> values.add(item.asDouble()));
+    return values;
   }
 
   /** The names of a JSON list of names, or of an object's keys (name → details). */

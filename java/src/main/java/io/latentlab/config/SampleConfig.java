@@ -35,16 +35,20 @@ public record SampleConfig(
   public static final String DEFAULT_SPACING = "karras";
   /** ρ of the Karras and polyexponential grids by default (Python's, checked by a test). */
   public static final double DEFAULT_RHO = 7.0;
+  /** The largest η (1: the full SDE); the smallest is 0. Python's, checked by a test. */
+  public static final double MAX_ETA = 1.0;
+  /** The largest guidance scale; the smallest is 0. Python's, checked by a test. */
+  public static final double MAX_GUIDANCE = 100.0;
 
   /** Fills defaults (dpmpp_2m, 20 steps, 64 samples, w 3, karras, ρ 7) and checks ranges. */
   public SampleConfig {
     sampler = orDefault(sampler, DEFAULT_SAMPLER);
     steps = Checks.atLeast("sample.steps", orDefault(steps, 20), 1, 100_000);
     if (eta != null) {
-      eta = Checks.inRange("sample.eta", eta, 0.0, 1.0);
+      eta = Checks.inRange("sample.eta", eta, 0.0, MAX_ETA);
     }
     numSamples = Checks.atLeast("sample.num_samples", orDefault(numSamples, 64), 1, 100_000);
-    guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, 100.0);
+    guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, MAX_GUIDANCE);
     spacing = orDefault(spacing, DEFAULT_SPACING);
     rho = Checks.inRange("sample.rho", orDefault(rho, DEFAULT_RHO), 0.01, 100.0);
   }

@@ -10,6 +10,7 @@ import io.latentlab.config.SampleConfig;
 import io.latentlab.lab.SamplingOptions.Option;
 import io.latentlab.run.DataSource;
 import io.latentlab.run.RunDirectory;
+import io.latentlab.run.SamplingRule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -120,9 +121,8 @@ public final class EvaluateTask {
         || request.nfes().stream().anyMatch(n -> n < 1))) {
       throw new UsageException("--table-samples must be in [2, " + holdout + "] and --nfes positive");
     }
-    ObjectNode python = pythonRequest(request, model.config().sample());
     PythonBridge bridge = PythonBridge.start(home);
-    checkNames(PythonConstants.of(bridge), python);
+    ObjectNode python = pythonRequest(request, model.config().sample(), bridge);
     DataSource data = model.data(bridge, home);
     JsonNode result = DenoiseTask.readTree(bridge.callForString("evaluate_run", model.checkpoint().toString(),
         data.location().toString(), holdout, home.resolve(".cache").toString(),
@@ -161,7 +161,7 @@ public final class EvaluateTask {
   }
 
   /** The request Python reads; its keys and their order are what evaluation files record. */
-  private static ObjectNode pythonRequest(Request request, SampleConfig recorded) {
+  private static ObjectNode pythonRequest(Request request, SampleConfig recorded, PythonBridge bridge) {
     SamplingOptions chosen = request.sampling();
     ObjectNode python = JSON.createObjectNode();
     python.put("sampler", chosen.sampler() != null ? chosen.sampler() : recorded.sampler());
@@ -169,14 +169,10 @@ public final class EvaluateTask {
     python.put("guidance_scale", chosen.guidance() != null ? chosen.guidance() : recorded.guidanceScale());
     python.put("spacing", chosen.spacing() != null ? chosen.spacing() : recorded.spacing());
     python.put("rho", recorded.rho());
-    // The run's η belongs to the run's sampler: another sampler takes its own default.
-    boolean sameSampler = chosen.sampler() == null || chosen.sampler().equals(recorded.sampler());
-    Double eta = chosen.eta() != null ? chosen.eta() : sameSampler ? recorded.eta() : null;
-    if (eta == null) {
-      python.putNull("eta");
-    } else {
-      python.put("eta", eta);
-    }
+    checkNames(PythonConstants.of(bridge), python);
+    // The run's η belongs to the run's sampler: Python's rule gives another sampler its own.
+    python.put("eta", SamplingRule.resolve(bridge, recorded, chosen.sampler(), null, chosen.eta(), null,
+        null).eta());
     python.put("num_samples", request.samples());
     python.put("seed", chosen.seed() != null ? chosen.seed() : DEFAULTS.seed());
     if (request.nfeTable()) {

@@ -1,5 +1,6 @@
 package io.latentlab.lab;
 
+import io.latentlab.config.SampleConfig;
 import java.util.Locale;
 import java.util.Set;
 
@@ -60,11 +61,11 @@ public record SamplingOptions(String sampler, Integer steps, Double eta, Long se
     if (steps != null && steps < 1) {
       throw new UsageException("--steps: must be >= 1, got " + steps);
     }
-    if (eta != null && !(eta >= 0 && eta <= 1)) {
-      throw new UsageException("--eta: must be in [0, 1], got " + eta);
+    if (eta != null && !(eta >= 0 && eta <= SampleConfig.MAX_ETA)) {
+      throw new UsageException("--eta: must be in [0, " + SampleConfig.MAX_ETA + "], got " + eta);
     }
-    if (guidance != null && !(guidance >= 0 && guidance <= 100)) {
-      throw new UsageException("--guidance: must be in [0, 100], got " + guidance);
+    if (guidance != null && !(guidance >= 0 && guidance <= SampleConfig.MAX_GUIDANCE)) {
+      throw new UsageException("--guidance: must be in [0, " + SampleConfig.MAX_GUIDANCE + "], got " + guidance);
     }
     if (sampler != null && sampler.isBlank()) {
       throw new UsageException("--sampler: give a sampler's name, e.g. ddim");

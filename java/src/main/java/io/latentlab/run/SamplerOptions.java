@@ -34,8 +34,8 @@ public record SamplerOptions(
     if (labels == null || labels.isEmpty()) {
       throw new IllegalArgumentException("labels: give one label per sample");
     }
-    if (eta != null && !(eta >= 0 && eta <= 1)) {
-      throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);
+    if (eta != null && !(eta >= 0 && eta <= SampleConfig.MAX_ETA)) {
+      throw new IllegalArgumentException("eta must be in [0, " + SampleConfig.MAX_ETA + "], got " + eta);
     }
     if (spacing == null || spacing.isBlank()) {
       throw new IllegalArgumentException("spacing: give a spacing name, e.g. karras");

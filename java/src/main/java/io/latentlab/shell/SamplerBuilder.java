@@ -5,6 +5,7 @@ import io.latentlab.config.ExperimentConfig;
 import io.latentlab.config.SampleConfig;
 import io.latentlab.run.RunDirectory;
 import io.latentlab.run.SamplerOptions;
+import io.latentlab.run.SamplingRule;
 import io.latentlab.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +32,8 @@ public final class SamplerBuilder {
   private double guidance;
   private long seed;
   private List<Integer> labels;
-  private Double eta;
+  private SampleConfig recorded;
+  private double eta;
   private boolean etaChosen;
   private String spacing;
   private double rho;
@@ -60,7 +62,7 @@ public final class SamplerBuilder {
     builder.guidance = sample.guidanceScale();
     builder.seed = config.seed();
     builder.labels = run.sampleLabels().isEmpty() ? List.of(0) : run.sampleLabels();
-    builder.eta = sample.eta();
+    builder.recorded = sample;
     builder.spacing = sample.spacing();
     builder.rho = sample.rho();
     return builder;
@@ -68,13 +70,7 @@ public final class SamplerBuilder {
 
   /** The sampler, by name as configs spell it ({@code ddim}, {@code euler}, {@code dpmpp_2m}, ...). */
   public SamplerBuilder sampler(String name) {
-    String recorded = this.sampler;
     this.sampler = lab.guard(() -> Objects.requireNonNull(name, "sampler: give a name, e.g. dpmpp_2m"));
-    if (!etaChosen && !name.equals(recorded)) {
-      // The run's η was resolved for its own sampler; another one gets its own default (as
-      // latentlab evaluate --sampler does), unless eta(...) chose one.
-      this.eta = null;
-    }
     return this;
   }
 
@@ -131,9 +127,16 @@ public final class SamplerBuilder {
     return this;
   }
 
-  /** The options as {@code SamplerSession} takes them. */
+  /**
+   * The options as {@code SamplerSession} takes them. Without {@link #eta(double)}, η is what
+   * Python's rule gives ({@link SamplingRule}: the run's own for the run's sampler, another
+   * sampler's own where it has one), as {@code latentlab evaluate --sampler} and sampling sweeps
+   * do.
+   */
   SamplerOptions options() {
-    return new SamplerOptions(sampler, steps, seed, labels, guidance, eta, spacing, rho);
+    Double chosen = etaChosen ? eta : Double.valueOf(SamplingRule.resolve(lab.bridge(), recorded,
+        sampler, null, null, null, null).eta());
+    return new SamplerOptions(sampler, steps, seed, labels, guidance, chosen, spacing, rho);
   }
 
   /**

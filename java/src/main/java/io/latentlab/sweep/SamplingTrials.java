@@ -2,12 +2,14 @@ package io.latentlab.sweep;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonConstants;
 import io.latentlab.config.ConfigException;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
 import io.latentlab.config.SampleConfig;
 import io.latentlab.run.RunDirectory;
+import io.latentlab.run.SamplingRule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -54,7 +56,8 @@ public final class SamplingTrials {
    * @throws ConfigException naming the override at fault
    */
   public static Map<String, Object> request(ConfigLoader loader, Path run, List<String> overrides,
-      SweepSpec.Evaluate evaluate, PythonConstants names) {
+      SweepSpec.Evaluate evaluate, PythonBridge bridge) {
+    PythonConstants names = PythonConstants.of(bridge);
     ExperimentConfig config = loader.load(run.resolve(RunDirectory.CONFIG), overrides);
     SampleConfig sample = config.sample();
     if (!names.samplers().contains(sample.sampler())) {
@@ -65,7 +68,8 @@ public final class SamplingTrials {
       throw new ConfigException("override 'sample.spacing=" + sample.spacing() + "': unknown spacing '"
           + sample.spacing() + "'; use one of " + String.join(", ", names.spacings()));
     }
-    return request(config, eta(sample, overrides, names), evaluate);
+    return request(config, eta(loader.load(run.resolve(RunDirectory.CONFIG)).sample(), sample,
+        overrides, bridge), evaluate);
   }
 
   /**
@@ -104,19 +108,20 @@ public final class SamplingTrials {
   }
 
   /**
-   * The η a trial samples with. The run's config holds the η its own sampler resolved to (the
-   * reference model's dpmpp_2m wrote 0.0), so a trial that overrides {@code sample.sampler}
-   * with one that has an η, and does not set {@code sample.eta}, gets that sampler's own
-   * default: euler_ancestral, ddpm and the SDE samplers then sample with noise, as their
-   * names say, instead of at their deterministic limit.
+   * The η a trial samples with, by Python's rule ({@link SamplingRule}): the run's config holds
+   * the η its own sampler resolved to (the reference model's dpmpp_2m wrote 0.0), so a trial
+   * that overrides {@code sample.sampler} with another one that has an η, and does not set
+   * {@code sample.eta}, gets that sampler's own: euler_ancestral, ddpm and the SDE samplers then
+   * sample with noise, as their names say, instead of at their deterministic limit.
+   *
+   * @param recorded the run's own sample section
+   * @param overridden the same with the trial's overrides applied
    */
-  static Double eta(SampleConfig sample, List<String> overrides, PythonConstants names) {
-    boolean samplerChanged = overrides.stream().anyMatch(o -> o.startsWith("sample.sampler="));
+  static Double eta(SampleConfig recorded, SampleConfig overridden, List<String> overrides, PythonBridge bridge) {
+    boolean samplerSet = overrides.stream().anyMatch(o -> o.startsWith("sample.sampler="));
     boolean etaSet = overrides.stream().anyMatch(o -> o.startsWith("sample.eta="));
-    if (samplerChanged && !etaSet && names.defaultEtas().containsKey(sample.sampler())) {
-      return names.defaultEtas().get(sample.sampler());
-    }
-    return sample.eta();
+    return SamplingRule.resolve(bridge, recorded, samplerSet ? overridden.sampler() : null, null,
+        etaSet ? overridden.eta() : null, null, null).eta();
   }
 
   /** The trial id: SHA-256 of the run's trial id and the canonical request, 12 hex digits. */

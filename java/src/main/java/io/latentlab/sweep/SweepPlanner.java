@@ -165,7 +165,7 @@ public final class SweepPlanner {
       List<String> overrides = overrides(axes);
       Map<String, Object> request;
       try {
-        request = SamplingTrials.request(loader, run, overrides, spec.evaluate(), names);
+        request = SamplingTrials.request(loader, run, overrides, spec.evaluate(), bridge);
       } catch (ConfigException e) {
         throw located(spec, axes, e);
       }

@@ -135,7 +135,7 @@ class LabTest {
     String id = run.getFileName().toString();
     assertEquals(0.0, lab.sampler(id).options().eta());
     assertEquals(0.0, lab.sampler(id).sampler("ddim").options().eta());
-    assertEquals(null, lab.sampler(id).sampler("euler_ancestral").options().eta(), "Python's default for it");
+    assertEquals(1.0, lab.sampler(id).sampler("euler_ancestral").options().eta(), "its own, by Python's rule");
     assertEquals(0.3, lab.sampler(id).eta(0.3).sampler("euler_ancestral").options().eta());
   }
 

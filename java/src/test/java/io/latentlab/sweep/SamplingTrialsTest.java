@@ -2,38 +2,42 @@ package io.latentlab.sweep;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.latentlab.bridge.PythonConstants;
+import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.SampleConfig;
+import io.latentlab.testing.TestProject;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The η of a sampling trial over a run whose config resolved η for its own sampler. */
+/**
+ * The η of a sampling trial over a run whose config resolved η for its own sampler, decided by
+ * Python's rule (the real one, through the JVM's bridge).
+ */
 class SamplingTrialsTest {
-  /** The default η of the samplers that have one, as Python's samplers.default_eta gives them. */
-  private static final PythonConstants NAMES = new PythonConstants(
-      List.of("ddim", "euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde"), List.of("karras"), "karras",
-      7.0, List.of("linear"), List.of("uniform"), "ext", "ext-bf16", List.of("float32"), List.of("float32"),
-      "float32", Map.of("ddim", 0.0, "euler_ancestral", 1.0, "dpmpp_2m_sde", 1.0));
+  private final PythonBridge bridge = PythonBridge.start(TestProject.home());
 
-  /** The sample section as the run recorded it, with the sweep's sampler override applied. */
+  /** A sample section as a run recorded it. */
   private static SampleConfig sample(String sampler, double eta) {
     return new SampleConfig(sampler, 20, eta, 64, 3.0, "karras", 7.0);
   }
 
+  private double eta(SampleConfig recorded, SampleConfig overridden, String... overrides) {
+    return SamplingTrials.eta(recorded, overridden, List.of(overrides), bridge);
+  }
+
   @Test
-  void eta_aSamplerOverriddenWithoutEta_getsItsOwnDefault() {
-    assertEquals(1.0, SamplingTrials.eta(sample("euler_ancestral", 0.0),
-        List.of("sample.sampler=\"euler_ancestral\"", "sample.steps=20"), NAMES));
-    assertEquals(0.0, SamplingTrials.eta(sample("ddim", 0.0), List.of("sample.sampler=\"ddim\""), NAMES));
+  void eta_aSamplerWithAnEtaOverriddenWithoutEta_getsItsOwnDefault() {
+    assertEquals(1.0, eta(sample("dpmpp_2m", 0.0), sample("euler_ancestral", 0.0),
+        "sample.sampler=\"euler_ancestral\"", "sample.steps=20"));
+    assertEquals(0.0, eta(sample("ddpm", 1.0), sample("ddim", 1.0), "sample.sampler=\"ddim\""));
   }
 
   @Test
   void eta_setByTheSweep_orASamplerWithoutEta_orNoSamplerOverride_isKept() {
-    assertEquals(0.3, SamplingTrials.eta(sample("euler_ancestral", 0.3),
-        List.of("sample.sampler=\"euler_ancestral\"", "sample.eta=0.3"), NAMES));
-    assertEquals(0.0, SamplingTrials.eta(sample("euler", 0.0), List.of("sample.sampler=\"euler\""), NAMES));
-    assertEquals(0.5, SamplingTrials.eta(sample("dpmpp_2m_sde", 0.5), List.of("sample.steps=10"), NAMES),
+    assertEquals(0.3, eta(sample("dpmpp_2m", 0.0), sample("euler_ancestral", 0.3),
+        "sample.sampler=\"euler_ancestral\"", "sample.eta=0.3"));
+    assertEquals(1.0, eta(sample("ddpm", 1.0), sample("euler", 1.0), "sample.sampler=\"euler\""),
+        "η changes nothing for euler: the request (and the trial id) keep the run's");
+    assertEquals(0.5, eta(sample("dpmpp_2m_sde", 0.5), sample("dpmpp_2m_sde", 0.5), "sample.steps=10"),
         "the run's own sampler keeps the run's η");
   }
 }

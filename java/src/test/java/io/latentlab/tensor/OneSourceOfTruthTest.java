@@ -37,6 +37,13 @@ class OneSourceOfTruthTest {
   }
 
   @Test
+  void samplingRanges_agree() {
+    // Java checks a config's and an option's η and guidance before Python starts.
+    assertEquals(java.util.List.of(0.0, SampleConfig.MAX_ETA), python.etaRange());
+    assertEquals(java.util.List.of(0.0, SampleConfig.MAX_GUIDANCE), python.guidanceRange());
+  }
+
+  @Test
   void lossWeightings_agree() {
     assertEquals(python.lossWeightings(), TrainConfig.UnetTraining.LOSS_WEIGHTINGS);
   }

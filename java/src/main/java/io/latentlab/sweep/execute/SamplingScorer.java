@@ -56,7 +56,7 @@ final class SamplingScorer {
       SweepPlan.PlannedTrial trial, ProgressListener progress) {
     Path run = plan.runDirectory();
     return score(bridge, home, run, trial.trial(), loader -> SamplingTrials.request(loader, run,
-        trial.overrides(), plan.spec().evaluate(), PythonConstants.of(bridge)), progress);
+        trial.overrides(), plan.spec().evaluate(), bridge), progress);
   }
 
   /**
