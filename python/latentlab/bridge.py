@@ -356,7 +356,7 @@ def repl_evaluate(source: str) -> str:
     ``jnp`` and ``np``.
 
     This is the one place where text from Java runs as code, on purpose: it is what the user
-    typed into their own REPL. Configs and files are never evaluated (DESIGN.md, Safety).
+    typed into their own REPL. Configs and files are never evaluated (docs/architecture.md; the design notes' Safety rules).
     """
     global _repl_namespace
     if _repl_namespace is None:
