@@ -72,10 +72,26 @@ public final class LocalSlurm implements AutoCloseable {
    *     (the message holds the end of its log)
    */
   public static LocalSlurm start() {
+    LocalSlurm slurm = startIfInstalled();
+    if (slurm == null) {
+      Assumptions.abort(INSTALL);
+    }
+    return slurm;
+  }
+
+  /**
+   * For a test class's {@code @BeforeAll}: {@link #start()}, or null where Slurm is missing and
+   * not required. Each test then calls {@link #assumeRunning} in {@code @BeforeEach}, so every
+   * test is reported skipped by name (an abort in {@code @BeforeAll} reports the class as
+   * running no test, which reads as nothing to skip).
+   *
+   * @throws IllegalStateException Slurm is missing and required, or a daemon did not start
+   */
+  public static LocalSlurm startIfInstalled() {
     if (executable("sbatch") == null) {
       String required = System.getenv(REQUIRE);
       if (required == null || required.isEmpty()) {
-        Assumptions.abort(INSTALL);
+        return null;
       }
       throw new IllegalStateException(INSTALL);
     }
@@ -94,6 +110,11 @@ public final class LocalSlurm implements AutoCloseable {
       slurm.close();
       throw e;
     }
+  }
+
+  /** Skips the calling test, with {@link #INSTALL} as the reason, unless {@code slurm} runs. */
+  public static void assumeRunning(LocalSlurm slurm) {
+    Assumptions.assumeTrue(slurm != null, INSTALL);
   }
 
   /** The cluster's folder (configuration, state, spool, logs). */

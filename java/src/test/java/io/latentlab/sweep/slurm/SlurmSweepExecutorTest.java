@@ -28,6 +28,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +49,17 @@ class SlurmSweepExecutorTest {
 
   @BeforeAll
   static void startCluster() {
-    slurm = LocalSlurm.start();
+    slurm = LocalSlurm.startIfInstalled();
+  }
+
+  /** Tests tagged so need no cluster (they check what happens without one). */
+  private static final String NO_CLUSTER = "no-cluster";
+
+  @BeforeEach
+  void needsSlurm(TestInfo test) {
+    if (!test.getTags().contains(NO_CLUSTER)) {
+      LocalSlurm.assumeRunning(slurm);
+    }
   }
 
   @AfterAll
@@ -215,6 +227,7 @@ class SlurmSweepExecutorTest {
   }
 
   @Test
+  @Tag(NO_CLUSTER)
   void execute_slurmMissing_oneLineSayingHowToInstall() {
     SweepPlan plan = plan(1, slurmSettings(null, null, 0));
     SweepExecutor executor = SlurmExecutors.builder(temp).environment(Map.of("PATH", "/nonexistent"))
