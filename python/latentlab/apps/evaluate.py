@@ -220,10 +220,10 @@ def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str,
     if not Path(data_path).exists():
         raise ValueError(f"data: nothing at {data_path}; run ./latentlab setup, or fix data.path")
     evaluator = evaluators.get(checkpoint_dir, data_path, holdout, cache_dir, progress, load_model)
-    progress("sample", 0, 1, math.nan)
+    progress("score", 0, 1, math.nan)
     score, images = evaluator.score_and_images(
         num_samples=request["num_samples"], **{k: request[k] for k in SCORE_OPTIONS})
-    progress("sample", 1, 1, score["fid"])
+    progress("score", 1, 1, score["fid"])
     return score, images[:max(1, min(preview, len(images)))]
 
 

@@ -2,37 +2,75 @@ package io.latentlab.lab;
 
 import io.latentlab.bridge.ProgressListener;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
- * One terminal progress bar per stage (vae, unet, sample, classifier, evaluate), fed from Python.
+ * Progress of Python's stages (vae, unet, sample, score, classifier, evaluate, denoise, anomaly),
+ * shown as it suits where it goes:
+ * <ul>
+ *   <li>a terminal: one bar per stage, redrawn in place (the CLI's default);
+ *   <li>a stream given to {@link #printingTo} (JShell): one bar per stage, redrawn with a
+ *       carriage return, 80 columns;
+ *   <li>a log (the process has no console: output redirected to a file, a sweep worker, a Slurm
+ *       task, a notebook kernel): plain lines, one when a stage starts, then at most one every
+ *       {@link #LOG_INTERVAL} and one when it ends, never two stages interleaved.
+ * </ul>
  * Python reports step 0 of a stage before its first jitted call; until step 1 arrives the bar
  * says {@code compiling...}, and its clock restarts then, so rates and ETAs measure steps, not
- * XLA's compilation. Used by both skins, the command line and the JShell facade.
- * Close it when the work ends.
+ * XLA's compilation. Every bar names what it counts and the value it shows (a loss, an FID, an
+ * AUROC). Used by both skins, the command line and the JShell facade. Close it when the work
+ * ends.
  */
 public final class ProgressBars implements ProgressListener, AutoCloseable {
   /** Columns of a bar printed to a stream: JShell cannot tell the terminal's width. */
   private static final int JSHELL_WIDTH = 80;
+  /** The most often a log gets a line about one stage. */
+  static final Duration LOG_INTERVAL = Duration.ofSeconds(10);
+
+  /**
+   * What a stage counts and the name of the value it reports, one row per stage Python reports.
+   *
+   * @param label what the bar counts
+   * @param value the name of the value that comes with an update, or null when none does
+   */
+  record Stage(String label, String value) {}
+
+  static final Map<String, Stage> STAGES = Map.of(
+      "vae", new Stage("train VAE (steps)", "loss"),
+      "unet", new Stage("train U-Net (steps)", "loss"),
+      "sample", new Stage("sample (steps)", null),
+      "score", new Stage("sample and score", "FID"),
+      "classifier", new Stage("train digit classifier (steps)", "loss"),
+      "evaluate", new Stage("evaluate (cells)", "FID"),
+      "denoise", new Stage("denoise (batches)", null),
+      "anomaly", new Stage("anomaly scores (scores)", "AUROC"));
+
+  private final PrintStream stream;
+  private final boolean log;
   private ProgressBar bar;
   private String stage;
   private boolean compiling;
-  private final PrintStream stream;
+  private long logged;
+  private long compiledAt;
 
   /**
-   * Bars on the process's own stderr (file descriptor 2), redrawn in place where the terminal
-   * can move its cursor: the CLI's. No bar shows until the first progress report arrives.
+   * The CLI's progress: bars on the process's own stderr (file descriptor 2) where it has a
+   * console, plain log lines on {@code System.err} where it has none. Nothing shows until the
+   * first progress report arrives.
    */
   public ProgressBars() {
-    this.stream = null;
+    this(null, System.console() == null);
   }
 
-  private ProgressBars(PrintStream stream) {
+  private ProgressBars(PrintStream stream, boolean log) {
     this.stream = stream;
+    this.log = log;
   }
 
   /**
@@ -41,16 +79,30 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
    * reach the user's terminal (the default bars print there), while {@code System.err} does.
    */
   public static ProgressBars printingTo(PrintStream stream) {
-    return new ProgressBars(java.util.Objects.requireNonNull(stream, "stream"));
+    return new ProgressBars(java.util.Objects.requireNonNull(stream, "stream"), false);
+  }
+
+  /** Plain log lines to {@code stream}, whatever the process's console. */
+  static ProgressBars loggingTo(PrintStream stream) {
+    return new ProgressBars(java.util.Objects.requireNonNull(stream, "stream"), true);
+  }
+
+  /** The row of a stage; one Python reports that is not in the table shows under its own name. */
+  static Stage stage(String name) {
+    return STAGES.getOrDefault(name, new Stage(name, "value"));
   }
 
   @Override
-  public void update(String newStage, long step, long total, double loss) {
+  public void update(String newStage, long step, long total, double value) {
+    if (log) {
+      logUpdate(newStage, step, total, value);
+      return;
+    }
     if (!newStage.equals(stage)) {
       close();
       stage = newStage;
       ProgressBarBuilder builder = new ProgressBarBuilder()
-          .setTaskName(label(newStage))
+          .setTaskName(stage(newStage).label())
           .setInitialMax(total)
           .setStyle(ProgressBarStyle.ASCII)
           .setUpdateIntervalMillis(500);
@@ -69,31 +121,59 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
       bar.setExtraMessage("");
     }
     bar.stepTo(step);
-    if (!Double.isNaN(loss)) {
-      // The value a stage reports: a training loss, or the FID of the last evaluated cell.
-      String name = switch (stage) {
-        case "evaluate" -> "FID";
-        case "anomaly" -> "AUROC";
-        default -> "loss";
-      };
-      bar.setExtraMessage(String.format(Locale.ROOT, "%s %.4f", name, loss));
+    String shown = valueText(newStage, value);
+    if (shown != null) {
+      bar.setExtraMessage(shown);
     }
     if (step >= total) {
       close();
     }
   }
 
-  private static String label(String stage) {
-    return switch (stage) {
-      case "vae" -> "train VAE ";
-      case "unet" -> "train U-Net";
-      case "sample" -> "sample    ";
-      case "classifier" -> "train classifier";
-      case "evaluate" -> "evaluate  ";
-      case "denoise" -> "denoise   ";
-      case "anomaly" -> "anomaly scores";
-      default -> stage;
-    };
+  /** E.g. {@code loss 0.1234}, or null when the update carries no value. */
+  private static String valueText(String stageName, double value) {
+    String name = stage(stageName).value();
+    return name == null || Double.isNaN(value) ? null : String.format(Locale.ROOT, "%s %.4f", name, value);
+  }
+
+  private void logUpdate(String newStage, long step, long total, double value) {
+    long now = System.nanoTime();
+    boolean starts = !newStage.equals(stage);
+    if (starts) {
+      stage = newStage;
+      compiledAt = now;
+    }
+    if (step == 0) {
+      compiling = true;
+    } else if (compiling) {
+      compiling = false;
+      compiledAt = now; // rates from the first compiled step on
+    }
+    boolean ends = step >= total;
+    if (!starts && !ends && now - logged < LOG_INTERVAL.toNanos()) {
+      return;
+    }
+    logged = now;
+    StringBuilder line = new StringBuilder(stage(newStage).label()).append(": ")
+        .append(step).append('/').append(total);
+    if (total > 0) {
+      line.append(String.format(Locale.ROOT, " (%d%%)", 100 * step / total));
+    }
+    String shown = valueText(newStage, value);
+    if (shown != null) {
+      line.append(", ").append(shown);
+    }
+    if (step == 0) {
+      line.append(", compiling...");
+    } else {
+      line.append(String.format(Locale.ROOT, ", %.1f s", (now - compiledAt) / 1e9));
+    }
+    PrintStream out = stream != null ? stream : System.err;
+    out.println(line);
+    out.flush();
+    if (ends) {
+      stage = null;
+    }
   }
 
   /** Closes the current bar; the next update starts a new one, whatever its stage. */
