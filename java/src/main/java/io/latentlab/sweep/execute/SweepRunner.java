@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -21,11 +22,15 @@ import java.util.stream.Stream;
 /**
  * Plans, resumes and runs sweeps under one runs root: the sweep directory is found from the
  * plan's hash, trials that completed (here or anywhere else: a training trial is a run) are
- * skipped, failed ones are retried only when asked, and the report is refreshed as trials end.
+ * skipped, failed ones are retried only when asked, and the report is refreshed as trials end
+ * (at most every 30 s) and when the sweep ends.
  *
  * <p>Use from one thread.
  */
 public final class SweepRunner {
+  /** The most often the report is redrawn while a sweep's trials end. */
+  static final Duration REPORT_INTERVAL = Duration.ofSeconds(30);
+
   private final Path home;
   private final Path runsRoot;
   private final PythonBridge bridge;
@@ -106,6 +111,8 @@ public final class SweepRunner {
       }
     }
     SweepExecutor.SweepProgress reporting = new SweepExecutor.SweepProgress() {
+      private long lastRefresh = System.nanoTime();
+
       @Override
       public void started(SweepPlan.PlannedTrial trial) {
         progress.started(trial);
@@ -114,7 +121,12 @@ public final class SweepRunner {
       @Override
       public void ended(SweepPlan.PlannedTrial trial, TrialState state) {
         progress.ended(trial, state);
-        refreshQuietly(plan, directory);
+        // Drawn again at most every REPORT_INTERVAL while trials end (it reads every state file
+        // and redraws every chart: a sweep of quick cells spent seconds on it), and at the end.
+        if (System.nanoTime() - lastRefresh >= REPORT_INTERVAL.toNanos()) {
+          refreshQuietly(plan, directory);
+          lastRefresh = System.nanoTime();
+        }
       }
 
       @Override
