@@ -71,14 +71,25 @@ def test_session_refuses_a_step_past_the_end_and_wrong_latents(model):
         session.step()
 
 
-def test_intervention_changes_the_result(model):
+def test_intervention_changes_the_result_and_only_the_change_does(model):
     untouched = sampling.sample(model, **ARGS)
-    session = sampling.SamplingSession(model, **ARGS)
-    session.step()
-    session.set_latents(session.state.x * 0.5)
-    while not session.done:
+
+    def intervened(factor):
+        session = sampling.SamplingSession(model, **ARGS)
         session.step()
-    assert not jnp.array_equal(session.state.x, untouched)
+        session.set_latents(session.state.x * factor)
+        while not session.done:
+            session.step()
+        return session.state.x
+
+    halved = intervened(0.5)
+    # Setting the latents to what they are changes nothing, bit for bit: the difference below
+    # comes from the change, not from set_latents itself.
+    assert jnp.array_equal(intervened(1.0), untouched)
+    assert jnp.array_equal(intervened(0.5), halved)  # the same intervention, the same result
+    difference = float(jnp.max(jnp.abs(halved - untouched)))
+    scale = float(jnp.max(jnp.abs(untouched)))
+    assert difference > 1e-3 * scale, (difference, scale)
 
 
 @pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "euler_ancestral"])

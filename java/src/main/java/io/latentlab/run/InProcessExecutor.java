@@ -118,7 +118,7 @@ final class InProcessExecutor implements TrialExecutor {
   }
 
   private static boolean isComplete(Trial trial) {
-    return Files.isRegularFile(trial.directory().resolve(RunDirectory.RESULT));
+    return RunDirectory.isCompleted(trial.directory());
   }
 
   private static RunResult completed(Trial trial) {

@@ -45,7 +45,7 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
    */
   public static Reproduction of(Path home, PythonBridge bridge, Path run, ProgressListener progress) {
     Path original = run.toAbsolutePath().normalize();
-    if (!Files.isRegularFile(original.resolve(RunDirectory.RESULT))) {
+    if (!RunDirectory.isCompleted(original)) {
       throw new IllegalArgumentException(original + " did not complete (no result.json); nothing to reproduce");
     }
     Path runsRoot = original.getParent().getParent();

@@ -153,8 +153,7 @@ public final class SweepPlanner {
     } catch (IllegalArgumentException e) {
       throw new ConfigException(where(spec, "run") + ": run: " + e.getMessage());
     }
-    if (!Files.isRegularFile(run.resolve(RunDirectory.RESULT))
-        || !Files.isRegularFile(run.resolve(RunDirectory.CHECKPOINT).resolve("checkpoint.json"))) {
+    if (!RunDirectory.isCompleted(run) || !RunDirectory.hasTrainedWeights(run)) {
       throw new ConfigException(where(spec, "run") + ": run: " + run
           + " is not a completed run with a checkpoint; run it to completion first");
     }
@@ -187,7 +186,7 @@ public final class SweepPlanner {
       List<Path> completed;
       try (var runs = Files.list(experiment)) {
         completed = runs.filter(p -> p.getFileName().toString().matches("[0-9a-f]{12}"))
-            .filter(p -> Files.isRegularFile(p.resolve(RunDirectory.RESULT))).sorted().toList();
+            .filter(RunDirectory::isCompleted).sorted().toList();
       } catch (java.io.IOException e) {
         throw new java.io.UncheckedIOException("cannot list " + experiment, e);
       }
