@@ -78,8 +78,8 @@ public final class Main implements Runnable {
 
   /** Prints a usage error in one line, the message and where help is, and returns its exit code. */
   private static int usageError(CommandLine command, String message) {
-    command.getErr().println(message + " (see: latentlab "
-        + command.getCommandSpec().qualifiedName(" ").replaceFirst("^latentlab ?", "") + " --help)");
+    String sub = command.getCommandSpec().qualifiedName(" ").replaceFirst("^latentlab ?", "");
+    command.getErr().println(message + " (see: latentlab " + (sub.isEmpty() ? "" : sub + " ") + "--help)");
     return EXIT_USAGE;
   }
 
