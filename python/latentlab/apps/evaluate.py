@@ -87,6 +87,9 @@ class Evaluator:
         predicted = self.classifier.predict(images)
         fid = self._fid(images)
         floors = self.floors(num_samples)
+        # sampling (seconds) and scoring: the cell's whole work, which a sweep's overhead is
+        # measured against (bench/sweep.py)
+        work_seconds = time.perf_counter() - started
         return {
             "sampler": sampler, "steps": steps, "nfe": samplers.evaluations(sampler, steps),
             "spacing": spacing, "guidance_scale": guidance_scale, "num_samples": num_samples,
@@ -95,6 +98,7 @@ class Evaluator:
             "conditional_accuracy": float(np.mean(predicted == labels)),
             "classifier_heldout_accuracy": self.classifier.heldout_accuracy,
             "classifier_digest": self.classifier.digest, "seconds": seconds,
+            "work_seconds": work_seconds,
         }, images
 
 

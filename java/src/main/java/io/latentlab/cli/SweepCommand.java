@@ -179,30 +179,48 @@ final class SweepCommand implements Callable<Integer> {
     out.println(line.toString().stripTrailing());
   }
 
-  /** A bar for the sweep and one for the running trial. */
+  /**
+   * A bar for the sweep and one for the running trial; in a log (no console) a line per trial
+   * ended instead of the sweep's bar, between the trial's own lines, never inside one.
+   */
   private static final class SweepBars implements SweepExecutor.SweepProgress, AutoCloseable {
     private final ProgressBar sweep;
     private final ProgressBars trial = new ProgressBars();
+    private final long total;
+    private long done;
 
     /** Where lines about trials go (the command's error stream; the bars draw on stderr). */
     private final PrintWriter messages;
 
     SweepBars(int total, List<SweepRunner.Row> status, PrintWriter messages) {
       this.messages = messages;
-      sweep = new ProgressBarBuilder().setTaskName("sweep     ").setInitialMax(total)
+      this.total = total;
+      this.done = status.stream().filter(r -> r.state().equals(TrialState.COMPLETED)).count();
+      sweep = trial.logs() ? null : new ProgressBarBuilder().setTaskName("sweep     ").setInitialMax(total)
           .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).build();
-      sweep.stepTo(status.stream().filter(r -> r.state().equals(TrialState.COMPLETED)).count());
+      if (sweep != null) {
+        sweep.stepTo(done);
+      }
     }
 
     @Override
     public void started(SweepPlan.PlannedTrial planned) {
-      sweep.setExtraMessage("trial " + planned.trial() + " " + planned.axes());
+      if (sweep != null) {
+        sweep.setExtraMessage("trial " + planned.trial() + " " + planned.axes());
+      }
     }
 
     @Override
     public void ended(SweepPlan.PlannedTrial planned, TrialState state) {
       trial.close();
-      sweep.step();
+      done++;
+      if (sweep != null) {
+        sweep.step();
+      } else {
+        System.err.printf("sweep: %d/%d trials; trial %s %s %s%n", done, total, planned.trial(),
+            planned.axes(), state.state());
+        System.err.flush();
+      }
       if (state.state().equals(TrialState.FAILED)) {
         messages.printf("%ntrial %s failed: %s%n", planned.trial(), state.error());
         messages.flush();
@@ -230,7 +248,9 @@ final class SweepCommand implements Callable<Integer> {
     @Override
     public void close() {
       trial.close();
-      sweep.close();
+      if (sweep != null) {
+        sweep.close();
+      }
     }
   }
 

@@ -19,7 +19,8 @@ import me.tongfei.progressbar.ProgressBarStyle;
  *       carriage return, 80 columns;
  *   <li>a log (the process has no console: output redirected to a file, a sweep worker, a Slurm
  *       task, a notebook kernel): plain lines, one when a stage starts, then at most one every
- *       {@link #LOG_INTERVAL} and one when it ends, never two stages interleaved.
+ *       {@link #LOG_INTERVAL} and one when it ends (with the time since the stage began),
+ *       never two stages interleaved; a sweep's own progress is a line per trial between them.
  * </ul>
  * Python reports step 0 of a stage before its first jitted call; until step 1 arrives the bar
  * says {@code compiling...}, and its clock restarts then, so rates and ETAs measure steps, not
@@ -57,7 +58,7 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
   private String stage;
   private boolean compiling;
   private long logged;
-  private long compiledAt;
+  private long startedAt;
 
   /**
    * The CLI's progress: bars on the process's own stderr (file descriptor 2) where it has a
@@ -85,6 +86,11 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
   /** Plain log lines to {@code stream}, whatever the process's console. */
   static ProgressBars loggingTo(PrintStream stream) {
     return new ProgressBars(java.util.Objects.requireNonNull(stream, "stream"), true);
+  }
+
+  /** Whether this prints log lines (no console) rather than bars redrawn in place. */
+  public boolean logs() {
+    return log;
   }
 
   /** The row of a stage; one Python reports that is not in the table shows under its own name. */
@@ -141,13 +147,7 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
     boolean starts = !newStage.equals(stage);
     if (starts) {
       stage = newStage;
-      compiledAt = now;
-    }
-    if (step == 0) {
-      compiling = true;
-    } else if (compiling) {
-      compiling = false;
-      compiledAt = now; // rates from the first compiled step on
+      startedAt = now; // the time shown: since the stage began, compilation included
     }
     boolean ends = step >= total;
     if (!starts && !ends && now - logged < LOG_INTERVAL.toNanos()) {
@@ -166,7 +166,7 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
     if (step == 0) {
       line.append(", compiling...");
     } else {
-      line.append(String.format(Locale.ROOT, ", %.1f s", (now - compiledAt) / 1e9));
+      line.append(String.format(Locale.ROOT, ", %.1f s", (now - startedAt) / 1e9));
     }
     PrintStream out = stream != null ? stream : System.err;
     out.println(line);
