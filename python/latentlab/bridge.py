@@ -133,10 +133,19 @@ def constants() -> str:
 
 @register
 def data_source(config_json: str, home: str) -> str:
-    """Where the config's data is and what it holds, as JSON:
-    ``{"location": absolute path, "files": {path relative to home: sha256 hex}, "examples": n}``
-    (see :func:`latentlab.config.data_source`)."""
+    """What the config's data is, as JSON: ``location`` (absolute path), ``files`` (the
+    bundled sets' files relative to home → SHA-256 hex), ``examples``, ``fingerprint``,
+    ``classes`` (names), ``counts`` (per class name), ``shape`` [H, W, C] and ``skipped`` (how
+    many files or rows data.on_error: skip left out) (see :func:`latentlab.config.data_source`)."""
     return json.dumps(config_lib.data_source(_parse(config_json, "the config"), home)._asdict(),
+                      sort_keys=True)
+
+
+@register
+def data_summary(config_json: str, home: str, out_dir: str) -> str:
+    """:func:`data_source`'s JSON plus ``grids``: paths of PNG grids of preprocessed training
+    images, one per class (one for unlabelled data), written in ``out_dir``."""
+    return json.dumps(config_lib.data_summary(_parse(config_json, "the config"), home, out_dir),
                       sort_keys=True)
 
 

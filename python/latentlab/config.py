@@ -1,17 +1,17 @@
 """What Java asks Python about configs: the boundary side of :mod:`latentlab.experiment`.
 
-:func:`resolve` and :func:`data_source` are the library's (:mod:`latentlab.experiment`),
+:func:`resolve`, :func:`data_source` and :func:`data_summary` are the library's (:mod:`latentlab.experiment`),
 named here so :mod:`latentlab.bridge` has one module for config questions;
 :func:`constants` gathers the names and defaults Java keeps copies of, each read from the
 library module that owns it.
 """
 
 from latentlab import execution, sampling, tensors
-from latentlab.data import mnist
+from latentlab.data import emoji, files, folder, mnist, preprocess, sources
 from latentlab.diffusion import losses, parameterization, samplers, schedules
-from latentlab.experiment import check_training_examples, data_source, resolve
+from latentlab.experiment import check_training_examples, data_source, data_summary, resolve
 
-__all__ = ["check_training_examples", "constants", "data_source", "resolve"]
+__all__ = ["check_training_examples", "constants", "data_source", "data_summary", "resolve"]
 
 
 def constants() -> dict:
@@ -33,7 +33,13 @@ def constants() -> dict:
         "dtypes": list(tensors.DTYPES),
         "precisions": list(execution.PRECISIONS),
         "default_precision": execution.DEFAULT_PRECISION,
-        "datasets": list(mnist.DATASETS),
+        "datasets": list(sources.DATASETS),
         "mnist": {"package": mnist.NPM_PACKAGE, "tarball_sha256": mnist.TARBALL_SHA256,
                   "cache_file": mnist.CACHE_FILE},
+        "emoji": {"package": emoji.NPM_PACKAGE, "tarball_sha256": emoji.TARBALL_SHA256,
+                  "cache_file": emoji.CACHE_FILE},
+        "resize_modes": list(preprocess.RESIZE_MODES),
+        "on_error": list(files.ON_ERROR),
+        "fingerprints": list(files.FINGERPRINTS),
+        "labels": list(folder.LABELS),
     }

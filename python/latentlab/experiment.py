@@ -12,7 +12,7 @@ import copy
 import os
 
 from latentlab import execution, sampling
-from latentlab.data import mnist
+from latentlab.data import mnist, sources
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
@@ -78,21 +78,35 @@ def _check_choice(config: dict, path: tuple[str, str], allowed: tuple[str, ...])
                          f"{', '.join(allowed)}")
 
 
-def data_source(config: dict, home: str | os.PathLike) -> mnist.DataSource:
-    """The data a config reads (:func:`latentlab.data.mnist.source`), checked to leave each
-    training stage at least one batch after the held-out split.
+def data_source(config: dict, home: str | os.PathLike) -> sources.DataInfo:
+    """What the config's data is (:func:`latentlab.data.sources.open_source`), checked to
+    leave each training stage at least one batch after the held-out split.
 
     Raises:
-      ValueError: one line naming the key and the fix.
+      ValueError: one line naming the key or file and the fix.
     """
+    return sources.describe(_open_checked(config, home))
+
+
+def data_summary(config: dict, home: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
+    """:func:`data_source`'s report plus ``grids``: the paths of PNG grids of preprocessed
+    training images, one per class (or one for unlabelled data), written in ``out_dir``."""
     section = config.get("data") or {}
-    data = mnist.source(section, home)
-    examples = data.examples - section.get("holdout", 0)
+    source = _open_checked(config, home)
+    grids = sources.write_class_grids(source, section.get("holdout", 0), out_dir,
+                                      section.get("classes"))
+    return {**sources.describe(source)._asdict(), "grids": grids}
+
+
+def _open_checked(config: dict, home: str | os.PathLike):
+    section = config.get("data") or {}
+    source = sources.open_source(section, home)
+    holdout = section.get("holdout", 0)
+    examples = len(source) - holdout
     if section.get("classes") is not None:
-        train, _ = mnist.split(mnist.load(data.location), section.get("holdout", 0))
-        examples = len(mnist.select_classes(train, section["classes"]).labels)
+        examples = len(sources.training_indices(source, holdout, section["classes"]))
     check_training_examples(config, examples)
-    return data
+    return source
 
 
 def check_training_examples(config: dict, examples: int) -> None:
