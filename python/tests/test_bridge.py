@@ -1,5 +1,6 @@
 """latentlab.bridge: dispatch, the product's entry points and what they check before working."""
 
+import hashlib
 import importlib
 import json
 
@@ -82,8 +83,13 @@ def _data_source(home, data, train=None):
 def test_data_source_of_the_bundled_digits(digits_file):
     home = digits_file.parents[1]
     source = _data_source(home, {"dataset": "mnist-bundled", "holdout": 1000})
-    assert source == {"location": str(digits_file), "examples": 10_000,
-                      "files": {".cache/mnist-digits.npz": mnist.sha256_of(digits_file)}}
+    files = {".cache/mnist-digits.npz": mnist.sha256_of(digits_file)}
+    assert source == {
+        "location": str(digits_file), "examples": 10_000, "files": files,
+        "fingerprint": hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
+        "classes": [str(d) for d in range(10)], "shape": [32, 32, 1], "skipped": 0,
+        "counts": {str(d): n for d, n in enumerate([1001, 1127, 991, 1032, 980, 863, 1014,
+                                                     1070, 944, 978])}}
 
 
 def test_data_source_of_an_idx_folder(tmp_path):

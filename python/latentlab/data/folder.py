@@ -80,10 +80,10 @@ class ImageFolderSource(files_lib.LazySource):
                          files_lib.fingerprint(fingerprinted, root, fingerprint_mode),
                          skipped, str(root))
         self.root = root
-        self.files = kept  # the image of example i
+        self.paths = kept  # the image file of example i
 
     def _image_data(self, index: int) -> tuple[Path, str]:
-        return self.files[index], str(self.files[index])
+        return self.paths[index], str(self.paths[index])
 
 
 def _read_metadata(root: Path) -> dict[str, str]:

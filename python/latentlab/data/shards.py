@@ -74,6 +74,12 @@ def index_shard(path: Path) -> dict:
                                 f"({e}); write the shard again")
                 break
             if member is None:
+                # tarfile reads a cut-off header as the end; a whole shard ends with two zero
+                # blocks (every tar writer puts them there).
+                archive.fileobj.seek(archive.offset)
+                if archive.fileobj.read(2 * tarfile.BLOCKSIZE) != bytes(2 * tarfile.BLOCKSIZE):
+                    problems.append(f"{path}: truncated after {len(samples)} samples (no "
+                                    "end-of-archive blocks); write the shard again")
                 break
             reason = _unsafe(member)
             if reason:
