@@ -269,13 +269,14 @@ def test_parquet_column_mistakes_name_the_file_and_its_columns(tmp_path):
 
 def test_shard_mistakes_name_the_shard(tmp_path):
     good = _png(np.zeros((4, 4, 3), np.uint8))
-    for name, member in [("absolute", "/etc/000.png"), ("dotdot", "../000.png")]:
+    for name, member, match in [("absolute", "/etc/000.png", "has an absolute path"),
+                                ("dotdot", "../000.png", r"has '\.\.' in its path")]:
         shard = tmp_path / f"{name}.tar"
         with tarfile.open(shard, "w") as archive:
             _add(archive, "001.png", good)
             _add(archive, member, good)
         message = _one_line_error(_section("webdataset", shard), tmp_path,
-                                  "absolute path|'..'")
+                                  f"member '{member}' {match}; remove it")
         assert message.startswith(str(shard))
         skipping = sources.open_source(_section("webdataset", shard, on_error="skip"), tmp_path)
         assert len(skipping) == 1 and skipping.skipped == [str(shard)]
@@ -366,3 +367,14 @@ def test_emoji_source():
     first = source[0]
     assert first.caption == "grinning face" and source.classes[first.label] == "Smileys & Emotion"
     assert (first.image[0, 0] == 255).all()  # transparent corner composited on white
+
+
+def test_parquet_bad_row_is_named_or_skipped(tmp_path):
+    path = tmp_path / "data.parquet"
+    good = _png(np.zeros((4, 4, 3), np.uint8))
+    pq.write_table(pa.table({"image": [good, b"\x89PNG broken", good]}), path)
+    message = _one_line_error(_section("parquet", path), tmp_path, "not an image Pillow can read")
+    assert message.startswith(f"{path} row 1: ")
+    skipping = sources.open_source(_section("parquet", path, on_error="skip"), tmp_path)
+    assert skipping.skipped == [f"{path} row 1"] and len(skipping) == 2
+    assert skipping.classes == () and skipping[1].label == NO_LABEL
