@@ -249,6 +249,8 @@ def test_folder_mistakes_name_the_path(tmp_path):
     _one_line_error({"dataset": "image-folder"}, tmp_path, r"^data.path: image-folder needs")
     _one_line_error({"dataset": "parquet", "path": "missing/*.parquet"}, tmp_path,
                     r"^data.path: nothing matches .*missing/\*.parquet")
+    _one_line_error({"dataset": "webdataset", "path": "shards/train-{0..1}.tar"}, tmp_path,
+                    r"^data.path: .*shards/train-0.tar \(from .*\) is not there")
 
 
 def test_parquet_column_mistakes_name_the_file_and_its_columns(tmp_path):
@@ -378,3 +380,11 @@ def test_parquet_bad_row_is_named_or_skipped(tmp_path):
     skipping = sources.open_source(_section("parquet", path, on_error="skip"), tmp_path)
     assert skipping.skipped == [f"{path} row 1"] and len(skipping) == 2
     assert skipping.classes == () and skipping[1].label == NO_LABEL
+
+
+def test_emoji_tarball_with_another_checksum_is_refused(tmp_path):
+    tarball = tmp_path / emoji.TARBALL
+    tarball.write_bytes(b"not the package")
+    with pytest.raises(ValueError, match=r"SHA-256 is [0-9a-f]{64}, expected fb5fd131"):
+        emoji.convert_npm_tarball(tarball, tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
