@@ -110,6 +110,18 @@ def test_denoising_with_noise_scores_every_method_and_picks_parameters_on_calibr
     assert result["latent_sigmas"]["0.3"] > 0
 
 
+def test_denoise_run_scores_the_digits_without_their_zero_padding(model, digits_file):
+    result, _ = denoise.denoise_run(model, {"holdout": 1000}, str(digits_file.parents[1]),
+                                    {"noise_sigmas": [0.0], "steps": STEPS, "average": 1,
+                                     "calibration": BATCH, "heldout": BATCH, "picture_rows": 0})
+    clean = mnist.to_model_input(mnist.split(mnist.load(digits_file), 1000)[1].images[:BATCH])
+    vae = np.asarray(jax.jit(lambda p, x: reconstruct(model.vae, p, x))(model.vae_params, clean))
+    ours = next(r for r in result["rows"] if r["method"] == "ours")
+    assert ours["psnr_db"] == pytest.approx(
+        float(np.mean(psnr(clean[:, 2:30, 2:30, 0], vae[:, 2:30, 2:30, 0]))), abs=1e-4)
+    assert result["source"] == f"held-out digits ({BATCH})"
+
+
 @pytest.mark.parametrize("change, message", [
     ({"noise_sigmas": []}, "noise-sigma: need one or more"),
     ({"noise_sigmas": [1.5]}, "noise-sigma: need one or more"),

@@ -1,7 +1,7 @@
 """The scoring classifier, FID and the applications on colour images of another size and class
 count: a tiny RGB data set (16×16×3, 3 classes) held in an ArraySource and a tiny RGB model
-with random weights. Every sampling call uses batches of BATCH and STEPS steps, so each of the
-model's programs compiles once for the file."""
+with random weights. Every call on images uses batches of BATCH (the held-out split, the
+samples, the groups) and STEPS steps, so each program compiles once for the file."""
 
 import jax
 import jax.numpy as jnp
@@ -19,15 +19,18 @@ from latentlab.models import UNet, VAE
 from latentlab.train import loops
 from test_sampling import _jitter
 
-SIDE, CLASSES, HOLDOUT, BATCH, STEPS = 16, ("red", "green", "blue"), 24, 4, 2
+SIDE, CLASSES, EXAMPLES, BATCH, STEPS = 16, ("red", "green", "blue"), 40, 8, 2
+HOLDOUT = BATCH
 
 
 def _images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy squares whose colour is the class: uint8 [count, 16, 16, 3], labels [count]."""
+    """Noise tinted by the class's colour, with a bright square of it somewhere: uint8
+    [count, 16, 16, 3], labels [count]."""
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % len(CLASSES)
     images = rng.integers(0, 60, (count, SIDE, SIDE, 3))
     for i, label in enumerate(labels):
+        images[i, ..., label] += 100
         top, left = rng.integers(0, SIDE - 8, 2)
         images[i, top:top + 8, left:left + 8, label] = 255
     return images.astype(np.uint8), labels
@@ -35,7 +38,7 @@ def _images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def source():
-    images, labels = _images(96, 0)
+    images, labels = _images(EXAMPLES, 0)
     return ArraySource(images, labels, CLASSES, "tiny-rgb")
 
 
@@ -54,8 +57,13 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def evaluator(model, source, tmp_path_factory):
-    return evaluate.Evaluator(model, source, HOLDOUT, str(tmp_path_factory.mktemp("cache")))
+def cache(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def evaluator(model, source, cache):
+    return evaluate.Evaluator(model, source, HOLDOUT, cache)
 
 
 def test_classifier_is_sized_from_the_input_and_the_digits_keep_their_network():
@@ -124,6 +132,7 @@ def test_psnr_and_ssim_of_colour_images_cover_every_channel():
 
 def test_denoising_rgb_images_per_channel(model, source):
     train, held = run_data.split(source, HOLDOUT, limit=BATCH)
+    assert len(held.images) == len(train.images) == BATCH
     result, picture = denoise.denoise(model, held.images, train.images,
                                       {"noise_sigmas": [0.2], "steps": STEPS, "average": 1,
                                        "calibration": BATCH, "picture_rows": 1})
@@ -148,22 +157,24 @@ def test_images_file_of_rgb_images(tmp_path):
 
 
 def test_inpainting_masks_every_channel_and_scores_with_the_data_classifier(model, source,
-                                                                            tmp_path):
+                                                                            evaluator, cache):
     missing = inpaint.pixel_mask("center", (SIDE, SIDE), 0)
     assert missing.sum() == 8 * 8
+    wide = inpaint.pixel_mask("left-half", (SIDE, 2 * SIDE), 0)  # masks span H×W of any shape
+    assert wide.shape == (SIDE, 2 * SIDE) and wide[:, :SIDE].all() and not wide[:, SIDE:].any()
     held = run_data.examples(source, run_data.indices(source, HOLDOUT, held_out=True)[:BATCH])
     job = inpaint.Inpainting(model, held.images, held.labels, missing, source, HOLDOUT)
     assert job.known_latents.shape == (BATCH, 4, 4, 4)
     assert (job.masked[:, 4:12, 4:12, :] == 0).all()  # all three channels
     np.testing.assert_array_equal(job.masked[:, :4], held.images[:, :4])
-    result, picture = inpaint.finish(job, np.asarray(held.images), str(tmp_path))
+    result, picture = inpaint.finish(job, np.asarray(held.images), cache)  # the evaluator's
     assert result["accuracy"]["completed"] == result["accuracy"]["original"]
-    assert picture.shape == (3 * BATCH, SIDE, SIDE, 3)
+    assert picture.shape == (3 * inpaint.PICTURE_ROWS, SIDE, SIDE, 3)
 
 
 def test_anomaly_scores_rgb_images_of_an_unseen_class(model, source):
-    held = run_data.examples(source, run_data.indices(source, HOLDOUT, held_out=True))
-    normal, anomalous = anomaly.split_groups(held, (0, 1), BATCH // 2, len(CLASSES), "class")
+    every = run_data.examples(source, np.arange(len(source)))
+    normal, anomalous = anomaly.split_groups(every, (0, 1), BATCH // 2, len(CLASSES), "class")
     result = anomaly.detect(model, normal, anomalous,
                             {"timesteps": [100], "loss_timesteps": 2, "steps": STEPS},
                             class_names=CLASSES, noun="class")
