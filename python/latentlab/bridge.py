@@ -311,9 +311,10 @@ def session_close(handle: int) -> None:
 
 
 @register
-def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+def evaluate_run(checkpoint_dir: str, data_json: str, home: str, cache_dir: str,
                  request_json: str, progress) -> str:
-    """Scores a run's model (see :func:`latentlab.apps.evaluate.evaluate`). ``request_json`` holds
+    """Scores a run's model (see :func:`latentlab.apps.evaluate.evaluate`) on the run's data
+    section ``data_json``, opened in the project ``home``. ``request_json`` holds
     the sampling options (``sampler``, ``steps``, ``guidance_scale``, ``num_samples``,
     ``seed``, ``spacing``, ``rho``, ``eta``) and, for the quality-vs-NFE table, ``nfes`` and
     ``table_samples``. Returns JSON: ``{"score": {...}, "table": [...], "markdown": "..."}``."""
@@ -322,7 +323,8 @@ def evaluate_run(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: s
     def report(stage, step, total, value):
         progress.update(stage, step, total, value)
 
-    return json.dumps(evaluate.evaluate(checkpoint_dir, data_path, int(holdout), cache_dir,
+    return json.dumps(evaluate.evaluate(checkpoint_dir, _parse(data_json, "the data section"),
+                                        home, cache_dir,
                                         _parse(request_json, "the evaluation request"), report,
                                         MODELS.get), sort_keys=True)
 
@@ -331,9 +333,10 @@ _EVALUATORS = None  # created on first use: importing evaluate pulls in the metr
 
 
 @register
-def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+def sample_and_score(checkpoint_dir: str, data_json: str, home: str, cache_dir: str,
                      request_json: str, progress, preview_array: int, preview_schema: int) -> str:
-    """One sampling trial of a sweep (see :func:`latentlab.apps.evaluate.sweep_trial`): scores the
+    """One sampling trial of a sweep (see :func:`latentlab.apps.evaluate.sweep_trial`) on the
+    run's data section ``data_json`` in the project ``home``: scores the
     samples, exports the preview images [P, H, W, C] in [0, 1], and returns JSON
     ``{"score": {...}, "compiles": fused-sampler compilations in this process so far}``. The
     model, the classifier and the compiled samplers stay cached for the sweep's next trial."""
@@ -347,7 +350,7 @@ def sample_and_score(checkpoint_dir: str, data_path: str, holdout: int, cache_di
         progress.update(stage, step, total, value)
 
     score, preview = evaluate.sweep_trial(
-        _EVALUATORS, checkpoint_dir, data_path, int(holdout), cache_dir,
+        _EVALUATORS, checkpoint_dir, _parse(data_json, "the data section"), home, cache_dir,
         _parse(request_json, "the sampling request"), report, MODELS.get)
     tensors.export_tensor(preview, preview_array, preview_schema)
     return json.dumps({"score": score, "compiles": sampling.compile_count()}, sort_keys=True)
@@ -380,10 +383,11 @@ def repl_evaluate(source: str) -> str:
 
 
 @register
-def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str, progress,
+def denoise_run(checkpoint_dir: str, data_json: str, home: str, request_json: str, progress,
                 picture_array: int, picture_schema: int) -> str:
-    """Denoises digits with a run's model beside classical denoisers (see
-    :func:`latentlab.apps.denoise.denoise_run`); ``data_json`` is the run's data section. Exports
+    """Denoises images with a run's model beside classical denoisers (see
+    :func:`latentlab.apps.denoise.denoise_run`); ``data_json`` is the run's data section,
+    opened in the project ``home``. Exports
     the picture [P, H, W, C] (rows of noisy | baselines | ours | clean) and returns the result
     as JSON."""
     from latentlab.apps import denoise
@@ -392,7 +396,7 @@ def denoise_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
         progress.update(stage, step, total, value)
 
     result, picture = denoise.denoise_run(
-        MODELS.get(checkpoint_dir), data_path, _parse(data_json, "the data section"),
+        MODELS.get(checkpoint_dir), _parse(data_json, "the data section"), home,
         _parse(request_json, "the denoising request"), report)
     tensors.export_tensor(jax.numpy.asarray(picture), picture_array, picture_schema)
     return json.dumps(result, sort_keys=True)
@@ -408,9 +412,10 @@ def check_denoise_request(request_json: str) -> str:
 
 
 @register
-def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_json: str,
+def anomaly_run(checkpoint_dir: str, data_json: str, home: str, request_json: str,
                 progress) -> str:
-    """Scores a run's held-out digits as normal or anomalous (see
+    """Scores a run's held-out images (its data section ``data_json`` in the project ``home``)
+    as normal or anomalous (see
     :func:`latentlab.apps.anomaly.detect_run`); returns the AUROCs and ROC curves as JSON."""
     from latentlab.apps import anomaly
 
@@ -418,7 +423,7 @@ def anomaly_run(checkpoint_dir: str, data_path: str, data_json: str, request_jso
         progress.update(stage, step, total, value)
 
     return json.dumps(anomaly.detect_run(
-        MODELS.get(checkpoint_dir), data_path, _parse(data_json, "the data section"),
+        MODELS.get(checkpoint_dir), _parse(data_json, "the data section"), home,
         _parse(request_json, "the anomaly request"), report), sort_keys=True)
 
 
@@ -437,16 +442,17 @@ _inpaintings: dict = {}
 
 
 @register
-def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: str, count: int,
+def inpaint_prepare(checkpoint_dir: str, data_json: str, home: str, mask: str, count: int,
                     known_array: int, known_schema: int, cells_array: int,
                     cells_schema: int) -> str:
-    """Starts inpainting the first ``count`` held-out digits of a run under ``mask`` (see
+    """Starts inpainting the first ``count`` held-out images of a run (its data section
+    ``data_json`` in the project ``home``) under ``mask`` (see
     :func:`latentlab.apps.inpaint.prepare`). Exports the known latents [N, h, w, c] and the
     known-cell mask [1, h, w, c] (1 = known); returns JSON
     ``{"handle", "null_label", "count"}``."""
     from latentlab.apps import inpaint
-    job = inpaint.prepare(MODELS.get(checkpoint_dir), data_path,
-                          _parse(data_json, "the data section"), mask, int(count))
+    job = inpaint.prepare(MODELS.get(checkpoint_dir), _parse(data_json, "the data section"),
+                          home, mask, int(count))
     handle = next(_next_handle)
     _inpaintings[handle] = job
     tensors.export_tensor(jax.numpy.asarray(job.known_latents), known_array, known_schema)
@@ -458,7 +464,7 @@ def inpaint_prepare(checkpoint_dir: str, data_path: str, data_json: str, mask: s
 @register
 def inpaint_finish(handle: int, cache_dir: str, images_array: int, images_schema: int,
                    picture_array: int, picture_schema: int) -> str:
-    """Scores the completed digits from Java [N, H, W, C] (see
+    """Scores the completed images from Java [N, H, W, C] (see
     :func:`latentlab.apps.inpaint.finish`); exports the picture (rows of original | masked |
     completed) and returns the scores as JSON. Ends the job."""
     from latentlab.apps import inpaint

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from latentlab.apps import anomaly, denoise, inpaint, sdedit
+from latentlab.apps import anomaly, denoise, inpaint, run_data, sdedit
 from latentlab.data import mnist
 from latentlab.metrics.image import psnr, ssim
 from latentlab.metrics.roc import auroc, roc_curve
@@ -82,7 +82,7 @@ def test_denoising_at_zero_noise_returns_the_vae_reconstruction_of_the_input(mod
     clean = mnist.to_model_input(held.images[:BATCH])
     result, picture = denoise.denoise(model, clean, mnist.to_model_input(train.images[:BATCH]),
                                       {"noise_sigmas": [0.0], "steps": STEPS, "average": 2,
-                                       "picture_rows": 2})
+                                       "picture_rows": 2}, border=2)
     rows = {r["method"]: r for r in result["rows"]}
     assert rows["noisy"]["psnr_db"] == pytest.approx(120.0)
     # the VAE's own reconstruct (jitted whole), not the encode/decode path the method uses
@@ -100,7 +100,7 @@ def test_denoising_with_noise_scores_every_method_and_picks_parameters_on_calibr
     clean = mnist.to_model_input(held.images[:BATCH])
     result, _ = denoise.denoise(model, clean, mnist.to_model_input(train.images[:BATCH]),
                                 {"noise_sigmas": [0.3], "steps": STEPS, "average": 1,
-                                 "picture_rows": 0})
+                                 "picture_rows": 0}, border=2)
     rows = {r["method"]: r for r in result["rows"]}
     assert set(rows) == set(denoise.METHODS)
     assert rows["gaussian"]["parameter"] in denoise.GAUSSIAN_SIGMAS
@@ -108,6 +108,18 @@ def test_denoising_with_noise_scores_every_method_and_picks_parameters_on_calibr
     # a 0.3 noise on [0, 1] digits is about 11 dB; blurring it must help
     assert 8 < rows["noisy"]["psnr_db"] < 14 and rows["gaussian"]["psnr_db"] > rows["noisy"]["psnr_db"]
     assert result["latent_sigmas"]["0.3"] > 0
+
+
+def test_denoise_run_scores_the_digits_without_their_zero_padding(model, digits_file):
+    result, _ = denoise.denoise_run(model, {"holdout": 1000}, str(digits_file.parents[1]),
+                                    {"noise_sigmas": [0.0], "steps": STEPS, "average": 1,
+                                     "calibration": BATCH, "heldout": BATCH, "picture_rows": 0})
+    clean = mnist.to_model_input(mnist.split(mnist.load(digits_file), 1000)[1].images[:BATCH])
+    vae = np.asarray(jax.jit(lambda p, x: reconstruct(model.vae, p, x))(model.vae_params, clean))
+    ours = next(r for r in result["rows"] if r["method"] == "ours")
+    assert ours["psnr_db"] == pytest.approx(
+        float(np.mean(psnr(clean[:, 2:30, 2:30, 0], vae[:, 2:30, 2:30, 0]))), abs=1e-4)
+    assert result["source"] == f"held-out digits ({BATCH})"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -142,6 +154,7 @@ def test_anomaly_groups_follow_the_trained_classes(digits):
 
 def test_anomaly_scores_give_an_auroc_and_a_curve_for_each(model, digits):
     _, held = digits
+    held = run_data.Examples(mnist.to_model_input(held.images), held.labels)
     normal, anomalous = anomaly.split_groups(held, [1], BATCH // 2)
     result = anomaly.detect(model, normal, anomalous,
                             {"timesteps": [100, 500], "loss_timesteps": 3, "steps": STEPS})
@@ -207,11 +220,12 @@ def test_training_on_too_few_digits_of_the_chosen_classes_fails_before_training(
 
 
 def test_inpaint_prepare_takes_the_first_held_out_digits(model, digits_file):
-    job = inpaint.prepare(model, str(digits_file), {"holdout": 1000}, "center", 3)
+    home = str(digits_file.parents[1])
+    job = inpaint.prepare(model, {"holdout": 1000}, home, "center", 3)
     _, held = mnist.split(mnist.load(digits_file), 1000)
     assert job.known_latents.shape == (3, 8, 8, 4) and job.latent_known.shape == (8, 8, 4)
     np.testing.assert_array_equal(job.labels, held.labels[:3])
     np.testing.assert_array_equal(job.originals, mnist.to_model_input(held.images[:3]))
-    assert (job.data_path, job.holdout) == (str(digits_file), 1000)
+    assert (len(job.source), job.source.shape, job.holdout) == (10000, (32, 32, 1), 1000)
     with pytest.raises(ValueError, match=r"^heldout: must be in \[1, 1000\], got 0$"):
-        inpaint.prepare(model, str(digits_file), {"holdout": 1000}, "center", 0)
+        inpaint.prepare(model, {"holdout": 1000}, home, "center", 0)

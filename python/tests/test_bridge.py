@@ -153,7 +153,8 @@ REQUEST = {"sampler": "ddim", "steps": 4, "guidance_scale": 3.0, "num_samples": 
 def test_evaluate_refuses_a_bad_request_before_any_work(tmp_path, digits_file, change, message):
     progress = _Progress()
     with pytest.raises(ValueError, match=message):
-        bridge.call("evaluate_run", str(tmp_path / "no-run"), str(digits_file), 100,
+        bridge.call("evaluate_run", str(tmp_path / "no-run"), json.dumps({"holdout": 100}),
+                    str(digits_file.parents[1]),
                     str(tmp_path / "cache"), json.dumps({**REQUEST, **change}), progress)
     assert progress.updates == [] and not (tmp_path / "cache").exists()
 
@@ -162,7 +163,8 @@ def test_evaluate_names_a_missing_checkpoint_in_one_line(tmp_path, digits_file):
     progress = _Progress()
     with pytest.raises(ValueError, match=r"no-run: no checkpoint here \(checkpoint.json is "
                                          r"missing\); train the run first"):
-        bridge.call("evaluate_run", str(tmp_path / "no-run"), str(digits_file), 100,
+        bridge.call("evaluate_run", str(tmp_path / "no-run"), json.dumps({"holdout": 100}),
+                    str(digits_file.parents[1]),
                     str(tmp_path / "cache"), json.dumps(REQUEST), progress)
     assert progress.updates == [] and not (tmp_path / "cache").exists()
 

@@ -1,5 +1,6 @@
-"""Anomaly detection with a latent diffusion model trained on some digits (``data.classes``):
-held-out digits of those classes are normal, held-out digits of the other classes anomalous.
+"""Anomaly detection with a latent diffusion model trained on some classes (``data.classes``):
+held-out images of those classes are normal, held-out images of the other classes anomalous.
+Every score is one number per image (over all its pixels and channels), at any size.
 
 Scores (higher = more anomalous), each reported as AUROC:
 
@@ -21,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from latentlab.apps import sdedit
+from latentlab.apps import run_data, sdedit
+from latentlab.apps.run_data import Examples
 from latentlab.checkpoint import LatentDiffusionModel
-from latentlab.data import mnist
 from latentlab.diffusion.parameterization import target
 from latentlab.diffusion.schedules import add_noise
 from latentlab.metrics.roc import auroc, roc_curve
@@ -60,23 +61,24 @@ def _int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def split_groups(held: mnist.Digits, classes, per_group: int):
-    """(normal, anomalous) held-out digits: in ``classes`` or not, at most ``per_group`` each.
+def split_groups(held: Examples, classes, per_group: int, num_classes: int = 10,
+                 noun: str = "digit"):
+    """(normal, anomalous) held-out examples: their class index in ``classes`` or not, at
+    most ``per_group`` each, from ``num_classes`` classes.
 
     Raises:
       ValueError: if ``classes`` is None or holds every class, or a group is empty.
     """
-    classes = mnist.check_classes(classes)
-    if classes is None or len(classes) == mnist.NUM_CLASSES:
-        raise ValueError("data.classes: the run trained on every class, so no digit is unseen; "
-                         "train a run with data.classes set to some digits "
-                         "(experiments/anomaly-mnist.yaml)")
-    inside = np.isin(held.labels, classes)
-    normal = mnist.Digits(held.images[inside][:per_group], held.labels[inside][:per_group])
-    anomalous = mnist.Digits(held.images[~inside][:per_group], held.labels[~inside][:per_group])
+    if classes is None or len(set(classes)) >= num_classes:
+        raise ValueError(f"data.classes: the run trained on every class, so no {noun} is unseen; "
+                         f"train a run with data.classes set to some {noun}s"
+                         + (" (experiments/anomaly-mnist.yaml)" if noun == "digit" else ""))
+    inside = np.isin(held.labels, list(classes))
+    normal = Examples(held.images[inside][:per_group], held.labels[inside][:per_group])
+    anomalous = Examples(held.images[~inside][:per_group], held.labels[~inside][:per_group])
     if len(normal.labels) < 2 or len(anomalous.labels) < 2:
         raise ValueError(f"data.holdout: the held-out split has {len(normal.labels)} normal and "
-                         f"{len(anomalous.labels)} anomalous digits; hold out more")
+                         f"{len(anomalous.labels)} anomalous {noun}s; hold out more")
     return normal, anomalous
 
 
@@ -132,14 +134,16 @@ def denoising_loss(model: LatentDiffusionModel, images: np.ndarray, key, count: 
     return total / count
 
 
-def detect(model: LatentDiffusionModel, normal: mnist.Digits, anomalous: mnist.Digits,
-           request: dict, progress: ProgressFn = no_progress) -> dict:
-    """Scores both groups with every score; returns JSON-able results: per score its AUROC, its
-    AUROC per unseen class, and its ROC curve (``fpr``, ``tpr``)."""
+def detect(model: LatentDiffusionModel, normal: Examples, anomalous: Examples,
+           request: dict, progress: ProgressFn = no_progress, class_names=None,
+           noun: str = "digit") -> dict:
+    """Scores both groups (model inputs [N, H, W, C]) with every score; returns JSON-able
+    results: per score its AUROC, its AUROC per unseen class (keyed by ``class_names``, or the
+    class index), and its ROC curve (``fpr``, ``tpr``)."""
     request = check_request(request, model.schedule.num_timesteps)
     root = jax.random.PRNGKey(request["seed"])
-    images = np.concatenate([mnist.to_model_input(normal.images),
-                             mnist.to_model_input(anomalous.images)])
+    name_of = (lambda c: str(c)) if class_names is None else (lambda c: str(class_names[c]))
+    images = np.concatenate([normal.images, anomalous.images])
     labels = np.concatenate([normal.labels, anomalous.labels]).astype(int)
     n0 = len(normal.labels)
     jobs = [(BASELINE, lambda: vae_reconstruction_error(model, images))]
@@ -156,7 +160,7 @@ def detect(model: LatentDiffusionModel, normal: mnist.Digits, anomalous: mnist.D
     for done, (name, run) in enumerate(jobs):
         values = np.asarray(run(), np.float64)
         fpr, tpr = roc_curve(values[:n0], values[n0:])
-        per_class = {str(c): auroc(values[:n0], values[n0:][labels[n0:] == c])
+        per_class = {name_of(c): auroc(values[:n0], values[n0:][labels[n0:] == c])
                      for c in sorted(set(labels[n0:].tolist()))}
         scores.append({"name": name, "auroc": auroc(values[:n0], values[n0:]),
                        "auroc_per_unseen_class": per_class,
@@ -167,13 +171,13 @@ def detect(model: LatentDiffusionModel, normal: mnist.Digits, anomalous: mnist.D
     return {"request": request, "normal": n0, "anomalous": int(len(anomalous.labels)),
             "normal_classes": sorted(set(normal.labels.astype(int).tolist())),
             "anomalous_classes": sorted(set(anomalous.labels.astype(int).tolist())),
-            "baseline": BASELINE, "scores": scores, "markdown": markdown(scores)}
+            "baseline": BASELINE, "scores": scores, "markdown": markdown(scores, noun)}
 
 
-def markdown(scores: list[dict]) -> str:
+def markdown(scores: list[dict], noun: str = "digit") -> str:
     """AUROC of each score beside the baseline, and per unseen class."""
     classes = list(scores[0]["auroc_per_unseen_class"])
-    lines = ["| score | AUROC | " + " | ".join(f"digit {c}" for c in classes) + " |",
+    lines = ["| score | AUROC | " + " | ".join(f"{noun} {c}" for c in classes) + " |",
              "|---|---:|" + "---:|" * len(classes)]
     for s in scores:
         name = s["name"] + (" (baseline)" if s["name"] == BASELINE else "")
@@ -182,15 +186,28 @@ def markdown(scores: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def detect_run(model: LatentDiffusionModel, data_path: str, data: dict, request: dict,
+def detect_run(model: LatentDiffusionModel, data: dict, home: str, request: dict,
                progress: ProgressFn = no_progress) -> dict:
-    """:func:`detect` on a run's held-out digits; ``data`` is the run's data section
-    (``holdout``, ``classes``).
+    """:func:`detect` on a run's held-out images; ``data`` is the run's data section
+    (``holdout``, ``classes``), opened in the project ``home``.
 
     Raises:
       ValueError: one line, for a bad request or a run that trained on every class.
     """
     request = check_request(request, model.schedule.num_timesteps)
-    _, held = mnist.split(mnist.load(data_path), data["holdout"])
-    normal, anomalous = split_groups(held, data.get("classes"), request["per_group"])
-    return detect(model, normal, anomalous, request, progress)
+    source = run_data.open_data(data, home)
+    noun = "digit" if run_data.is_digits(data) else "class"
+    classes = run_data.class_indices(source, data.get("classes"))
+    held = run_data.indices(source, data["holdout"], held_out=True)
+    if classes is None or len(classes) >= len(source.classes):
+        split_groups(Examples(np.zeros(0), np.zeros(0)), classes, 0, len(source.classes),
+                     noun)  # raises: no class is unseen
+    labels = run_data.labels_of(source)[held]
+    # Decode only the examples the groups use (a large held-out split is not read whole).
+    inside = np.isin(labels, classes)
+    chosen = np.concatenate([held[inside][:request["per_group"]],
+                             held[~inside][:request["per_group"]]])
+    chosen = held[np.isin(held, chosen)]  # the split's order, as the groups take them
+    normal, anomalous = split_groups(run_data.examples(source, chosen), classes,
+                                     request["per_group"], len(source.classes), noun)
+    return detect(model, normal, anomalous, request, progress, list(source.classes), noun)

@@ -1,4 +1,4 @@
-"""Denoising digits with a trained latent diffusion model, beside classical denoisers.
+"""Denoising images with a trained latent diffusion model, beside classical denoisers.
 
 The noisy image is y = clip(x + S n, 0, 1), n ~ N(0, I) per pixel (a sensor that saturates).
 Ours is SDEdit in the latent space (:mod:`latentlab.apps.sdedit`): encode y, add fresh noise up to
@@ -10,8 +10,10 @@ what PSNR rewards).
 
 Every method's one parameter (blur width, TV weight, non-local-means h, our strength) is chosen
 per S on the calibration digits — training digits, never the ones scored — by mean PSNR, so no
-method is tuned on its test set. PSNR and SSIM are computed on the 28×28 digit (the models'
-zero padding left out), with data range 1.
+method is tuned on its test set. PSNR and SSIM are computed with data range 1 over every
+channel, on the image less any border that is not data (the digits' 28×28 inside their 32×32
+zero padding). Colour images are denoised by the classical methods per channel
+(scikit-image's ``channel_axis``).
 """
 
 import math
@@ -19,9 +21,8 @@ import math
 import jax
 import numpy as np
 
-from latentlab.apps import sdedit
+from latentlab.apps import run_data, sdedit
 from latentlab.checkpoint import LatentDiffusionModel
-from latentlab.data import mnist
 from latentlab.metrics.image import psnr, ssim
 from latentlab.train.state import ProgressFn, no_progress
 
@@ -64,7 +65,7 @@ def check_request(request: dict) -> dict:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{key}: must be an integer >= {low}, got {value!r}")
     if request.get("images"):
-        load_images(request["images"])  # a file that holds no digits is refused before any work
+        _read(request["images"])  # a file that cannot be read is refused before any work
     return request
 
 
@@ -79,26 +80,32 @@ def add_noise(images: np.ndarray, noise_sigma: float, key) -> np.ndarray:
     return np.clip(images + noise_sigma * n, 0.0, 1.0).astype(np.float32)
 
 
-def _crop(images: np.ndarray) -> np.ndarray:
-    """The 28×28 digit of [N, 32, 32, 1] model inputs (their zero padding removed)."""
-    border = (images.shape[1] - mnist.IMAGE_SIZE) // 2
-    return images[:, border:border + mnist.IMAGE_SIZE, border:border + mnist.IMAGE_SIZE, 0]
+def _crop(images: np.ndarray, border: int) -> np.ndarray:
+    """Images [N, H, W, C] less ``border`` pixels on each side (padding that is not data)."""
+    if border == 0:
+        return images
+    return images[:, border:images.shape[1] - border, border:images.shape[2] - border]
 
 
 def _classical(method: str, images: np.ndarray, parameter: float, noise_sigma: float):
+    """A classical denoiser on images [N, H, W, C]: grey images as 2-D arrays, colour ones per
+    channel (``channel_axis``)."""
     from skimage.filters import gaussian
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+    grey = images.shape[-1] == 1
+    axis = {} if grey else {"channel_axis": -1}
     out = []
-    for image in images[..., 0]:
+    for image in (images[..., 0] if grey else images):
         if method == "gaussian":
-            restored = gaussian(image, sigma=parameter, preserve_range=True)
+            restored = gaussian(image, sigma=parameter, preserve_range=True, **axis)
         elif method == "tv":
-            restored = denoise_tv_chambolle(image, weight=parameter)
+            restored = denoise_tv_chambolle(image, weight=parameter, **axis)
         else:
             restored = denoise_nl_means(image, h=parameter * noise_sigma, sigma=noise_sigma,
-                                        patch_size=5, patch_distance=6, fast_mode=True)
+                                        patch_size=5, patch_distance=6, fast_mode=True, **axis)
         out.append(restored)
-    return np.clip(np.asarray(out, np.float32), 0, 1)[..., None]
+    out = np.clip(np.asarray(out, np.float32), 0, 1)
+    return out[..., None] if grey else out
 
 
 def latent_noise(model: LatentDiffusionModel, clean: np.ndarray, noisy: np.ndarray) -> float:
@@ -109,7 +116,7 @@ def latent_noise(model: LatentDiffusionModel, clean: np.ndarray, noisy: np.ndarr
 
 def restore(model: LatentDiffusionModel, noisy: np.ndarray, sigma_start: float, key, *,
             steps: int, sampler: str, average: int = 1) -> np.ndarray:
-    """Ours: the mean of ``average`` SDEdit restorations from σ_start, images [N, 32, 32, 1].
+    """Ours: the mean of ``average`` SDEdit restorations from σ_start, images [N, H, W, C].
     σ_start = 0 gives the VAE's reconstruction of ``noisy``."""
     latents = sdedit.encode(model, noisy)
     repeated = np.repeat(np.asarray(latents), average, axis=0)
@@ -118,19 +125,21 @@ def restore(model: LatentDiffusionModel, noisy: np.ndarray, sigma_start: float, 
     return out.reshape((len(noisy), average) + out.shape[1:]).mean(axis=1)
 
 
-def _score(clean, restored) -> tuple[float, float]:
-    a, b = _crop(clean), _crop(restored)
+def _score(clean, restored, border: int) -> tuple[float, float]:
+    a, b = _crop(clean, border), _crop(restored, border)
     return float(np.mean(psnr(a, b))), float(np.mean(ssim(a, b)))
 
 
 def denoise(model: LatentDiffusionModel, clean: np.ndarray, calibration: np.ndarray,
-            request: dict, progress: ProgressFn = no_progress) -> tuple[dict, np.ndarray]:
-    """Scores every method at every noise level on ``clean`` [N, 32, 32, 1] in [0, 1], each
-    method's parameter chosen on ``calibration`` [M, 32, 32, 1].
+            request: dict, progress: ProgressFn = no_progress,
+            border: int = 0) -> tuple[dict, np.ndarray]:
+    """Scores every method at every noise level on ``clean`` [N, H, W, C] in [0, 1], each
+    method's parameter chosen on ``calibration`` [M, H, W, C]; PSNR and SSIM leave out
+    ``border`` pixels on each side (the digits' zero padding: 2).
 
     Returns (result, picture): result holds ``rows`` (one per noise level and method: mean
     PSNR in dB and SSIM, the chosen parameter), ``latent_sigmas`` and ``markdown``; picture is
-    [len(noise_sigmas) × picture_rows × 7, 32, 32, 1], row-major with the columns of
+    [len(noise_sigmas) × picture_rows × 7, H, W, C], row-major with the columns of
     :data:`PICTURE_COLUMNS`.
     """
     request = check_request(request)
@@ -155,13 +164,13 @@ def denoise(model: LatentDiffusionModel, clean: np.ndarray, calibration: np.ndar
                 best = grid[0]
             else:
                 best = max(grid, key=lambda p: _score(
-                    calibration, _classical(method, noisy_cal, p, s))[0])
+                    calibration, _classical(method, noisy_cal, p, s), border)[0])
             chosen[method] = best
             outputs[method] = _classical(method, noisy, best, s) if s > 0 else noisy
             done += 1
             progress("denoise", done, total, math.nan)
         best = max(STRENGTHS, key=lambda k: _score(calibration, restore(
-            model, noisy_cal, k * sigma_lat, sd_key, steps=steps, sampler=sampler))[0])
+            model, noisy_cal, k * sigma_lat, sd_key, steps=steps, sampler=sampler), border)[0])
         chosen["ours"] = chosen["ours_mean"] = best
         outputs["ours"] = restore(model, noisy, best * sigma_lat, sd_key, steps=steps,
                                   sampler=sampler)
@@ -172,7 +181,7 @@ def denoise(model: LatentDiffusionModel, clean: np.ndarray, calibration: np.ndar
         done += 2
         progress("denoise", done, total, math.nan)
         for method in METHODS:
-            p, q = _score(clean, outputs[method])
+            p, q = _score(clean, outputs[method], border)
             rows.append({"noise_sigma": s, "method": method, "psnr_db": p, "ssim": q,
                          "parameter": chosen[method]})
         outputs["clean"] = clean
@@ -212,68 +221,89 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_images(path: str) -> np.ndarray:
-    """Digits to denoise from a file: ``.npy`` (no pickle) of [N, 28, 28] or [N, 32, 32]
-    (uint8 0–255, or float in [0, 1]), or a grey ``.png`` of one 28×28 or 32×32 digit.
-    Returns model inputs [N, 32, 32, 1] float32 in [0, 1].
+def _read(path: str, channels: int = 1) -> np.ndarray:
+    """The array in an images file (.npy without pickle, or a .png as grey or RGB)."""
+    if path.endswith(".npy"):
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"images: cannot read {path} as a .npy array ({e})") from None
+    if path.endswith(".png"):
+        from PIL import Image
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("L" if channels == 1 else "RGB"))[None]
+        except OSError as e:
+            raise ValueError(f"images: cannot read {path} as a PNG ({e})") from None
+    raise ValueError(f"images: {path} must be a .npy array or a .png image")
+
+
+def load_images(path: str, shape: tuple[int, int, int] = (32, 32, 1),
+                border: int = 2) -> np.ndarray:
+    """Images to denoise from a file: ``.npy`` (no pickle) of [N, H, W] (grey) or
+    [N, H, W, C] (uint8 0–255, or float in [0, 1]), or a ``.png`` of one image (converted to
+    grey or RGB), where (H, W, C) is ``shape``, the model's input, or H, W less ``border`` on
+    each side, zero-padded back (the defaults: the digits, 28×28 or 32×32). Returns model
+    inputs [N, H, W, C] float32 in [0, 1].
 
     Raises:
       ValueError: one line naming the file and what is wrong.
     """
-    if path.endswith(".npy"):
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise ValueError(f"images: cannot read {path} as a .npy array ({e})") from None
-    elif path.endswith(".png"):
-        from PIL import Image
-        try:
-            array = np.asarray(Image.open(path).convert("L"))[None]
-        except OSError as e:
-            raise ValueError(f"images: cannot read {path} as a PNG ({e})") from None
-    else:
-        raise ValueError(f"images: {path} must be a .npy array or a .png image")
+    height, width, channels = shape
+    array = _read(path, channels)
+    found = list(np.shape(array))
     if array.ndim == 2:
         array = array[None]
-    if array.ndim != 3 or array.shape[1:] not in ((28, 28), (32, 32)) or len(array) == 0:
-        raise ValueError(f"images: {path} holds shape {list(array.shape)}; need [N, 28, 28] or "
-                         "[N, 32, 32] digits")
+    if array.ndim == 3 and channels == 1:
+        array = array[..., None]
+    sizes = [(height, width)] + ([(height - 2 * border, width - 2 * border)] if border else [])
+    if (array.ndim != 4 or array.shape[1:3] not in sizes or array.shape[3] != channels
+            or len(array) == 0):
+        need = " or ".join(f"[N, {h}, {w}" + ("]" if channels == 1 else f", {channels}]")
+                           for h, w in reversed(sizes))
+        raise ValueError(f"images: {path} holds shape {found}; need {need} "
+                         f"{'digits' if shape == (32, 32, 1) and border == 2 else 'images'}")
     if array.dtype == np.uint8:
         array = array.astype(np.float32) / 255.0
     array = np.asarray(array, np.float32)
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
         raise ValueError(f"images: {path} has values outside [0, 1] (uint8 0–255 also works)")
-    if array.shape[1] == 28:
-        array = np.pad(array, ((0, 0), (2, 2), (2, 2)))
-    return array[..., None]
+    if array.shape[1:3] != (height, width):
+        array = np.pad(array, ((0, 0), (border, border), (border, border), (0, 0)))
+    return array
 
 
-def denoise_run(model: LatentDiffusionModel, data_path: str, data: dict, request: dict,
+def denoise_run(model: LatentDiffusionModel, data: dict, home: str, request: dict,
                 progress: ProgressFn = no_progress) -> tuple[dict, np.ndarray]:
-    """:func:`denoise` on a run's data: ``request["heldout"]`` held-out digits of the run's
-    classes (``data`` is the run's data section: ``holdout``, ``classes``), or the digits in
-    ``request["images"]`` (see :func:`load_images`); calibration digits come from the run's
-    training split.
+    """:func:`denoise` on a run's data: ``request["heldout"]`` held-out images of the run's
+    classes (``data`` is the run's data section, opened in the project ``home``), or the
+    images in ``request["images"]`` (see :func:`load_images`); calibration images come from
+    the run's training split.
 
     Raises:
-      ValueError: one line, for a bad request, a missing file or too few held-out digits.
+      ValueError: one line, for a bad request, a missing file or too few held-out images.
     """
     request = check_request(request)
-    train, held = mnist.split(mnist.load(data_path), data["holdout"])
-    train = mnist.select_classes(train, data.get("classes"))
-    held = mnist.select_classes(held, data.get("classes"))
+    source = run_data.open_data(data, home)
+    border = run_data.border(data)
+    holdout, classes = data.get("holdout", 0), data.get("classes")
+    held = run_data.indices(source, holdout, classes, held_out=True)
+    train = run_data.indices(source, holdout, classes, held_out=False)
     if request.get("images"):
-        clean = load_images(request["images"])
+        clean = load_images(request["images"], tuple(source.shape), border)
     else:
         count = request.get("heldout", 100)
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(held.labels):
-            raise ValueError(f"heldout: must be in [1, {len(held.labels)}] (the run's held-out "
-                             f"digits), got {count!r}")
-        clean = mnist.to_model_input(held.images[:count])
-    if request["calibration"] > len(train.labels):
-        raise ValueError(f"calibration: the run has {len(train.labels)} training digits, fewer "
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(held):
+            raise ValueError(f"heldout: must be in [1, {len(held)}] (the run's held-out "
+                             f"{'digits' if run_data.is_digits(data) else 'images'}), got "
+                             f"{count!r}")
+        clean = run_data.examples(source, held[:count]).images
+    if request["calibration"] > len(train):
+        raise ValueError(f"calibration: the run has {len(train)} training "
+                         f"{'digits' if run_data.is_digits(data) else 'images'}, fewer "
                          f"than {request['calibration']}")
-    calibration = mnist.to_model_input(train.images[:request["calibration"]])
-    result, picture = denoise(model, clean, calibration, request, progress)
-    result["source"] = request.get("images") or f"held-out digits ({len(clean)})"
+    calibration = run_data.examples(source, train[:request["calibration"]]).images
+    result, picture = denoise(model, clean, calibration, request, progress, border)
+    noun = "digits" if run_data.is_digits(data) else "images"
+    result["source"] = request.get("images") or f"held-out {noun} ({len(clean)})"
     return result, picture

@@ -8,7 +8,9 @@ this sample size), and the FID of the VAE's reconstructions of them (what a perf
 denoiser would score through this VAE).
 """
 
+import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -17,7 +19,8 @@ import numpy as np
 
 from latentlab import checkpoint, sampling
 from latentlab.checkpoint import LatentDiffusionModel
-from latentlab.data import mnist
+from latentlab.apps import run_data
+from latentlab.data.source import Source
 from latentlab.diffusion import samplers, schedules
 from latentlab.metrics import classifier as classifier_lib
 from latentlab.metrics.fid import feature_stats, frechet_distance
@@ -28,15 +31,18 @@ from latentlab.train.state import ProgressFn, no_progress
 class Evaluator:
     """Holds the classifier and the reference statistics of one model's data."""
 
-    def __init__(self, model: LatentDiffusionModel, data_path: str, holdout: int, cache_dir: str,
+    def __init__(self, model: LatentDiffusionModel, source: Source, holdout: int, cache_dir: str,
                  progress: ProgressFn = no_progress):
         self.model = model
-        train, held = mnist.split(mnist.load(data_path), holdout)
-        self.train_images = mnist.to_model_input(train.images)
-        self.held_images = mnist.to_model_input(held.images)
-        self.held_labels = held.labels.astype(np.int32)
+        self.num_classes = len(source.classes)
+        train, held = run_data.split(source, holdout, limit=run_data.MAX_REFERENCE_EXAMPLES)
+        classifier_lib.check_labelled(train.labels, self.num_classes)
+        self.train_images = train.images
+        self.held_images = held.images
+        self.held_labels = held.labels
         self.classifier = classifier_lib.load_or_train(
-            cache_dir, self.train_images, train.labels, self.held_images, held.labels, progress)
+            cache_dir, self.train_images, train.labels, self.held_images, held.labels, progress,
+            self.num_classes)
         self.train_stats = feature_stats(self.classifier.features(self.train_images))
         self._floors: dict[int, dict] = {}
 
@@ -74,7 +80,7 @@ class Evaluator:
         Raises:
           FloatingPointError: if sampling produced NaN or infinite values.
         """
-        labels = (np.arange(num_samples) % classifier_lib.NUM_CLASSES).astype(np.int32)
+        labels = (np.arange(num_samples) % self.num_classes).astype(np.int32)
         started = time.perf_counter()
         latents = sampling.sample(self.model, sampler=sampler, steps=steps, seed=seed,
                                   labels=labels, guidance_scale=guidance_scale, eta=eta,
@@ -151,21 +157,23 @@ def _check_int(request: dict, key: str, low: int, high: int | None = None,
         raise ValueError(f"{key}: must be an integer {bound}, got {value!r}")
 
 
-def evaluate(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str, request: dict,
-             progress: ProgressFn = no_progress,
+def evaluate(checkpoint_dir: str, data: dict, home: str | os.PathLike, cache_dir: str,
+             request: dict, progress: ProgressFn = no_progress,
              load_model: Callable[[str], LatentDiffusionModel] = checkpoint.load) -> dict:
     """Scores a run's model as ``request`` asks: ``{"score": ...}``, plus ``"table"`` and
-    ``"markdown"`` when it names ``nfes``. The request, the checkpoint and the data are checked
-    before the classifier is trained or anything is sampled.
+    ``"markdown"`` when it names ``nfes``. ``data`` is the run's data section, opened in the
+    project ``home``. The request, the checkpoint and the data are checked before the
+    classifier is trained or anything is sampled.
 
     Raises:
-      ValueError: one line, for a bad request or a missing checkpoint or data set.
+      ValueError: one line, for a bad request, a missing checkpoint or data set, or data
+        without labels (FID needs them; see :mod:`latentlab.metrics.classifier`).
     """
+    holdout = data.get("holdout", 0)
     check_request(request, holdout)
     checkpoint.identity(checkpoint_dir)  # raises if there is no checkpoint
-    if not Path(data_path).exists():
-        raise ValueError(f"data: nothing at {data_path}; run ./latentlab setup, or fix data.path")
-    evaluator = Evaluator(load_model(checkpoint_dir), data_path, holdout, cache_dir, progress)
+    source = run_data.open_data(data, home)
+    evaluator = Evaluator(load_model(checkpoint_dir), source, holdout, cache_dir, progress)
     options = {k: request[k] for k in SCORE_OPTIONS}
     score = evaluator.score(num_samples=request["num_samples"], **options)
     out = {"score": score}
@@ -175,7 +183,8 @@ def evaluate(checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str, 
                           num_samples=request["table_samples"], seed=options["seed"],
                           spacing=options["spacing"], progress=progress)
         out["table"] = table
-        out["markdown"] = markdown(score, table)
+        out["markdown"] = markdown(score, table,
+                                   "digit" if run_data.is_digits(data) else "image")
     return out
 
 
@@ -188,14 +197,14 @@ class EvaluatorCache:
         self.capacity = capacity
         self._evaluators: dict = {}
 
-    def get(self, checkpoint_dir: str, data_path: str, holdout: int, cache_dir: str,
+    def get(self, checkpoint_dir: str, data: dict, home: str | os.PathLike, cache_dir: str,
             progress: ProgressFn, load_model: Callable[[str], LatentDiffusionModel]) -> Evaluator:
         key = (str(Path(checkpoint_dir).resolve()), checkpoint.identity(checkpoint_dir),
-               str(data_path), int(holdout), str(cache_dir))
+               json.dumps(data, sort_keys=True), str(Path(home).resolve()), str(cache_dir))
         evaluator = self._evaluators.pop(key, None)
         if evaluator is None:
-            evaluator = Evaluator(load_model(checkpoint_dir), data_path, holdout, cache_dir,
-                                  progress)
+            evaluator = Evaluator(load_model(checkpoint_dir), run_data.open_data(data, home),
+                                  data.get("holdout", 0), cache_dir, progress)
         self._evaluators[key] = evaluator  # most recent last
         while len(self._evaluators) > self.capacity:
             self._evaluators.pop(next(iter(self._evaluators)))
@@ -205,8 +214,9 @@ class EvaluatorCache:
         return len(self._evaluators)
 
 
-def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str, holdout: int,
-                cache_dir: str, request: dict, progress: ProgressFn = no_progress,
+def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data: dict,
+                home: str | os.PathLike, cache_dir: str, request: dict,
+                progress: ProgressFn = no_progress,
                 load_model: Callable[[str], LatentDiffusionModel] = checkpoint.load):
     """One sampling trial of a sweep: (score, preview images [P, H, W, C]) where the preview
     is the first ``request["preview"]`` scored samples (labels 0, 1, 2, ... at the request's
@@ -216,14 +226,12 @@ def sweep_trial(evaluators: EvaluatorCache, checkpoint_dir: str, data_path: str,
       ValueError: one line, for a bad request or a missing checkpoint or data set.
       FloatingPointError: if sampling produced NaN or infinite values.
     """
-    check_request(request, holdout)
+    check_request(request, data.get("holdout", 0))
     preview = request.get("preview", 0)
     if not isinstance(preview, int) or isinstance(preview, bool) or preview < 0:
         raise ValueError(f"preview: must be an integer >= 0, got {preview!r}")
     checkpoint.identity(checkpoint_dir)  # raises if there is no checkpoint
-    if not Path(data_path).exists():
-        raise ValueError(f"data: nothing at {data_path}; run ./latentlab setup, or fix data.path")
-    evaluator = evaluators.get(checkpoint_dir, data_path, holdout, cache_dir, progress, load_model)
+    evaluator = evaluators.get(checkpoint_dir, data, home, cache_dir, progress, load_model)
     progress("score", 0, 1, math.nan)
     score, images = evaluator.score_and_images(
         num_samples=request["num_samples"], **{k: request[k] for k in SCORE_OPTIONS})
@@ -253,9 +261,10 @@ def nfe_table(evaluator: Evaluator, *, nfes=(5, 10, 20, 50), names=samplers.SAMP
     return rows
 
 
-def markdown(score: dict, table: list[dict]) -> str:
+def markdown(score: dict, table: list[dict], subject: str = "digit") -> str:
     """The quality-vs-NFE report: FID and conditional accuracy of every sampler at each NFE,
-    beside the many-step reference and the floors."""
+    beside the many-step reference and the floors; ``subject`` names what the classifier
+    classifies ("digit", "image")."""
     reference = table[-1]
     rows = table[:-1]
     nfes = sorted({r["nfe"] for r in rows if r["sampler"] != "heun"})
@@ -277,7 +286,7 @@ def markdown(score: dict, table: list[dict]) -> str:
         "",
         f"Written by `latentlab evaluate --nfe-table`. Samples per cell: {n}; guidance {reference['guidance_scale']}; spacing "
         f"{reference['spacing']}; seed {reference['seed']}. FID against the training images on "
-        f"the features of LatentLab's digit classifier (held-out accuracy "
+        f"the features of LatentLab's {subject} classifier (held-out accuracy "
         f"{reference['classifier_heldout_accuracy']:.4f}).",
         "",
         f"- Floor (FID of {n} held-out real images): **{reference['fid_floor']:.3f}**",

@@ -6,7 +6,6 @@ import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.lab.SamplingOptions.Option;
-import io.latentlab.run.DataSource;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -110,11 +109,11 @@ public final class AnomalyTask {
     if (done != null) {
       return done;
     }
-    DataSource data = model.data(bridge, home);
+    model.data(bridge, home); // the data is there, or a one-line refusal, as for training
     ObjectNode result;
     try {
       result = (ObjectNode) DenoiseTask.readTree(bridge.callForString("anomaly_run",
-          model.checkpoint().toString(), data.location().toString(), model.dataJson(),
+          model.checkpoint().toString(), model.dataJson(), home.toString(),
           resolved.toString(), progress));
     } catch (PythonException e) {
       throw ModelRun.refusal("", e);

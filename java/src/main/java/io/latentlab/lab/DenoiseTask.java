@@ -7,7 +7,6 @@ import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.lab.SamplingOptions.Option;
-import io.latentlab.run.DataSource;
 import io.latentlab.tensor.Allocators;
 import io.latentlab.tensor.Images;
 import io.latentlab.tensor.Tensor;
@@ -194,13 +193,13 @@ public final class DenoiseTask {
     if (done != null) {
       return done;
     }
-    DataSource data = model.data(bridge, home);
+    model.data(bridge, home); // the data is there, or a one-line refusal, as for training
     JsonNode result;
     byte[] picture;
     try (BufferAllocator memory = Allocators.aligned();
         TensorSlot slot = TensorSlot.allocate(memory)) {
       result = readTree(bridge.callForString("denoise_run",
-          model.checkpoint().toString(), data.location().toString(), model.dataJson(), resolved.toString(),
+          model.checkpoint().toString(), model.dataJson(), home.toString(), resolved.toString(),
           progress, slot.arrayAddress(), slot.schemaAddress()));
       try (Tensor pictureTensor = slot.take()) {
         picture = pictureTensor.shape()[0] == 0 ? null

@@ -8,7 +8,6 @@ import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonConstants;
 import io.latentlab.config.SampleConfig;
 import io.latentlab.lab.SamplingOptions.Option;
-import io.latentlab.run.DataSource;
 import io.latentlab.run.RunDirectory;
 import io.latentlab.run.SamplingRule;
 import java.io.IOException;
@@ -123,9 +122,9 @@ public final class EvaluateTask {
     }
     PythonBridge bridge = PythonBridge.start(home);
     ObjectNode python = pythonRequest(request, model.config().sample(), bridge);
-    DataSource data = model.data(bridge, home);
+    model.data(bridge, home); // the data is there, or a one-line refusal, as for training
     JsonNode result = DenoiseTask.readTree(bridge.callForString("evaluate_run", model.checkpoint().toString(),
-        data.location().toString(), holdout, home.resolve(".cache").toString(),
+        model.dataJson(), home.toString(), home.resolve(".cache").toString(),
         JSON.writeValueAsString(python), progress));
     ObjectNode record = JSON.createObjectNode();
     record.put("evaluated_at", Instant.now().toString());

@@ -8,7 +8,6 @@ import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonConstants;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.lab.SamplingOptions.Option;
-import io.latentlab.run.DataSource;
 import io.latentlab.run.SamplerOptions;
 import io.latentlab.run.SamplerSession;
 import io.latentlab.tensor.Allocators;
@@ -133,7 +132,7 @@ public final class InpaintTask {
     if (done != null) {
       return done;
     }
-    DataSource data = model.data(bridge, home);
+    model.data(bridge, home); // the data is there, or a one-line refusal, as for training
     ObjectNode result;
     byte[] picture;
     Path maskArgument = maskFile;
@@ -142,7 +141,7 @@ public final class InpaintTask {
           TensorSlot knownSlot = TensorSlot.allocate(memory);
           TensorSlot cellsSlot = TensorSlot.allocate(memory)) {
         JsonNode job = DenoiseTask.readTree(bridge.callForString(
-            "inpaint_prepare", model.checkpoint().toString(), data.location().toString(), model.dataJson(),
+            "inpaint_prepare", model.checkpoint().toString(), model.dataJson(), home.toString(),
             maskArgument == null ? mask : maskArgument.toString(), heldout, knownSlot.arrayAddress(),
             knownSlot.schemaAddress(), cellsSlot.arrayAddress(), cellsSlot.schemaAddress()));
         float[] known;

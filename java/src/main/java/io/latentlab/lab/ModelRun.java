@@ -80,12 +80,16 @@ public record ModelRun(Path dir, ExperimentConfig config, Path checkpoint) {
     return count;
   }
 
-  /** The data section Python needs: {@code holdout} and {@code classes} (null: all). */
+  /**
+   * The run's whole data section as canonical JSON ({@code dataset}, {@code path},
+   * {@code holdout}, {@code classes}, preprocessing...): Python opens the run's data from it.
+   */
   String dataJson() {
-    ObjectNode data = JSON.createObjectNode();
-    data.put("holdout", config.data().holdout());
-    data.set("classes", JSON.valueToTree(config.data().classes()));
-    return data.toString();
+    try {
+      return JSON.readTree(new ConfigLoader().canonicalJson(config)).get("data").toString();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Where the run's digits are (checked by Python, as for training). */

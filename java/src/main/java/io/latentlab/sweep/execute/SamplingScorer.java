@@ -8,7 +8,6 @@ import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonConstants;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
-import io.latentlab.run.DataSource;
 import io.latentlab.run.DataSources;
 import io.latentlab.run.RunClaim;
 import io.latentlab.run.RunDirectory;
@@ -88,13 +87,14 @@ final class SamplingScorer {
       ConfigLoader loader = new ConfigLoader();
       Map<String, Object> request = requestOf.apply(loader);
       ExperimentConfig config = loader.load(run.resolve(RunDirectory.CONFIG));
-      DataSource data = DataSources.of(bridge, home, run.resolve(RunDirectory.CONFIG),
-          loader.canonicalJson(config));
+      String canonical = loader.canonicalJson(config);
+      DataSources.of(bridge, home, run.resolve(RunDirectory.CONFIG), canonical); // checks the data
       try (BufferAllocator memory = Allocators.aligned(); TensorSlot preview = TensorSlot.allocate(memory)) {
+        String dataJson = PRETTY.readTree(canonical).get("data").toString(); // Python opens it
         Files.createDirectories(run.resolve(SamplingTrials.FOLDER));
         JsonNode reply = PRETTY.readTree(bridge.callForString("sample_and_score",
-            run.resolve(RunDirectory.CHECKPOINT).toString(), data.location().toString(),
-            config.data().holdout(), home.resolve(".cache").toString(),
+            run.resolve(RunDirectory.CHECKPOINT).toString(), dataJson,
+            home.toString(), home.resolve(".cache").toString(),
             JSON.writeValueAsString(request), progress, preview.arrayAddress(), preview.schemaAddress()));
         try (Tensor images = preview.take()) {
           if (images.shape()[0] > 0) {
