@@ -147,15 +147,22 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
                 checkpoints, loader)
 
 
-def encode_dataset(vae: VAE, params, images: np.ndarray, batch_size: int = 500):
-    """Posterior means and log-variances of every image: two arrays [N, h, w, c]."""
+def encode_batches(vae: VAE, params, batches):
+    """Posterior (means, log-variances) of each image batch [b, H, W, C], as NumPy arrays,
+    one pair per batch (the latent cache writes them as they come)."""
     # The weights are an argument: a constant would make every run's encoder its own program.
     encode = jax.jit(lambda p, x: vae.apply({"params": p}, x, method=VAE.encode))
-    means, log_vars = [], []
-    for start in range(0, len(images), batch_size):
-        posterior = encode(params, jnp.asarray(images[start:start + batch_size]))
-        means.append(posterior.mean)
-        log_vars.append(posterior.log_var)
+    for images in batches:
+        posterior = encode(params, jnp.asarray(images))
+        yield np.asarray(posterior.mean), np.asarray(posterior.log_var)
+
+
+def encode_dataset(vae: VAE, params, images, batch_size: int = 500):
+    """Posterior means and log-variances of every image: two arrays [N, h, w, c]. ``images``
+    an array (encoded ``batch_size`` at a time) or an iterable of batches."""
+    if isinstance(images, (np.ndarray, jax.Array)):
+        images = (images[start:start + batch_size] for start in range(0, len(images), batch_size))
+    means, log_vars = zip(*encode_batches(vae, params, images))
     return jnp.concatenate(means), jnp.concatenate(log_vars)
 
 
