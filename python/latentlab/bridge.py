@@ -141,6 +141,22 @@ def data_source(config_json: str, home: str) -> str:
 
 
 @register
+def latent_cache_list(home: str) -> str:
+    """The latent cache's files under ``home`` as a JSON list of {name, path, bytes, vae,
+    fingerprint, examples, in_use} (see :mod:`latentlab.data.latent_cache`)."""
+    from latentlab.data import latent_cache
+    return json.dumps(latent_cache.entries(home), sort_keys=True)
+
+
+@register
+def latent_cache_remove(home: str, name: str) -> str:
+    """Removes one latent cache file by name and returns its entry as JSON; refuses
+    (ValueError, one line) a name that is not there or a file a running training reads."""
+    from latentlab.data import latent_cache
+    return json.dumps(latent_cache.remove(home, name), sort_keys=True)
+
+
+@register
 def environment() -> str:
     """Versions and backend of this Python, as JSON, for a run's provenance (see
     :func:`latentlab.execution.environment`)."""
