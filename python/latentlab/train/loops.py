@@ -161,7 +161,8 @@ def encode_dataset(vae: VAE, params, images, batch_size: int = 500):
     """Posterior means and log-variances of every image: two arrays [N, h, w, c]. ``images``
     an array (encoded ``batch_size`` at a time) or an iterable of batches."""
     if isinstance(images, (np.ndarray, jax.Array)):
-        images = (images[start:start + batch_size] for start in range(0, len(images), batch_size))
+        array = images
+        images = (array[start:start + batch_size] for start in range(0, len(array), batch_size))
     means, log_vars = zip(*encode_batches(vae, params, images))
     return jnp.concatenate(means), jnp.concatenate(log_vars)
 
