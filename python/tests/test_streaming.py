@@ -127,11 +127,11 @@ def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_enco
         in_memory, tmp_path):
     first = ldm.train_and_sample(RGB, tiny_source(), home=tmp_path)
     assert _bytes(first) == _bytes(in_memory[0])
-    assert first.metrics["latent_cache_encoded"] and not first.metrics["vae_stage_reused"]
+    assert first.stages["latent_cache"]["encoded"] and not first.stages["vae_stage"]["reused"]
     [entry] = latent_cache.entries(tmp_path)
-    assert first.metrics["latent_cache"]["path"] == entry["path"]
+    assert first.stages["latent_cache"]["path"] == entry["path"]
     assert entry["examples"] == 32 and entry["fingerprint"] == "tiny-0" and not entry["in_use"]
-    assert entry["vae"] == first.metrics["latent_cache"]["vae"]
+    assert entry["vae"] == first.stages["latent_cache"]["vae"]
     table = pa.ipc.open_file(pa.memory_map(entry["path"])).read_all()
     assert table.column_names == ["mean", "log_var", "label"] and table.num_rows == 32
 
@@ -140,7 +140,7 @@ def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_enco
     second = ldm.train_and_sample(RGB, tiny_source(), lambda *a: reports.append(a),
                                   home=tmp_path)
     assert _bytes(second) == _bytes(first)
-    assert not second.metrics["latent_cache_encoded"] and second.metrics["vae_stage_reused"]
+    assert not second.stages["latent_cache"]["encoded"] and second.stages["vae_stage"]["reused"]
     assert [r[1] for r in reports if r[0] == "vae"] == [3]  # no VAE step trained
     assert os.stat(entry["path"]).st_mtime_ns == mtime
 
@@ -149,7 +149,7 @@ def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_enco
     changed.images[0, 0, 0, 0] ^= 1
     changed._fingerprint = "tiny-0-changed"
     third = ldm.train_and_sample(RGB, changed, home=tmp_path)
-    assert third.metrics["latent_cache_encoded"] and not third.metrics["vae_stage_reused"]
+    assert third.stages["latent_cache"]["encoded"] and not third.stages["vae_stage"]["reused"]
     assert len(latent_cache.entries(tmp_path)) == 2
 
 

@@ -48,6 +48,9 @@ class LdmResult(NamedTuple):
     labels: np.ndarray  # [S] int32, the class each sample was conditioned on
     metrics: dict[str, Any]
     execution: dict[str, Any]  # where it ran: backend, devices, mesh, precision
+    # With a home: {"vae_stage": {hash, reused}, "latent_cache": {name, path, vae,
+    # fingerprint, encoded}}, the shared stages this run used (empty without a home)
+    stages: dict[str, Any] = {}
 
 
 def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
@@ -100,7 +103,7 @@ def _stage_hash(cfg: dict, fingerprint: str, replicate: int) -> str:
 
 
 def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex, home,
-                     replicate, metrics):
+                     replicate, metrics, stages):
     """The VAE's parameters: trained here, or read back from ``<home>/.cache/vae-stages/``
     where a run with an equal VAE stage left them (then no step is trained)."""
     train_cfg = cfg["train"]["vae"]
@@ -108,7 +111,7 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
     if home is not None:
         stage_hash = _stage_hash(cfg, source.fingerprint, replicate)
         stage_dir = Path(home) / VAE_STAGES / stage_hash
-        metrics["vae_stage"] = stage_hash
+        stages["vae_stage"] = {"hash": stage_hash, "reused": False}
         info_file = stage_dir / "stage.json"
         if info_file.is_file():
             info = json.loads(info_file.read_text())
@@ -119,7 +122,7 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
                                                 ex.replicated)
             metrics["vae_final_loss"] = info["vae_final_loss"]
             metrics["vae_train_seconds"] = 0.0
-            metrics["vae_stage_reused"] = True
+            stages["vae_stage"]["reused"] = True
             progress("vae", train_cfg["steps"], train_cfg["steps"], info["vae_final_loss"])
             return params
     flip_key = (jax.random.fold_in(root, KEY_FLIP)
@@ -141,7 +144,6 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
         checkpoint.save_tree(stage_dir / "weights", vae_state.params, {"stage": "vae"})
         write_atomically(stage_dir / "stage.json", json.dumps(
             {"vae_final_loss": metrics["vae_final_loss"]}).encode())
-        metrics["vae_stage_reused"] = False
     return vae_state.params
 
 
@@ -165,6 +167,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     root = sampling.root_key(cfg["seed"], replicate)
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
     metrics: dict[str, Any] = {}
+    stages: dict[str, Any] = {}
 
     checkpoints = None if checkpoint_dir is None else StageCheckpoints(
         os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
@@ -185,7 +188,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
     # takes a while before step 1 arrives (a progress bar shows "compiling").
     vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
-                                  home, replicate, metrics)
+                                  home, replicate, metrics, stages)
 
     held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
     metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, vae_params, held)))
@@ -204,19 +207,19 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         vae_hash = checkpoint.weights_digest(vae_params)
         path = latent_cache.folder(home) / latent_cache.name(vae_hash, source.fingerprint,
                                                              cfg["data"])
-        metrics["latent_cache_encoded"] = not path.is_file()
-        if not path.is_file():
-            encoded = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
+        encoded = not path.is_file()
+        if encoded:
+            latents = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
             batches = ((m, v, train_labels[i * 500:i * 500 + len(m)])
-                       for i, (m, v) in enumerate(encoded))
+                       for i, (m, v) in enumerate(latents))
             latent_cache.write(path, batches, {"vae": vae_hash, "fingerprint": source.fingerprint,
                                                "examples": len(train_idx),
                                                "preprocessing":
                                                    latent_cache.preprocessing(cfg["data"])})
         claim = latent_cache.Claim(path)
         cache = latent_cache.Latents(path)
-        metrics["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
-                                   "fingerprint": source.fingerprint}
+        stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
+                                  "fingerprint": source.fingerprint, "encoded": encoded}
         scale = loops.latent_scale(jnp.asarray(cache.means()))
         latent_shape = cache.latent_shape
 
@@ -266,4 +269,4 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     where["latents_gathered_from_devices"] = (
         1 if scaled.sharding.is_fully_replicated else len(scaled.sharding.device_set))
     latents = execution_lib.gather(scaled / scale)
-    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where)
+    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where, stages)
