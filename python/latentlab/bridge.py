@@ -150,6 +150,22 @@ def data_summary(config_json: str, home: str, out_dir: str) -> str:
 
 
 @register
+def latent_cache_list(home: str) -> str:
+    """The latent cache's files under ``home`` as a JSON list of {name, path, bytes, vae,
+    fingerprint, examples, in_use} (see :mod:`latentlab.data.latent_cache`)."""
+    from latentlab.data import latent_cache
+    return json.dumps(latent_cache.entries(home), sort_keys=True)
+
+
+@register
+def latent_cache_remove(home: str, name: str) -> str:
+    """Removes one latent cache file by name and returns its entry as JSON; refuses
+    (ValueError, one line) a name that is not there or a file a running training reads."""
+    from latentlab.data import latent_cache
+    return json.dumps(latent_cache.remove(home, name), sort_keys=True)
+
+
+@register
 def environment() -> str:
     """Versions and backend of this Python, as JSON, for a run's provenance (see
     :func:`latentlab.execution.environment`)."""
@@ -194,26 +210,29 @@ def collect_garbage() -> int:
 
 
 @register
-def train_and_sample(config_json: str, replicate: int, data_path: str, checkpoint_dir: str,
+def train_and_sample(config_json: str, replicate: int, home: str, checkpoint_dir: str,
                      progress,
                      latents_array: int, latents_schema: int,
                      images_array: int, images_schema: int) -> str:
     """Runs :func:`latentlab.train.ldm.train_and_sample`; ``progress`` is a Java object with
-    ``update(String stage, long step, long total, double loss)``. Saves the trained models to
-    ``checkpoint_dir``; exports latents and images;
-    returns the metrics (and the labels and latents' jax buffer address) as JSON."""
+    ``update(String stage, long step, long total, double loss)``. Opens the config's data in
+    the project ``home`` (whose .cache/ shares VAE stages and latents between runs); saves the
+    trained models to ``checkpoint_dir``; exports latents and images; returns the metrics (and
+    the labels, the shared stages it used as ``latent_cache`` and ``vae_stage``, and the
+    latents' jax buffer address) as JSON."""
     from latentlab.train import ldm
 
     def report(stage, step, total, loss):
         progress.update(stage, step, total, loss)
 
-    result = ldm.train_and_sample(json.loads(config_json), data_path, report, checkpoint_dir,
-                                  int(replicate))
+    result = ldm.train_and_sample(json.loads(config_json), None, report, checkpoint_dir,
+                                  int(replicate), home=home)
     tensors.export_tensor(result.latents, latents_array, latents_schema)
     tensors.export_tensor(result.images, images_array, images_schema)
     return json.dumps({"metrics": result.metrics,
                        "labels": result.labels.tolist(),
                        "execution": result.execution,
+                       **result.stages,
                        # Java compares it with the address it holds: equal on CPU (zero-copy),
                        # not on an accelerator, where np.asarray made one device→host copy
                        "latents_jax_address": result.latents.unsafe_buffer_pointer()},

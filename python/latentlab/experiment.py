@@ -12,7 +12,7 @@ import copy
 import os
 
 from latentlab import execution, sampling
-from latentlab.data import mnist, sources
+from latentlab.data import mnist, preprocess, sources
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
@@ -35,7 +35,8 @@ def resolve(config: dict) -> dict:
                          f"{', '.join(sorted(MODEL_SECTIONS))}")
     config["model"] = {name: resolve_section(cls, models.get(name), f"model.{name}")
                        for name, cls in MODEL_SECTIONS.items()}
-    _check_model_shapes(config["model"])
+    _fill_image_channels(config["model"], models.get("vae") or {}, config.get("data") or {})
+    _check_model_shapes(config["model"], config.get("data") or {})
     _check_choice(config, ("diffusion", "beta_schedule"), schedules.BETA_SCHEDULES)
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
@@ -52,23 +53,69 @@ def resolve(config: dict) -> dict:
     return config
 
 
-def _check_model_shapes(models: dict) -> None:
+def data_resolution(data: dict) -> tuple[int, int]:
+    """(H, W) the models see: ``data.resolution`` (an int or [h, w]), or the digits' 32×32."""
+    value = data.get("resolution")
+    if value is None:
+        value = (mnist.MODEL_INPUT_SIZE if _digits(data) else preprocess.DEFAULT_RESOLUTION)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value, value
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"data.resolution: must be a positive int or [height, width], got {value!r}")
+
+
+def data_channels(data: dict) -> int:
+    """1 or 3: ``data.channels``, else the digits' one or the other data sets' three."""
+    value = data.get("channels")
+    if value is None:
+        return mnist.MODEL_INPUT_CHANNELS if _digits(data) else preprocess.DEFAULT_CHANNELS
+    return value
+
+
+def _digits(data: dict) -> bool:
+    return data.get("dataset", mnist.BUNDLED) in mnist.DATASETS
+
+
+def _fill_image_channels(models: dict, given: dict, data: dict) -> None:
+    """model.vae.image_channels follows data.channels where the config leaves it out (after
+    Java computed the trial id from the config as written, so digit ids do not move)."""
+    if "image_channels" not in given:
+        models["vae"]["image_channels"] = data_channels(data)
+
+
+def _check_model_shapes(models: dict, data: dict) -> None:
     """What the two model sections must agree on with the data and with each other: the
-    digits' one channel, and downsampling that divides the images' and the latents' sides
-    (an odd side breaks the decoder's and the U-Net's way back up)."""
+    data's channels, and downsampling that divides the images' and the latents' sides (an odd
+    side breaks the decoder's and the U-Net's way back up)."""
     vae, unet = models["vae"], models["unet"]
-    if vae["image_channels"] != mnist.MODEL_INPUT_CHANNELS:
-        raise ValueError(f"model.vae.image_channels: must be {mnist.MODEL_INPUT_CHANNELS} "
-                         f"(the digits are grey-scale), got {vae['image_channels']}")
-    side = mnist.MODEL_INPUT_SIZE
+    channels = data_channels(data)
+    if vae["image_channels"] != channels:
+        raise ValueError(f"model.vae.image_channels: must be data.channels {channels}, got "
+                         f"{vae['image_channels']}; leave it out to follow the data")
+    sides = data_resolution(data)
     for name, section in (("vae", vae), ("unet", unet)):
         levels = len(section["channel_mult"])
         factor = 2 ** (levels - 1)
-        if side % factor:
+        if any(side % factor for side in sides):
             raise ValueError(f"model.{name}.channel_mult: {levels} levels downsample by "
-                             f"{factor}, which does not divide the {side}×{side} "
+                             f"{factor}, which does not divide the {sides[0]}×{sides[1]} "
                              f"{'images' if name == 'vae' else 'latents'}; use fewer levels")
-        side //= factor  # the U-Net works on the VAE's latents
+        sides = tuple(side // factor for side in sides)  # the U-Net works on the VAE's latents
+
+
+def check_data_shapes(config: dict, shape: tuple[int, int, int], num_classes: int) -> None:
+    """Raises ValueError (one line) if the opened data's images [H, W, C] or its classes do
+    not fit the resolved model sections."""
+    data = dict(config.get("data") or {})
+    data["resolution"], data["channels"] = [int(shape[0]), int(shape[1])], int(shape[2])
+    _check_model_shapes(config["model"], data)
+    unet_classes = config["model"]["unet"]["num_classes"]
+    if unet_classes and num_classes > unet_classes:  # 0: unconditional, labels unused
+        raise ValueError(f"model.unet.num_classes: {config['model']['unet']['num_classes']} "
+                         f"does not cover the data's {num_classes} classes; set it to at least "
+                         f"{num_classes}")
 
 
 def _check_choice(config: dict, path: tuple[str, str], allowed: tuple[str, ...]) -> None:

@@ -4,8 +4,12 @@
 as a plain dict (see :mod:`latentlab.experiment`) and returns arrays and scalar metrics.
 """
 
+import contextlib
+import hashlib
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -15,7 +19,10 @@ import numpy as np
 from latentlab import checkpoint, sampling
 from latentlab import experiment
 from latentlab import execution as execution_lib
-from latentlab.data import mnist
+from latentlab.data import latent_cache, mnist
+from latentlab.data import source as source_lib
+from latentlab.data.loader import Loader, array_fetch, read_all, source_fetch
+from latentlab.files import write_atomically
 from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
 from latentlab.models import VAE, UNet
@@ -26,7 +33,10 @@ from latentlab.train.state import ProgressFn, no_progress
 
 # Keys by purpose, each fold_in'ed into the root key of the config's seed (sampling's is
 # latentlab.sampling.KEY_SAMPLE).
-KEY_VAE, KEY_UNET = 1, 2
+KEY_VAE, KEY_UNET, KEY_FLIP = 1, 2, 4
+# Trained VAE stages shared by runs whose VAE stage is equal, under the home (see
+# _stage_hash).
+VAE_STAGES = Path(".cache") / "vae-stages"
 # Training state is saved this often (steps) so a killed run resumes; it does not change results.
 CHECKPOINT_EVERY = 100
 
@@ -34,10 +44,13 @@ CHECKPOINT_EVERY = 100
 class LdmResult(NamedTuple):
     latents: jax.Array  # [S, h, w, c] float32, sampled latents in the VAE's latent space, on
                         # one device (gathered from the mesh: Java takes one buffer)
-    images: jax.Array   # [S, H, W, 1] float32 in [0, 1], the decoded samples
+    images: jax.Array   # [S, H, W, C] float32 in [0, 1], the decoded samples
     labels: np.ndarray  # [S] int32, the class each sample was conditioned on
     metrics: dict[str, Any]
     execution: dict[str, Any]  # where it ran: backend, devices, mesh, precision
+    # With a home: {"vae_stage": {hash, reused}, "latent_cache": {name, path, vae,
+    # fingerprint, encoded}}, the shared stages this run used (empty without a home)
+    stages: dict[str, Any] = {}
 
 
 def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
@@ -45,12 +58,108 @@ def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
     return (np.arange(num_samples) % max(num_classes, 1)).astype(np.int32)
 
 
-def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_progress,
-                     checkpoint_dir: str | None = None, replicate: int = 0) -> LdmResult:
-    """Trains a VAE and a latent U-Net on the bundled digits, saves them to ``checkpoint_dir``
-    (if given) and samples from them with the config's seed. With ``checkpoint_dir``, training
-    state is saved as it goes (``training/``) and a run started again resumes from it.
-    ``replicate`` > 0 draws every key from another root (see :func:`sampling.root_key`)."""
+def digit_source(digits: mnist.Digits, fingerprint: str) -> source_lib.ArraySource:
+    """Digits as a Source: uint8 [N, 32, 32, 1], zero-padded as the models see them."""
+    border = (mnist.MODEL_INPUT_SIZE - mnist.IMAGE_SIZE) // 2
+    padded = np.pad(digits.images, ((0, 0), (border, border), (border, border)))[..., None]
+    return source_lib.ArraySource(padded, digits.labels,
+                                  [str(d) for d in range(mnist.NUM_CLASSES)], fingerprint)
+
+
+def open_data(section: dict, data, home) -> source_lib.Source:
+    """The Source a run trains on: ``data`` itself if it is one, the digits of a digit .npz
+    file's path (fingerprint: its SHA-256), else the config's data section opened in
+    ``home``."""
+    if data is not None and not isinstance(data, (str, os.PathLike)):
+        return data
+    if data is not None:
+        return digit_source(mnist.load(data), mnist.sha256_of(data))
+    if section.get("dataset", mnist.BUNDLED) in mnist.DATASETS:
+        found = mnist.source(section, home)
+        fingerprint = hashlib.sha256(json.dumps(found.files, sort_keys=True).encode()).hexdigest()
+        digits = (mnist.load(found.location) if section.get("dataset", mnist.BUNDLED)
+                  == mnist.BUNDLED else mnist.load_idx_folder(found.location))
+        return digit_source(digits, fingerprint)
+    from latentlab.data import sources  # helper SOURCES' module: every other data set
+    return sources.open_source(section, home)
+
+
+def _labels(source: source_lib.Source, indices: np.ndarray) -> np.ndarray:
+    labels = getattr(source, "labels", None)
+    if labels is not None:
+        return np.asarray(labels, np.int32)[indices]
+    return np.asarray([source[int(i)].label for i in indices], np.int32)
+
+
+def _stage_hash(cfg: dict, fingerprint: str, replicate: int) -> str:
+    """What a VAE stage's result depends on: its model and training sections, the data
+    (fingerprint and preprocessing, flips included), the seed, the replicate and the
+    execution (precision and mesh)."""
+    key = {"model": cfg["model"]["vae"], "train": cfg["train"]["vae"],
+           "data": {**latent_cache.preprocessing(cfg["data"]), "flip": cfg["data"].get("flip"),
+                    "fingerprint": fingerprint},
+           "seed": cfg["seed"], "replicate": replicate, "execution": cfg.get("execution")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex, home,
+                     replicate, metrics, stages):
+    """The VAE's parameters: trained here, or read back from ``<home>/.cache/vae-stages/``
+    where a run with an equal VAE stage left them (then no step is trained)."""
+    train_cfg = cfg["train"]["vae"]
+    stage_dir = None
+    if home is not None:
+        stage_hash = _stage_hash(cfg, source.fingerprint, replicate)
+        stage_dir = Path(home) / VAE_STAGES / stage_hash
+        stages["vae_stage"] = {"hash": stage_hash, "reused": False}
+        info_file = stage_dir / "stage.json"
+        if info_file.is_file():
+            info = json.loads(info_file.read_text())
+            shape = (1,) + tuple(source.shape)
+            key = jax.random.PRNGKey(0)
+            template = jax.eval_shape(lambda: vae.init(key, jnp.zeros(shape), key)["params"])
+            params, _ = checkpoint.restore_tree(stage_dir / "weights", template,
+                                                ex.replicated)
+            metrics["vae_final_loss"] = info["vae_final_loss"]
+            metrics["vae_train_seconds"] = 0.0
+            stages["vae_stage"]["reused"] = True
+            progress("vae", train_cfg["steps"], train_cfg["steps"], info["vae_final_loss"])
+            return params
+    flip_key = (jax.random.fold_in(root, KEY_FLIP)
+                if cfg["data"].get("flip") == "horizontal" else None)
+
+    def make_loader(data_key):
+        return Loader(source_fetch(source, train_idx, flip_key), len(train_idx), data_key,
+                      train_cfg["batch_size"])
+
+    progress("vae", 0, train_cfg["steps"], float("nan"))
+    started = time.perf_counter()
+    vae_state, metrics["vae_final_loss"] = loops.train_vae(
+        vae, make_loader, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["steps"],
+        batch_size=train_cfg["batch_size"], learning_rate=train_cfg["learning_rate"],
+        kl_weight=train_cfg["kl_weight"], progress=progress, checkpoints=checkpoints,
+        execution=ex)
+    metrics["vae_train_seconds"] = time.perf_counter() - started
+    if stage_dir is not None:  # Orbax renames its folder into place; stage.json comes last
+        checkpoint.save_tree(stage_dir / "weights", vae_state.params, {"stage": "vae"})
+        write_atomically(stage_dir / "stage.json", json.dumps(
+            {"vae_final_loss": metrics["vae_final_loss"]}).encode())
+    return vae_state.params
+
+
+def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress,
+                     checkpoint_dir: str | None = None, replicate: int = 0,
+                     home: str | os.PathLike | None = None) -> LdmResult:
+    """Trains a VAE and a latent U-Net, saves them to ``checkpoint_dir`` (if given) and
+    samples from them with the config's seed. With ``checkpoint_dir``, training state is saved
+    as it goes (``training/``) and a run started again resumes from it. ``replicate`` > 0 draws
+    every key from another root (see :func:`sampling.root_key`).
+
+    ``data``: an opened :class:`~latentlab.data.source.Source`, a digit .npz file's path, or
+    None to open the config's data section in ``home``. With ``home``, the VAE stage is shared
+    through ``<home>/.cache/vae-stages/`` and the U-Net reads the latents from the latent cache
+    (``<home>/.cache/latents/``, recorded as metrics ``latent_cache``); without it, the
+    latents stay in memory (the same bits)."""
     cfg = experiment.resolve(config)
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
@@ -58,61 +167,88 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     root = sampling.root_key(cfg["seed"], replicate)
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
     metrics: dict[str, Any] = {}
+    stages: dict[str, Any] = {}
 
     checkpoints = None if checkpoint_dir is None else StageCheckpoints(
         os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
-    train_digits, held_digits = mnist.split(mnist.load(data_path), cfg["data"]["holdout"])
-    # data.classes trains on some digits only (anomaly detection); the held-out split stays
+    source = open_data(cfg["data"], data, home)
+    experiment.check_data_shapes(cfg, source.shape, len(source.classes))
+    train_idx, held_idx = source_lib.split_indices(len(source), cfg["data"]["holdout"])
+    # data.classes trains on some classes only (anomaly detection); the held-out split stays
     # the same whatever the classes, so it holds the unseen classes too.
-    train_digits = mnist.select_classes(train_digits, cfg["data"].get("classes"))
-    experiment.check_training_examples(cfg, len(train_digits.labels))
-    images = mnist.to_model_input(train_digits.images)
+    classes = cfg["data"].get("classes")
+    if classes is not None:
+        train_idx = train_idx[np.isin(_labels(source, train_idx), classes)]
+        held_idx = held_idx[np.isin(_labels(source, held_idx), classes)]
+    experiment.check_training_examples(cfg, len(train_idx))
+    train_labels = _labels(source, train_idx)
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
     # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
     # takes a while before step 1 arrives (a progress bar shows "compiling").
-    progress("vae", 0, train_cfg["vae"]["steps"], float("nan"))
-    started = time.perf_counter()
-    vae_state, metrics["vae_final_loss"] = loops.train_vae(
-        vae, images, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["vae"]["steps"],
-        batch_size=train_cfg["vae"]["batch_size"],
-        learning_rate=train_cfg["vae"]["learning_rate"],
-        kl_weight=train_cfg["vae"]["kl_weight"], progress=progress, checkpoints=checkpoints,
-        execution=ex)
-    metrics["vae_train_seconds"] = time.perf_counter() - started
-    vae_params = vae_state.params
+    vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
+                                  home, replicate, metrics, stages)
 
-    held = jnp.asarray(mnist.to_model_input(
-        mnist.select_classes(held_digits, cfg["data"].get("classes")).images))
+    held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
     metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, vae_params, held)))
 
-    means, log_vars = loops.encode_dataset(vae, vae_params, images)
-    scale = loops.latent_scale(means)
+    unet_batch = train_cfg["unet"]["batch_size"]
+    claim = contextlib.nullcontext()
+    if home is None:  # the latents in memory
+        means, log_vars = loops.encode_dataset(vae, vae_params, read_all(source, train_idx))
+        scale = loops.latent_scale(means)
+        latent_shape = tuple(means.shape[1:])
+
+        def unet_data(data_key):
+            return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), train_labels),
+                          len(train_idx), data_key, unet_batch)
+    else:  # the latent cache: encoded once per (VAE weights, data, preprocessing)
+        vae_hash = checkpoint.weights_digest(vae_params)
+        path = latent_cache.folder(home) / latent_cache.name(vae_hash, source.fingerprint,
+                                                             cfg["data"])
+        encoded = not path.is_file()
+        if encoded:
+            latents = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
+            batches = ((m, v, train_labels[i * 500:i * 500 + len(m)])
+                       for i, (m, v) in enumerate(latents))
+            latent_cache.write(path, batches, {"vae": vae_hash, "fingerprint": source.fingerprint,
+                                               "examples": len(train_idx),
+                                               "preprocessing":
+                                                   latent_cache.preprocessing(cfg["data"])})
+        claim = latent_cache.Claim(path)
+        cache = latent_cache.Latents(path)
+        stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
+                                  "fingerprint": source.fingerprint, "encoded": encoded}
+        scale = loops.latent_scale(jnp.asarray(cache.means()))
+        latent_shape = cache.latent_shape
+
+        def unet_data(data_key):
+            return Loader(cache.take, len(cache), data_key, unet_batch)
     metrics["latent_scale"] = scale
 
     schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
                                        diff_cfg["beta_start"], diff_cfg["beta_end"])
     progress("unet", 0, train_cfg["unet"]["steps"], float("nan"))
     started = time.perf_counter()
-    unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
-        unet, means, log_vars, train_digits.labels, scale, schedule,
-        jax.random.fold_in(root, KEY_UNET), steps=train_cfg["unet"]["steps"],
-        batch_size=train_cfg["unet"]["batch_size"],
-        learning_rate=train_cfg["unet"]["learning_rate"],
-        ema_decay=train_cfg["unet"]["ema_decay"],
-        label_dropout=train_cfg["unet"]["label_dropout"],
-        loss_weighting=train_cfg["unet"]["loss_weighting"],
-        min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
-        checkpoints=checkpoints, execution=ex)
+    with claim:
+        unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
+            unet, unet_data, None, None, scale, schedule,
+            jax.random.fold_in(root, KEY_UNET), steps=train_cfg["unet"]["steps"],
+            batch_size=unet_batch,
+            learning_rate=train_cfg["unet"]["learning_rate"],
+            ema_decay=train_cfg["unet"]["ema_decay"],
+            label_dropout=train_cfg["unet"]["label_dropout"],
+            loss_weighting=train_cfg["unet"]["loss_weighting"],
+            min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
+            checkpoints=checkpoints, execution=ex)
     metrics["unet_train_seconds"] = time.perf_counter() - started
 
     model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params, schedule,
-                                            scale, tuple(means.shape[1:]))
+                                            scale, latent_shape)
     if checkpoint_dir is not None:
         checkpoint.save(checkpoint_dir, model, cfg)
 
-    classes = cfg["data"].get("classes")
     labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
     if classes is not None:  # only the digits it was trained on
         labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
@@ -133,4 +269,4 @@ def train_and_sample(config: dict, data_path: str, progress: ProgressFn = no_pro
     where["latents_gathered_from_devices"] = (
         1 if scaled.sharding.is_fully_replicated else len(scaled.sharding.device_set))
     latents = execution_lib.gather(scaled / scale)
-    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where)
+    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where, stages)

@@ -12,6 +12,7 @@ import numpy as np
 import optax
 
 from latentlab import execution as execution_lib
+from latentlab.data.loader import Loader, array_fetch
 from latentlab.diffusion.losses import denoising_loss
 from latentlab.diffusion.schedules import NoiseSchedule
 from latentlab.models.unet import UNet
@@ -44,7 +45,7 @@ def vae_loss(vae: VAE, params, images, key, kl_weight: float, compute_dtype=jnp.
 
 
 def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn,
-         checkpoints: StageCheckpoints | None = None):
+         checkpoints: StageCheckpoints | None = None, loader: Loader | None = None):
     """Runs jitted steps up to ``steps``, reporting the loss every REPORT_EVERY steps and at
     the end. With ``checkpoints``, starts from the stage's saved state (replaying its reports)
     and saves every ``checkpoints.every`` steps and at the end."""
@@ -53,8 +54,12 @@ def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressF
         state, history = checkpoints.restore(stage, state)
         for step, value in history:
             progress(stage, step, steps, value)
-    for step in range(int(state.step), steps):
-        state, loss = step_fn(state)
+    # The loader's position is a pure function of the step: a resumed stage starts its batches
+    # at the restored step, and nothing else about the data is saved.
+    start = int(state.step)
+    batches = loader.iterate(start, steps) if loader is not None else None
+    for step in range(start, steps):
+        state, loss = step_fn(state) if batches is None else step_fn(state, *next(batches))
         if (step + 1) % REPORT_EVERY == 0 or step + 1 == steps:
             value = float(loss)
             check_finite(value, stage, step + 1)
@@ -107,45 +112,58 @@ def _create_state(params, tx) -> TrainState:
     return run_once(lambda p: TrainState.create(p, tx), params)
 
 
-def train_vae(vae: VAE, images: np.ndarray, key, *, steps: int, batch_size: int,
+def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
               learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
               checkpoints: StageCheckpoints | None = None,
               execution: execution_lib.Execution | None = None):
-    """Trains the VAE on images [N, H, W, C] in [0, 1], data-parallel over ``execution``'s
-    mesh (default: every local device, float32). Returns (TrainState, final loss)."""
+    """Trains the VAE on images [N, H, W, C] in [0, 1] (an array, or ``make_loader(data_key)``
+    returning a :class:`Loader` of (images,) batches), data-parallel over ``execution``'s mesh
+    (default: every local device, float32). Each step's batch is gathered on the host by the
+    loader and sent to the device. Returns (TrainState, final loss)."""
     ex = execution or execution_lib.from_config(None)
     ex.check_batch(batch_size, "train.vae.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
-    data = jax.device_put(jnp.asarray(images), ex.replicated)
-    params = initialise(vae, init_key, data[:1], noise_key)
+    if callable(images):
+        loader = images(data_key)
+    else:
+        loader = Loader(array_fetch(np.asarray(images)), len(images), data_key, batch_size)
+    first = loader.batch(0)[0]
+    params = initialise(vae, init_key, jnp.asarray(first[:1]), noise_key)
     state = jax.device_put(
         _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
         ex.replicated)
 
     # The keys are arguments, not constants of the program: runs that differ only in their
     # seed share one compiled step (and one entry of the on-disk compilation cache).
-    def step_fn(state, data, data_key, noise_key):
-        idx = batch_indices(data_key, state.step, data.shape[0], batch_size)
+    def step_fn(state, batch, noise_key):
         key = jax.random.fold_in(noise_key, state.step)
         grad_fn = jax.value_and_grad(partial(vae_loss, vae), has_aux=True)
-        (loss, _), grads = grad_fn(state.params, _split_batch(data[idx], ex), key, kl_weight,
+        (loss, _), grads = grad_fn(state.params, _split_batch(batch, ex), key, kl_weight,
                                    ex.compute_dtype)
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
-    step = _data_parallel_step(step_fn, ex, 3)
-    return _run("vae", state, lambda s: step(s, data, data_key, noise_key), steps, progress,
-                checkpoints)
+    step = _data_parallel_step(step_fn, ex, 2)
+    return _run("vae", state, lambda s, batch: step(s, batch, noise_key), steps, progress,
+                checkpoints, loader)
 
 
-def encode_dataset(vae: VAE, params, images: np.ndarray, batch_size: int = 500):
-    """Posterior means and log-variances of every image: two arrays [N, h, w, c]."""
+def encode_batches(vae: VAE, params, batches):
+    """Posterior (means, log-variances) of each image batch [b, H, W, C], as NumPy arrays,
+    one pair per batch (the latent cache writes them as they come)."""
     # The weights are an argument: a constant would make every run's encoder its own program.
     encode = jax.jit(lambda p, x: vae.apply({"params": p}, x, method=VAE.encode))
-    means, log_vars = [], []
-    for start in range(0, len(images), batch_size):
-        posterior = encode(params, jnp.asarray(images[start:start + batch_size]))
-        means.append(posterior.mean)
-        log_vars.append(posterior.log_var)
+    for images in batches:
+        posterior = encode(params, jnp.asarray(images))
+        yield np.asarray(posterior.mean), np.asarray(posterior.log_var)
+
+
+def encode_dataset(vae: VAE, params, images, batch_size: int = 500):
+    """Posterior means and log-variances of every image: two arrays [N, h, w, c]. ``images``
+    an array (encoded ``batch_size`` at a time) or an iterable of batches."""
+    if isinstance(images, (np.ndarray, jax.Array)):
+        array = images
+        images = (array[start:start + batch_size] for start in range(0, len(array), batch_size))
+    means, log_vars = zip(*encode_batches(vae, params, images))
     return jnp.concatenate(means), jnp.concatenate(log_vars)
 
 
@@ -164,27 +182,31 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step, data-parallel over
     ``execution``'s mesh (default: every local device, float32).
 
-    latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int. Returns (TrainState, loss).
+    latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int — or ``latent_means`` a
+    ``make_loader(data_key)`` returning a :class:`Loader` of (means, log_vars, labels) batches
+    (the latent cache) and the other two None. Returns (TrainState, loss).
     """
     ex = execution or execution_lib.from_config(None)
     ex.check_batch(batch_size, "train.unet.batch_size")
     init_key, data_key, noise_key = jax.random.split(key, 3)
-    means, log_vars, label_array = jax.device_put(
-        (jnp.asarray(latent_means), jnp.asarray(latent_log_vars), jnp.asarray(labels, jnp.int32)),
-        ex.replicated)
-    params = initialise(unet, init_key, means[:1], jnp.zeros((1,), jnp.int32),
+    if callable(latent_means):
+        loader = latent_means(data_key)
+    else:
+        loader = Loader(array_fetch(np.asarray(latent_means), np.asarray(latent_log_vars),
+                                    np.asarray(labels, np.int32)),
+                        len(latent_means), data_key, batch_size)
+    first = loader.batch(0)[0]
+    params = initialise(unet, init_key, jnp.asarray(first[:1]), jnp.zeros((1,), jnp.int32),
                          jnp.zeros((1,), jnp.int32))
     state = jax.device_put(
         _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
         ex.replicated)
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
-    def step_fn(state, means, log_vars, label_array, data_key, noise_key, scale):
-        idx = batch_indices(data_key, state.step, means.shape[0], batch_size)
+    def step_fn(state, means, log_vars, batch_labels, noise_key, scale):
         latent_key, loss_key = jax.random.split(jax.random.fold_in(noise_key, state.step))
-        z = means[idx] + jnp.exp(0.5 * log_vars[idx]) * jax.random.normal(
-            latent_key, means[idx].shape)
-        z, batch_labels = _split_batch((z, label_array[idx]), ex)
+        z = means + jnp.exp(0.5 * log_vars) * jax.random.normal(latent_key, means.shape)
+        z, batch_labels = _split_batch((z, batch_labels), ex)
         loss, grads = jax.value_and_grad(
             lambda p: denoising_loss(apply, p, scale * z, batch_labels, loss_key,
                                      schedule, unet.prediction, label_dropout,
@@ -194,8 +216,9 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
 
     # Keys and the latent scale (measured per run) are arguments, not constants: runs that
     # differ only in their seed share one compiled step.
-    step = _data_parallel_step(step_fn, ex, 6)
+    step = _data_parallel_step(step_fn, ex, 5)
     scale_arg = jnp.float32(scale)
-    return _run("unet", state, lambda s: step(s, means, log_vars, label_array, data_key,
-                                              noise_key, scale_arg), steps, progress,
-                checkpoints)
+    return _run("unet", state,
+                lambda s, means, log_vars, batch_labels: step(s, means, log_vars, batch_labels,
+                                                              noise_key, scale_arg),
+                steps, progress, checkpoints, loader)

@@ -92,7 +92,7 @@ final class InProcessExecutor implements TrialExecutor {
         progress.update(stage, step, total, loss);
       };
       JsonNode output = RunArtifacts.readJson(bridge.callForString("train_and_sample",
-          trial.canonicalJson(), trial.id().replicate(), data.location().toString(),
+          trial.canonicalJson(), trial.id().replicate(), home.toString(),
           dir.path().resolve(RunDirectory.CHECKPOINT).toString(), recording,
           latentSlot.arrayAddress(), latentSlot.schemaAddress(),
           imageSlot.arrayAddress(), imageSlot.schemaAddress()));

@@ -58,6 +58,13 @@ final class RunArtifacts {
     if (output.hasNonNull("execution")) { // backend, devices, mesh and precision it ran on
       result.set("execution", output.get("execution"));
     }
+    // The shared stages it used: the VAE stage's hash (reused or trained here) and the latent
+    // cache file (name, path, VAE weights' hash, data fingerprint) that lab.latents(run) opens.
+    for (String stage : new String[] {"vae_stage", "latent_cache"}) {
+      if (output.hasNonNull(stage)) {
+        result.set(stage, output.get(stage));
+      }
+    }
     ObjectNode files = result.putObject("outputs");
     files.put("samples.png", Hashing.sha256(png));
     files.put("latents.arrow", Hashing.sha256(arrow));

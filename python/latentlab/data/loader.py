@@ -1,0 +1,118 @@
+"""The deterministic loader: each training step's batch is a pure function of (data key, step).
+
+Step ``s`` takes the examples :func:`step_indices` names (the same indices the jitted
+``loops.batch_indices`` gives: a slice of the permutation keyed by ``fold_in(data_key,
+epoch)``), so a resumed run needs only its step to be back where it was, and any process can
+compute any step's batch (what sharding by process will use). With ``flip``, each example of a
+step is mirrored left-right when a coin drawn from ``fold_in(flip_key, step)`` says so: the same
+flips for the same seed and step, whatever ran before.
+
+Batches are gathered on host threads ahead of the device by Grain (``grain.MapDataset`` over
+the steps, ``grain.ReadOptions`` threads and prefetch buffer): threads, not Grain's worker
+processes, because decoding is Pillow and NumPy work that releases the GIL and worker processes
+would pickle the source (cloudpickle) into each one.
+"""
+
+from functools import partial
+from typing import Callable, Iterator, Sequence
+
+import grain
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from latentlab.data import source as source_lib
+
+# Host threads that gather batches, and batches kept ready ahead of the device.
+THREADS = 2
+PREFETCH = 4
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _indices(data_key, step, num_examples: int, batch_size: int):
+    steps_per_epoch = num_examples // batch_size
+    epoch, offset = step // steps_per_epoch, step % steps_per_epoch
+    order = jax.random.permutation(jax.random.fold_in(data_key, epoch), num_examples)
+    return jax.lax.dynamic_slice_in_dim(order, offset * batch_size, batch_size)
+
+
+@partial(jax.jit, static_argnums=(2,))
+def _flips(flip_key, step, batch_size: int):
+    return jax.random.bernoulli(jax.random.fold_in(flip_key, step), 0.5, (batch_size,))
+
+
+def _host(key) -> np.ndarray:
+    return np.asarray(jax.device_get(key))
+
+
+def step_indices(data_key, step: int, num_examples: int, batch_size: int) -> np.ndarray:
+    """The positions (in the training examples) of ``step``'s batch. [batch_size] int32"""
+    with jax.default_device(jax.devices("cpu")[0]):
+        return np.asarray(_indices(_host(data_key), jnp.int32(step), num_examples, batch_size))
+
+
+def step_flips(flip_key, step: int, batch_size: int) -> np.ndarray:
+    """Which examples of ``step``'s batch are mirrored. [batch_size] bool"""
+    with jax.default_device(jax.devices("cpu")[0]):
+        return np.asarray(_flips(_host(flip_key), jnp.int32(step), batch_size))
+
+
+class Loader:
+    """Batches of ``fetch(positions, step)`` for steps in order, positions from
+    :func:`step_indices` over ``num_examples``; gathered on host threads with prefetch."""
+
+    def __init__(self, fetch: Callable[[np.ndarray, int], tuple], num_examples: int,
+                 data_key, batch_size: int, threads: int = THREADS, prefetch: int = PREFETCH):
+        if batch_size > num_examples:
+            raise ValueError(f"batch of {batch_size} from {num_examples} examples")
+        self.fetch, self.num_examples, self.batch_size = fetch, num_examples, batch_size
+        self.data_key = _host(data_key)
+        self.threads, self.prefetch = threads, prefetch
+
+    def batch(self, step: int) -> tuple:
+        return self.fetch(step_indices(self.data_key, step, self.num_examples, self.batch_size),
+                          step)
+
+    def iterate(self, start: int, stop: int) -> Iterator[tuple]:
+        """The batches of steps start..stop-1, decoded ahead on host threads."""
+        if start >= stop:
+            return iter(())
+        dataset = grain.MapDataset.range(start, stop).map(self.batch)
+        return iter(dataset.to_iter_dataset(grain.ReadOptions(
+            num_threads=self.threads, prefetch_buffer_size=self.prefetch)))
+
+
+def array_fetch(*arrays: np.ndarray) -> Callable[[np.ndarray, int], tuple]:
+    """``fetch`` of arrays in memory: each array's rows at the positions."""
+    return lambda positions, step: tuple(a[positions] for a in arrays)
+
+
+def source_fetch(source: source_lib.Source, indices: Sequence[int] | np.ndarray,
+                 flip_key=None, with_labels: bool = False) -> Callable[[np.ndarray, int], tuple]:
+    """``fetch`` that decodes ``source[indices[p]]`` for each position p, mirrors those
+    :func:`step_flips` picks (with ``flip_key``) and returns (float32 images [B, H, W, C] in
+    [0, 1],) or (images, int32 labels)."""
+    indices = np.asarray(indices)
+    flip_key = None if flip_key is None else _host(flip_key)
+
+    def fetch(positions, step):
+        examples = [source[int(indices[p])] for p in positions]
+        images = np.stack([e.image for e in examples])
+        if flip_key is not None:
+            flips = step_flips(flip_key, step, len(positions))
+            images[flips] = images[flips][:, :, ::-1]
+        images = source_lib.to_model_input(images)
+        if with_labels:
+            return images, np.asarray([e.label for e in examples], np.int32)
+        return (images,)
+
+    return fetch
+
+
+def read_all(source: source_lib.Source, indices, batch_size: int = 500) -> Iterator[np.ndarray]:
+    """float32 [b, H, W, C] batches of ``source[indices]`` in order (no flips): what the latent
+    cache encodes."""
+    indices = np.asarray(indices)
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        yield source_lib.to_model_input(np.stack([source[int(i)].image for i in chunk]))
