@@ -80,7 +80,7 @@ public final class Lab implements AutoCloseable {
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
       "tensor(shape, values)", "a float32 tensor of the lab's scope (e.g. for setLatents)",
-      "save(images, file)", "writes images [N, H, W, 1] as a PNG grid and prints the path",
+      "save(images, file)", "writes images [N, H, W, 1 or 3] as a PNG grid and prints the path",
       "scope()", "a child tensor scope: try (var scope = lab.scope()) { ... }",
       "home()", "the project folder",
       "runsDir()", "where runs are (runs/ in the project)",
@@ -469,7 +469,7 @@ public final class Lab implements AutoCloseable {
   /**
    * Writes images as a PNG grid (8 to a row, each pixel 2×2) and prints the path.
    *
-   * @param images grey-scale {@code [N, H, W, 1]} in [0, 1], e.g. from a sampler's
+   * @param images {@code [N, H, W, 1]} (grey) or {@code [N, H, W, 3]} (RGB) in [0, 1], e.g. from a sampler's
    *     {@code decode()}
    * @param file where to write; a relative path is taken from the working directory
    * @return the file, absolute
