@@ -115,7 +115,7 @@ public final class LatentCaches {
 
   /**
    * The latent cache a run trained from, as the run recorded it ({@code latent_cache} in its
-   * {@code result.json} or {@code provenance.json}: a path, or an object with {@code path} or
+   * {@code result.json}, at the top or among its metrics, or in {@code provenance.json}: a path, or an object with {@code path} or
    * {@code name}); a relative path is taken from the project, a bare name from
    * {@code .cache/latents/}.
    *
@@ -127,7 +127,8 @@ public final class LatentCaches {
       Path path = run.resolve(file);
       if (recorded == null && java.nio.file.Files.isRegularFile(path)) {
         try {
-          JsonNode node = JSON.readTree(path.toFile()).get("latent_cache");
+          JsonNode json = JSON.readTree(path.toFile());
+          JsonNode node = json.has("latent_cache") ? json.get("latent_cache") : json.path("metrics").get("latent_cache");
           recorded = node == null || node.isNull() ? null : node;
         } catch (IOException e) {
           throw new UncheckedIOException("cannot read " + path, e);

@@ -58,12 +58,17 @@ public final class Latents {
     return column("mean");
   }
 
-  /** The posterior log-variances ({@code logvar}). */
+  /** The posterior log-variances ({@code log_var}). */
   public Tensor logvar() {
-    return column("logvar");
+    return column(columns().contains("log_var") ? "log_var" : "logvar");
   }
 
-  /** E.g. {@code Latents 1906 examples [mean, logvar] in .cache/latents/ab12.arrow}. */
+  /** Each example's class label ({@code label}, int32 {@code [N]}). */
+  public Tensor labels() {
+    return column("label");
+  }
+
+  /** E.g. {@code Latents 1906 examples [mean, log_var, label] in .cache/latents/ab12.arrow}. */
   @Override
   public String toString() {
     return "Latents " + examples() + " examples " + columns() + " in " + file;

@@ -110,7 +110,7 @@ public final class TensorFiles {
           Map<String, Tensor> columns = new LinkedHashMap<>();
           try {
             for (FieldVector vector : root.getFieldVectors()) {
-              columns.put(vector.getName(), Tensor.fromVector(vector));
+              columns.put(vector.getName(), tensorOf(vector, schema));
             }
           } catch (IllegalArgumentException e) {
             columns.values().forEach(Tensor::close);
@@ -124,6 +124,65 @@ public final class TensorFiles {
       throw e;
     }
     return batches;
+  }
+
+  /**
+   * A column as a tensor over its own memory: a tagged fixed-shape tensor as it says; an
+   * untagged fixed-size list as {@code [rows, *latent_shape]} when the schema's
+   * {@code latent_shape} metadata (a JSON list) holds as many values as a row, else
+   * {@code [rows, size]}; a plain number column as {@code [rows]}.
+   */
+  private static Tensor tensorOf(FieldVector vector, Schema schema) {
+    if (TensorMetadata.extensionName(vector.getField()) != null) {
+      return Tensor.fromVector(vector);
+    }
+    long rows = vector.getValueCount();
+    if (vector.getNullCount() != 0) {
+      throw new IllegalArgumentException("column '" + vector.getName() + "' has nulls; a tensor has none");
+    }
+    DType dtype;
+    long[] shape;
+    ArrowBuf values;
+    if (vector instanceof org.apache.arrow.vector.complex.FixedSizeListVector list) {
+      dtype = DType.of(list.getField());
+      if (list.getDataVector().getNullCount() != 0) {
+        throw new IllegalArgumentException("column '" + vector.getName() + "' has nulls; a tensor has none");
+      }
+      long[] item = latentShape(schema, list.getListSize());
+      shape = new long[item.length + 1];
+      shape[0] = rows;
+      System.arraycopy(item, 0, shape, 1, item.length);
+      values = list.getDataVector().getDataBuffer();
+    } else if (vector instanceof org.apache.arrow.vector.BaseFixedWidthVector fixed) {
+      org.apache.arrow.vector.types.pojo.ArrowType type = vector.getField().getType();
+      dtype = java.util.Arrays.stream(DType.values()).filter(d -> d != DType.BFLOAT16
+          && d.arrowType().equals(type)).findFirst().orElseThrow(() -> new IllegalArgumentException(
+              "column '" + vector.getName() + "' has type " + type + ", not a tensor's"));
+      shape = new long[] {rows};
+      values = fixed.getDataBuffer();
+    } else {
+      throw new IllegalArgumentException("column '" + vector.getName() + "' has type "
+          + vector.getField().getType() + ", not a tensor's");
+    }
+    long bytes = java.util.Arrays.stream(shape).reduce(1, Math::multiplyExact) * dtype.bytes();
+    values.getReferenceManager().retain();
+    return new Tensor(values.slice(0, bytes), dtype, shape);
+  }
+
+  /** The schema's {@code latent_shape} if it holds {@code size} values, else {@code [size]}. */
+  private static long[] latentShape(Schema schema, int size) {
+    String json = schema.getCustomMetadata() == null ? null : schema.getCustomMetadata().get("latent_shape");
+    if (json != null) {
+      try {
+        long[] shape = new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, long[].class);
+        if (shape.length > 0 && java.util.Arrays.stream(shape).reduce(1, Math::multiplyExact) == size) {
+          return shape;
+        }
+      } catch (IOException | RuntimeException unreadable) {
+        // not a shape: the row stays flat
+      }
+    }
+    return new long[] {size};
   }
 
   /** {@code length} bytes of the file from {@code offset}, mapped read-only, as an ArrowBuf. */

@@ -32,15 +32,15 @@ class LatentsTest {
     try (TensorScope scope = TensorScope.root(); OutputStream out = Files.newOutputStream(cache)) {
       Map<String, Tensor> columns = new LinkedHashMap<>();
       columns.put("mean", scope.ofFloats(new long[] {2, 1, 2, 2}, mean));
-      columns.put("logvar", scope.ofFloats(new long[] {2, 1, 2, 2}, logvar));
+      columns.put("log_var", scope.ofFloats(new long[] {2, 1, 2, 2}, logvar));
       TensorFiles.write(out, columns);
     }
     Path run = home.resolve("runs/emoji/0123456789ab");
     Files.createDirectories(run);
     Files.writeString(run.resolve("provenance.json"),
         "{\"experiment\": \"emoji\", \"trial_id\": \"0123456789abcdef\", \"status\": \"completed\"}");
-    Files.writeString(run.resolve("result.json"), "{\"status\": \"completed\", \"latent_cache\": "
-        + "{\"name\": \"vae1-data2.arrow\", \"path\": \".cache/latents/vae1-data2.arrow\"}}");
+    Files.writeString(run.resolve("result.json"), "{\"status\": \"completed\", \"metrics\": {\"latent_cache\": "
+        + "{\"name\": \"vae1-data2.arrow\", \"path\": \"" + cache + "\"}}}");
     Path bare = home.resolve("runs/emoji/ba7e00000000");
     Files.createDirectories(bare);
     Files.writeString(bare.resolve("provenance.json"),
@@ -50,7 +50,7 @@ class LatentsTest {
       lab.runsDir(home.resolve("runs").toString());
       Latents latents = lab.latents("0123456789ab");
       assertEquals(cache, latents.file());
-      assertEquals(List.of("mean", "logvar"), latents.columns());
+      assertEquals(List.of("mean", "log_var"), latents.columns());
       assertEquals(2, latents.examples());
       assertArrayEquals(new long[] {2, 1, 2, 2}, latents.mean().shape());
       assertArrayEquals(mean, latents.mean().toFloatArray());
