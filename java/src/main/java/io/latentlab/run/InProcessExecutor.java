@@ -156,7 +156,7 @@ final class InProcessExecutor implements TrialExecutor {
     return new Provenance(trial.config().name(), trial.id().sha256(), trial.id().replicate(),
         Hashing.sha256(trial.canonicalJson().getBytes(StandardCharsets.UTF_8)),
         relative(trial.configFile()), GitState.of(home), javaSide,
-        RunArtifacts.readJson(bridge.callForString("environment")), data.files(), Instant.now(),
+        RunArtifacts.readJson(bridge.callForString("environment")), data.files(), data, Instant.now(),
         null, "running", null);
   }
 

@@ -1,5 +1,6 @@
 package io.latentlab.run;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.util.Map;
@@ -16,7 +17,9 @@ import java.util.Map;
  * @param git the commit and whether the checkout was dirty
  * @param java Java-side versions (java, latentlab, jep jar, arrow)
  * @param python Python-side versions, backend, devices and XLA flags, as Python reported them
- * @param data content hashes of the data files read, by name
+ * @param data content hashes of the data files read, by name (the bundled data sets')
+ * @param dataSource the data as it was opened: location, examples, fingerprint, classes and
+ *     examples per class, image shape, files skipped (null in runs from before it was recorded)
  * @param startedAt when the run started
  * @param endedAt when it ended, or null while running
  * @param status {@code running}, {@code completed} or {@code failed}
@@ -32,6 +35,7 @@ public record Provenance(
     Map<String, String> java,
     JsonNode python,
     Map<String, String> data,
+    @JsonInclude(JsonInclude.Include.NON_NULL) DataSource dataSource,
     Instant startedAt,
     Instant endedAt,
     String status,
@@ -40,6 +44,6 @@ public record Provenance(
   /** This record, ended now with a status (and an error for a failure). */
   public Provenance ended(String endStatus, String endError) {
     return new Provenance(experiment, trialId, replicate, configSha256, configFile, git, java,
-        python, data, startedAt, Instant.now(), endStatus, endError);
+        python, data, dataSource, startedAt, Instant.now(), endStatus, endError);
   }
 }

@@ -69,6 +69,10 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
     compare("java", oldProvenance.get("java"), newProvenance.get("java"), differences);
     compare("python", oldProvenance.get("python"), newProvenance.get("python"), differences);
     compare("data", oldProvenance.get("data"), newProvenance.get("data"), differences);
+    if (oldProvenance.hasNonNull("data_source")) { // recorded since own data sets: did the data change?
+      compare("data_source", withoutLocation(oldProvenance.get("data_source")),
+          withoutLocation(newProvenance.get("data_source")), differences);
+    }
     compare("metrics", withoutTimings(oldResult.get("metrics")), withoutTimings(newResult.get("metrics")), differences);
     int before = differences.size();
     compare("outputs", oldResult.get("outputs"), newResult.get("outputs"), differences);
@@ -94,6 +98,16 @@ public record Reproduction(Path original, Path reproduction, List<String> differ
       });
       object.remove(timings);
     }
+    return copy;
+  }
+
+  /** The data's description without where it was read (a copy elsewhere is the same data). */
+  private static JsonNode withoutLocation(JsonNode dataSource) {
+    if (dataSource == null || !dataSource.isObject()) {
+      return dataSource;
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode copy = dataSource.deepCopy();
+    copy.remove("location");
     return copy;
   }
 

@@ -53,8 +53,9 @@ public final class Display {
   /**
    * Images as a grid, 8 to a row, each pixel 2×2.
    *
-   * @param images grey-scale {@code [N, H, W, 1]} in [0, 1] (a sampler's {@code decode()})
-   * @throws IllegalArgumentException if the tensor is not grey-scale images
+   * @param images {@code [N, H, W, 1]} (grey) or {@code [N, H, W, 3]} (RGB) in [0, 1], any
+   *     height and width (a sampler's {@code decode()})
+   * @throws IllegalArgumentException if the tensor is not images
    */
   public static BufferedImage grid(Tensor images) {
     return Images.grid(images, (int) Math.min(COLUMNS, images.shape()[0]), ZOOM);
@@ -64,7 +65,7 @@ public final class Display {
    * Several batches as one picture, a row of images per batch, top to bottom: e.g. the decoded
    * x0 prediction after each sampling step, to watch it sharpen.
    *
-   * @param batches each {@code [N, H, W, 1]} in [0, 1], all with the same N, H and W
+   * @param batches each {@code [N, H, W, C]} in [0, 1] (C 1 or 3), all of the same shape
    * @throws IllegalArgumentException if there are none or their shapes differ
    */
   public static BufferedImage rows(List<Tensor> batches) {
@@ -101,12 +102,14 @@ public final class Display {
     return true;
   }
 
-  /** Pictures of equal width one above the other, with a black gap. */
+  /** Pictures one above the other, with a black gap; in colour if any of them is. */
   static BufferedImage stack(List<BufferedImage> pictures) {
+    boolean grey = pictures.stream().allMatch(p -> p.getType() == BufferedImage.TYPE_BYTE_GRAY);
     int width = pictures.stream().mapToInt(BufferedImage::getWidth).max().orElse(1);
     int height = pictures.stream().mapToInt(BufferedImage::getHeight).sum()
         + ROW_GAP * (pictures.size() - 1);
-    BufferedImage strip = new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
+    BufferedImage strip = new BufferedImage(width, height,
+        grey ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
     Graphics2D graphics = strip.createGraphics();
     try {
       int top = 0;

@@ -76,11 +76,15 @@ public final class Lab implements AutoCloseable {
       "denoise(run)", "denoising beside classical denoisers: .noiseSigmas(0.1, 0.3).heldout(50).run()",
       "inpaint(run)", "inpainting through the sampler: .mask(\"center\").resample(2).run()",
       "anomaly(run)", "anomaly scores and AUROC: .timesteps(100, 400).perGroup(300).run()",
+      "data(config)", "a config's data before training: size, classes, counts, fingerprint; .picture() per class",
+      "data(file)", "the same for a config file as it is",
+      "latents(run)", "a run's VAE latent cache as tensors over the mapped file: .mean(), .logvar()",
+      "caches()", "prints the latent caches in .cache/latents/ and returns them",
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
       "tensor(shape, values)", "a float32 tensor of the lab's scope (e.g. for setLatents)",
-      "save(images, file)", "writes images [N, H, W, 1] as a PNG grid and prints the path",
+      "save(images, file)", "writes images [N, H, W, 1 or 3] as a PNG grid and prints the path",
       "scope()", "a child tensor scope: try (var scope = lab.scope()) { ... }",
       "home()", "the project folder",
       "runsDir()", "where runs are (runs/ in the project)",
@@ -467,9 +471,78 @@ public final class Lab implements AutoCloseable {
   }
 
   /**
+   * Looks at a config's data as {@code ./latentlab data} does: prints its size, classes and
+   * examples per class, image shape and fingerprint, writes a grid of preprocessed training
+   * images per class in {@code .cache/data-preview/<experiment>/}, and returns them (a
+   * notebook shows {@code .picture()} inline). Nothing is trained.
+   *
+   * @throws LabException in one line naming the file and key, or the bad data file
+   */
+  public DataView data(Config config) {
+    return guard(() -> data(Objects.requireNonNull(config, "config: give lab.config(file)").file(),
+        config.overrides()));
+  }
+
+  /** {@link #data(Config)} for a config file as it is. */
+  public DataView data(String file) {
+    return guard(() -> data(resolve(file), List.of()));
+  }
+
+  private DataView data(Path file, List<String> overrides) {
+    python();
+    DataView view = new DataView(new io.latentlab.lab.DataTask(home)
+        .run(new io.latentlab.lab.DataTask.Request(file, overrides, null), ProgressListener.NONE));
+    System.out.print(view);
+    System.out.flush();
+    return view;
+  }
+
+  /**
+   * A run's VAE latent cache (the Arrow IPC file it trained from, in {@code .cache/latents/}),
+   * opened as tensors over a read-only memory mapping: no copy, whatever its size. The tensors
+   * belong to the lab's scope.
+   *
+   * @throws LabException if the run recorded no cache or its file is gone
+   */
+  public Latents latents(Run run) {
+    return guard(() -> {
+      Path file = new io.latentlab.lab.LatentCaches(home).ofRun(
+          Objects.requireNonNull(run, "run: give a Run (lab.show(id))").directory());
+      try {
+        List<Map<String, Tensor>> batches = io.latentlab.tensor.TensorFiles.map(file, ownScope().allocator());
+        batches.forEach(columns -> columns.values().forEach(ownScope()::attach));
+        return new Latents(file, batches);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot open " + file, e);
+      }
+    });
+  }
+
+  /** {@link #latents(Run)} for a run named by a trial id prefix or a directory. */
+  public Latents latents(String run) {
+    return guard(() -> latents(Run.read(this,
+        RunDirectory.find(runsDir, Objects.requireNonNull(run, "run: give a trial id")), false)));
+  }
+
+  /** Prints the latent caches in {@code .cache/latents/} as a table and returns them. */
+  public Table caches() {
+    return guard(() -> {
+      python();
+      List<List<Object>> rows = new ArrayList<>();
+      for (io.latentlab.lab.LatentCaches.Entry e : new io.latentlab.lab.LatentCaches(home).list()) {
+        rows.add(List.of(e.name(), e.bytes(), e.examples(), e.vae(), e.fingerprint(), e.inUse()));
+      }
+      Table table = new Table(List.of("name", "bytes", "examples", "vae", "fingerprint", "in_use"), rows);
+      System.out.print(table.render());
+      System.out.flush();
+      return table;
+    });
+  }
+
+  /**
    * Writes images as a PNG grid (8 to a row, each pixel 2×2) and prints the path.
    *
-   * @param images grey-scale {@code [N, H, W, 1]} in [0, 1], e.g. from a sampler's
+   * @param images {@code [N, H, W, 1]} (grey) or {@code [N, H, W, 3]} (RGB) in [0, 1], e.g. from a sampler's
    *     {@code decode()}
    * @param file where to write; a relative path is taken from the working directory
    * @return the file, absolute

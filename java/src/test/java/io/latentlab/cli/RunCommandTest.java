@@ -206,6 +206,7 @@ class RunCommandTest {
     assertEquals(result.get("trial_id").asText(), provenance.get("trial_id").asText());
     assertEquals(TestProject.expectedBackend(), provenance.at("/python/backend").asText());
     assertFalse(provenance.get("data").isEmpty());
+    assertEquals(10000, provenance.at("/data_source/examples").asLong(), "the data as opened: " + provenance);
     String config = Files.readString(run.resolve("config.yaml"));
     assertTrue(config.contains("num_res_blocks"), "model defaults filled by Python: " + config);
     assertTrue(Files.readString(run.resolve("metrics.jsonl")).contains("\"stage\":\"unet\""));

@@ -97,7 +97,36 @@ class ConfigLoaderTest {
       "name: x\\ndata: {holdout: 99999}\\n                  | data.holdout: must be in [0, 50000]",
       "name: x\\ndata: {dataset: mnist-idx}\\n               | data.path: mnist-idx needs the folder",
       "name: x\\ndata: {dataset: mnist-idx, path: ../d}\\n   | data.path: must be a folder inside the project",
-      "name: x\\ndata: {path: data/mnist}\\n              | data.path: only mnist-idx reads a path",
+      "name: x\\ndata: {path: data/mnist}\\n              | data.path: mnist-bundled is bundled and reads no path; remove it",
+      "name: x\\ndata: {dataset: emoji, path: /d}\\n      | data.path: emoji is bundled and reads no path",
+      "name: x\\ndata: {dataset: image-folder}\\n         | data.path: image-folder needs the data's folder",
+      "name: x\\ndata: {dataset: parquet}\\n              | data.path: parquet needs the data's file, folder or pattern",
+      "name: x\\ndata: {dataset: webdataset, path: ''}\\n | data.path: webdataset needs",
+      "name: x\\ndata: {dataset: emoji, resolution: 2}\\n  | data.resolution: each side must be in [4, 4096], got 2",
+      "name: x\\ndata: {dataset: emoji, resolution: [32, 9999]}\\n | data.resolution: each side must be in [4, 4096], got [32, 9999]",
+      "name: x\\ndata: {dataset: emoji, resolution: [32]}\\n | data.resolution: must be an int (e.g. 32) or [height, width]",
+      "name: x\\ndata: {dataset: emoji, resolution: big}\\n | data.resolution: must be an int",
+      "name: x\\ndata: {dataset: emoji, resolution: 3.5}\\n | data.resolution: must be an int",
+      "name: x\\ndata: {resolution: 64}\\n                | data.resolution: the digits are 32×32, got 64; remove it",
+      "name: x\\ndata: {channels: 3}\\n                  | data.channels: the digits have one channel, got 3; remove it",
+      "name: x\\ndata: {dataset: emoji, channels: 2}\\n   | data.channels: must be 1 (grey) or 3 (RGB), got 2",
+      "name: x\\ndata: {dataset: emoji, channels: rgb}\\n | data.channels: expected an integer",
+      "name: x\\ndata: {dataset: emoji, resize: fit}\\n  | data.resize: must be one of crop, stretch, pad, got 'fit'",
+      "name: x\\ndata: {resize: pad}\\n                  | data.resize: the digits are not resized; remove it",
+      "name: x\\ndata: {flip: vertical}\\n               | data.flip: must be one of none, horizontal, got 'vertical'",
+      "name: x\\ndata: {dataset: emoji, background: '#12'}\\n | data.background: must be \"#rrggbb\", \"#rgb\" or a colour name",
+      "name: x\\ndata: {dataset: emoji, background: 'rgb(1,2,3)'}\\n | data.background: must be",
+      "name: x\\ndata: {background: black}\\n            | data.background: the digits have no transparent pixels; remove it",
+      "name: x\\ndata: {dataset: image-folder, path: /d, labels: dirs}\\n | data.labels: must be one of folders, none, got 'dirs'",
+      "name: x\\ndata: {dataset: parquet, path: /d, labels: none}\\n | data.labels: only image-folder reads labels from folders; remove it",
+      "name: x\\ndata: {dataset: image-folder, path: /d, columns: {image: img}}\\n | data.columns: only parquet has columns; remove it",
+      "name: x\\ndata: {dataset: parquet, path: /d, columns: {picture: img}}\\n | data.columns.picture: unknown key; allowed: caption, image, label",
+      "name: x\\ndata: {dataset: parquet, path: /d, columns: {image: ' '}}\\n | data.columns: image must name a column",
+      "name: x\\ndata: {dataset: parquet, path: /d, on_error: ignore}\\n | data.on_error: must be one of fail, skip, got 'ignore'",
+      "name: x\\ndata: {on_error: skip}\\n               | data.on_error: the bundled data sets are checked by their checksums; remove it",
+      "name: x\\ndata: {dataset: webdataset, path: /d, fingerprint: md5}\\n | data.fingerprint: must be one of stat, content, got 'md5'",
+      "name: x\\ndata: {dataset: emoji, fingerprint: content}\\n | data.fingerprint: the bundled data sets' files are always hashed; remove it",
+      "name: x\\ndata: {dataset: emoji, classes: [-1]}\\n  | data.classes: must be a non-empty list of class indices in [0, 100000)",
       "name: x\\ntrain: {unet: {loss_weighting: snr}}\\n  | train.unet.loss_weighting: must be one of uniform, min_snr",
       "name: x\\nsample: {rho: -1}\\n                    | sample.rho: must be in",
       "name: x\\ndata: {dataset: cifar}\\n                  | data.dataset: must be one of mnist-bundled",
@@ -298,6 +327,37 @@ class ConfigLoaderTest {
     assertEquals(loader.canonicalJson(some),
         loader.canonicalJson(loader.load(write("name: mini\ndata: {classes: [0, 7, 3]}\n"))));
     assertNotEquals(without, loader.canonicalJson(some));
+  }
+
+  @Test
+  void load_ownData_keysKeptAndDefaultsDropped() throws IOException {
+    ExperimentConfig folder = loader.load(write("name: mine\ndata: {dataset: image-folder, "
+        + "path: /data/pets, resolution: [48, 64], channels: 1, resize: pad, flip: horizontal, "
+        + "background: '#FFAA00', labels: none, on_error: skip, fingerprint: content, classes: [12, 3]}\n"));
+    DataConfig data = folder.data();
+    assertEquals(new DataConfig.Resolution(48, 64), data.resolution());
+    assertEquals(0, data.holdout(), "own data holds out nothing unless asked");
+    assertEquals(java.util.List.of(3, 12), data.classes());
+    String json = loader.canonicalJson(folder);
+    assertTrue(json.contains("\"data\":{\"background\":\"#ffaa00\",\"channels\":1,\"classes\":[3,12],"
+        + "\"dataset\":\"image-folder\",\"fingerprint\":\"content\",\"flip\":\"horizontal\",\"holdout\":0,"
+        + "\"labels\":\"none\",\"on_error\":\"skip\",\"path\":\"/data/pets\",\"resize\":\"pad\","
+        + "\"resolution\":[48,64]}"), json);
+    assertEquals(folder, loader.fromJson(json), "the canonical JSON reads back as the same config");
+    // A square resolution is one int, and a key at its default is as if absent: same trial.
+    String explicit = loader.canonicalJson(loader.load(write("name: mine\ndata: {dataset: parquet, "
+        + "path: 'shards/*.parquet', resolution: [32, 32], resize: crop, flip: none, background: white, "
+        + "on_error: fail, fingerprint: stat, columns: {image: jpg}}\n")));
+    String implicit = loader.canonicalJson(loader.load(write("name: mine\ndata: {dataset: parquet, "
+        + "path: 'shards/*.parquet', resolution: 32, columns: {image: jpg}}\n")));
+    assertEquals(implicit, explicit);
+    assertTrue(implicit.contains("\"columns\":{\"image\":\"jpg\"}") && implicit.contains("\"resolution\":32"), implicit);
+    // The digits: 32×32 and one channel said out loud are the digits' own trial.
+    String digits = loader.canonicalJson(loader.load(write("name: mine\n")));
+    assertEquals(digits, loader.canonicalJson(loader.load(write(
+        "name: mine\ndata: {resolution: [32, 32], channels: 1, flip: none}\n"))));
+    assertEquals("{\"dataset\":\"mnist-bundled\",\"holdout\":1000,\"path\":null}",
+        digits.replaceAll(".*\"data\":(\\{[^}]*\\}).*", "$1"), "no new key in the digits' data");
   }
 
   @Test
