@@ -141,6 +141,19 @@ def data_source(config_json: str, home: str) -> str:
 
 
 @register
+def import_model(path: str, out_dir: str, name: str, options_json: str = "{}") -> str:
+    """Imports Stable Diffusion weights (a diffusers folder, an LDM single-file
+    ``.safetensors`` with ``{"config": diffusers folder}`` in ``options_json``, or one component
+    folder) into ``out_dir/name``; returns the JSON summary of
+    :func:`latentlab.models.sd.importer.import_model` (components, parameter counts,
+    ``weights_sha256``, diffusion settings, licence)."""
+    from latentlab.models.sd import importer
+    options = _parse(options_json, "the import options")
+    return json.dumps(importer.import_model(path, out_dir, name, config=options.get("config")),
+                      sort_keys=True)
+
+
+@register
 def environment() -> str:
     """Versions and backend of this Python, as JSON, for a run's provenance (see
     :func:`latentlab.execution.environment`)."""

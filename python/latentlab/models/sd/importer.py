@@ -346,6 +346,8 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     elif (path / "model_index.json").is_file():
         components = load_folder(path)
         source = "diffusers"
+    elif not (path / "config.json").is_file():
+        _model_index(path)  # raises: not a model
     else:
         cls, cfg, params = load_component(path)
         components = {COMPONENTS[cls].kind: (cls, cfg, params)}
