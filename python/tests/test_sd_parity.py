@@ -71,7 +71,7 @@ def test_import_summary(imported, info):
     assert summary["diffusion"] == {
         "beta_schedule": "scaled_linear", "num_timesteps": 1000, "beta_start": 0.00085,
         "beta_end": 0.012, "prediction": "eps", "timestep_spacing": "leading",
-        "steps_offset": 1, "set_alpha_to_one": False, "rescale_betas_zero_snr": False}
+        "steps_offset": 1, "set_alpha_to_one": False}
     assert "public domain" in summary["licence"]
     assert len(summary["weights_sha256"]) == 64
     json.dumps(summary)

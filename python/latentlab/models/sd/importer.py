@@ -295,6 +295,8 @@ def scheduler_to_diffusion(path: Path) -> dict:
     if kind not in allowed:
         raise ValueError(f"{path}: beta_schedule {kind!r} is not supported; "
                          f"supported: {', '.join(allowed)}")
+    if data.get("rescale_betas_zero_snr"):
+        raise ValueError(f"{path}: rescale_betas_zero_snr is not supported yet")
     if data.get("trained_betas") is not None:
         raise ValueError(f"{path}: trained_betas are not supported")
     prediction = data.get("prediction_type", "epsilon")
@@ -307,8 +309,7 @@ def scheduler_to_diffusion(path: Path) -> dict:
             "prediction": _PREDICTIONS[prediction],
             "timestep_spacing": data.get("timestep_spacing", "leading"),
             "steps_offset": int(data.get("steps_offset", 0)),
-            "set_alpha_to_one": bool(data.get("set_alpha_to_one", True)),
-            "rescale_betas_zero_snr": bool(data.get("rescale_betas_zero_snr", False))}
+            "set_alpha_to_one": bool(data.get("set_alpha_to_one", True))}
 
 
 # --- the whole import ----------------------------------------------------------------------
