@@ -200,6 +200,10 @@ def test_bad_input_is_one_line(tmp_path):
     truncated.write_bytes((FIXTURES / "tiny-ldm.safetensors").read_bytes()[:5000])
     with pytest.raises(ValueError, match="cut.safetensors: not a readable safetensors"):
         importer.import_model(truncated, tmp_path / "store", "x", config=FOLDER)
+    ints = _tampered_vae(tmp_path, lambda t: t.update(
+        {"quant_conv.bias": t["quant_conv.bias"].astype(np.int32)}))
+    with pytest.raises(ValueError, match="tensor quant_conv.bias: dtype int32, expected a float"):
+        importer.import_model(ints, tmp_path / "store", "x")
     assert not (tmp_path / "store" / "x").exists()
 
 
