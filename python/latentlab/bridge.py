@@ -150,6 +150,19 @@ def data_summary(config_json: str, home: str, out_dir: str) -> str:
 
 
 @register
+def import_model(path: str, out_dir: str, name: str, options_json: str = "{}") -> str:
+    """Imports Stable Diffusion weights (a diffusers folder, an LDM single-file
+    ``.safetensors`` with ``{"config": diffusers folder}`` in ``options_json``, or one component
+    folder) into ``out_dir/name``; returns the JSON summary of
+    :func:`latentlab.models.sd.importer.import_model` (components, parameter counts,
+    ``weights_sha256``, diffusion settings, licence)."""
+    from latentlab.models.sd import importer
+    options = _parse(options_json, "the import options")
+    return json.dumps(importer.import_model(path, out_dir, name, config=options.get("config")),
+                      sort_keys=True)
+
+
+@register
 def latent_cache_list(home: str) -> str:
     """The latent cache's files under ``home`` as a JSON list of {name, path, bytes, vae,
     fingerprint, examples, in_use} (see :mod:`latentlab.data.latent_cache`)."""

@@ -220,3 +220,19 @@ def test_denoising_loss_regresses_the_target_of_its_parameterisation(prediction)
     eps = (seen["x_t"] - np.sqrt(a) * x0) / np.sqrt(1 - a)
     target = {"eps": eps, "x0": x0, "v": np.sqrt(a) * eps - np.sqrt(1 - a) * x0}[prediction]
     assert loss == pytest.approx(np.mean(target ** 2), rel=1e-3)
+
+
+def test_stable_diffusion_scaled_linear_closed_form_and_leading_offset():
+    # SD's scheduler: β_t = (√0.00085 + t/(T-1) (√0.012 - √0.00085))², ᾱ_{T-1} ≈ 0.00466
+    T = 1000
+    t = np.arange(T)
+    closed = (np.sqrt(0.00085) + t / (T - 1) * (np.sqrt(0.012) - np.sqrt(0.00085))) ** 2
+    np.testing.assert_allclose(schedules.betas("scaled_linear", T, 0.00085, 0.012), closed,
+                               rtol=1e-12)
+    abar = schedules.make_schedule("scaled_linear", T, 0.00085, 0.012).alphas_cumprod
+    assert float(abar[-1]) == pytest.approx(0.0046600, rel=1e-3)
+    # diffusers' "leading" spacing with steps_offset 1 (SD's configs): 901, 801, …, 1
+    np.testing.assert_array_equal(schedules.sampling_timesteps(T, 10, "leading", 1),
+                                  np.arange(901, 0, -100))
+    np.testing.assert_array_equal(schedules.sampling_timesteps(T, 10, "leading"),
+                                  np.arange(900, -1, -100))

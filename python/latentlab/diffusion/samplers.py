@@ -57,7 +57,32 @@ def model_denoiser(apply_fn, prediction: str, schedule: NoiseSchedule, labels, n
         both_labels = jnp.concatenate([labels, jnp.full_like(labels, null_label)], axis=0)
         out = apply_fn(jnp.concatenate([x_t, x_t], axis=0), t, both_labels)
         cond, uncond = jnp.split(out, 2, axis=0)
-        x0, _ = to_x0_eps(prediction, uncond + guidance_scale * (cond - uncond), x_t, alpha_bar)
+        x0, _ = to_x0_eps(prediction, guide(cond, uncond, guidance_scale), x_t, alpha_bar)
+        return x0
+
+    return denoise
+
+
+def guide(cond, uncond, guidance_scale):
+    """Classifier-free guidance (Ho & Salimans 2022): out_∅ + w (out_c - out_∅)."""
+    return uncond + guidance_scale * (cond - uncond)
+
+
+def text_denoiser(apply_fn, prediction: str, schedule: NoiseSchedule, context, null_context,
+                  guidance_scale) -> Denoiser:
+    """:func:`model_denoiser` for a text-conditioned U-Net ``apply_fn(x_t, t[B], context)``:
+    ``context`` [B, L, D] holds the prompts' text states and ``null_context`` [B, L, D] the
+    negative (or empty) prompts'; both passes share one batch of 2B, guided by :func:`guide`."""
+
+    def denoise(x, sigma):
+        batch = x.shape[0]
+        alpha_bar = 1.0 / (1.0 + sigma ** 2)
+        x_t = x * jnp.sqrt(alpha_bar)
+        t = jnp.full((2 * batch,), sigma_to_t(schedule, sigma), jnp.float32)
+        out = apply_fn(jnp.concatenate([x_t, x_t], axis=0), t,
+                       jnp.concatenate([context, null_context], axis=0))
+        cond, uncond = jnp.split(out, 2, axis=0)
+        x0, _ = to_x0_eps(prediction, guide(cond, uncond, guidance_scale), x_t, alpha_bar)
         return x0
 
     return denoise

@@ -53,18 +53,20 @@ def make_schedule(kind: str, num_timesteps: int, beta_start: float = 1e-4,
     return NoiseSchedule(jnp.asarray(alphas_cumprod, dtype=jnp.float32))
 
 
-def sampling_timesteps(num_timesteps: int, steps: int, spacing: str = "trailing") -> np.ndarray:
+def sampling_timesteps(num_timesteps: int, steps: int, spacing: str = "trailing",
+                       steps_offset: int = 0) -> np.ndarray:
     """The decreasing training timesteps a sampler visits, per Lin et al. 2024, Table 2.
 
     ``trailing`` starts at T-1 (the one that reaches pure noise); ``leading`` starts at
-    T - T/steps; ``linspace`` rounds an even spacing of [0, T-1].
+    T - T/steps, shifted up by ``steps_offset`` (diffusers' scheduler key; Stable Diffusion's
+    configs set 1); ``linspace`` rounds an even spacing of [0, T-1].
     """
     if not 1 <= steps <= num_timesteps:
         raise ValueError(f"steps must be in [1, {num_timesteps}], got {steps}")
     if spacing == "trailing":
         t = np.round(np.arange(num_timesteps, 0, -num_timesteps / steps)) - 1
     elif spacing == "leading":
-        t = (np.arange(steps) * (num_timesteps // steps))[::-1]
+        t = (np.arange(steps) * (num_timesteps // steps))[::-1] + steps_offset
     elif spacing == "linspace":
         t = np.round(np.linspace(0, num_timesteps - 1, steps))[::-1]
     else:

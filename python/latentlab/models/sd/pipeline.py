@@ -1,0 +1,88 @@
+"""Text to image with an imported Stable Diffusion model: tokenize → encode → sample with
+classifier-free guidance on LatentLab's samplers → decode.
+
+The samplers work in σ coordinates (:mod:`latentlab.diffusion.samplers`); diffusers' latents
+are x_t = √ᾱ x. :func:`scheduler_sigmas` is diffusers' DDIM timestep grid as a σ grid: its
+``timestep_spacing`` and ``steps_offset``, and its last step to ᾱ = 1 (σ = 0) or, where the
+scheduler says ``set_alpha_to_one: false`` (Stable Diffusion's configs), to ᾱ_0.
+"""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from latentlab.diffusion import samplers, schedules
+from latentlab.models.sd.importer import load_imported
+from latentlab.models.sd.tokenizer import CLIPTokenizer
+
+
+def schedule_of(diffusion: dict) -> schedules.NoiseSchedule:
+    return schedules.make_schedule(diffusion["beta_schedule"], diffusion["num_timesteps"],
+                                   diffusion["beta_start"], diffusion["beta_end"])
+
+
+def scheduler_sigmas(schedule: schedules.NoiseSchedule, diffusion: dict, steps: int) -> np.ndarray:
+    """The σ grid [steps+1] of diffusers' DDIM for an imported scheduler config."""
+    t = schedules.sampling_timesteps(schedule.num_timesteps, steps, diffusion["timestep_spacing"],
+                                     diffusion.get("steps_offset", 0))
+    table = np.exp(np.asarray(schedules.log_sigmas(schedule), np.float64))
+    final = 0.0 if diffusion.get("set_alpha_to_one", True) else table[0]
+    return np.append(table[t], final).astype(np.float32)
+
+
+class TextToImage:
+    """An imported model ready to sample: ``model(prompts, ...)``."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        loaded = load_imported(folder)
+        self.meta = loaded["meta"]
+        self.unet, self.unet_params = loaded["unet"]
+        self.vae, self.vae_params = loaded["vae"]
+        self.text_encoder, self.text_params = loaded["text_encoder"]
+        self.tokenizer = CLIPTokenizer(folder / self.meta["tokenizer"],
+                                       self.text_encoder.config.max_position_embeddings)
+        self.diffusion = self.meta["diffusion"]
+        self.schedule = schedule_of(self.diffusion)
+        self.scaling_factor = self.vae.config.scaling_factor
+        self._encode = None
+        self._programs: dict = {}  # one compiled sampling program per sampler
+
+    def encode_text(self, prompts) -> jax.Array:
+        ids = jnp.asarray(self.tokenizer(prompts))
+        if self._encode is None:
+            self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
+        return self._encode(self.text_params, ids)
+
+    def __call__(self, prompts, negative_prompts, latents, steps: int = 50,
+                 guidance_scale: float = 7.5, sampler: str = "ddim", key=None):
+        """(final latents x_t [B, h, w, 4], images [B, H, W, 3] in about [-1, 1]) from
+        ``latents`` [B, h, w, 4], the initial x_T as diffusers takes it (unit variance)."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        negative = [negative_prompts] * len(prompts) if isinstance(negative_prompts, str) \
+            else list(negative_prompts)
+        context, null_context = self.encode_text(prompts), self.encode_text(negative)
+        sigmas = jnp.asarray(scheduler_sigmas(self.schedule, self.diffusion, steps))
+        key = jax.random.PRNGKey(0) if key is None else key
+        if sampler not in self._programs:
+            self._programs[sampler] = jax.jit(self._sample_program(sampler))
+        return self._programs[sampler](self.unet_params, self.vae_params, context, null_context,
+                                       jnp.asarray(latents), sigmas, guidance_scale, key)
+
+    def _sample_program(self, sampler: str):
+        fused = samplers.get_sampler(sampler)
+        eta = samplers.default_eta(sampler)
+
+        def run(unet_params, vae_params, context, null_context, latents, sigmas, guidance, key):
+            apply = lambda x, t, c: self.unet.apply({"params": unet_params}, x, t, c)
+            denoise = samplers.text_denoiser(apply, self.diffusion["prediction"], self.schedule,
+                                             context, null_context, guidance)
+            x = fused(denoise, latents * jnp.sqrt(1.0 + sigmas[0] ** 2), sigmas, key, eta)
+            final = x / jnp.sqrt(1.0 + sigmas[-1] ** 2)
+            images = self.vae.apply({"params": vae_params}, final / self.scaling_factor,
+                                    method="decode")
+            return final, images
+
+        return run

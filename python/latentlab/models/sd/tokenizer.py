@@ -1,0 +1,83 @@
+"""CLIP's BPE tokenizer, from a model's own ``vocab.json`` and ``merges.txt``, through Hugging
+Face's ``tokenizers`` library (the Rust BPE transformers' fast CLIP tokenizer is built on).
+
+As CLIP (and transformers' ``CLIPTokenizer``) does: NFC, runs of whitespace → one space,
+lower case; split into words, numbers one digit at a time and punctuation runs; byte-level
+BPE with ``</w>`` ending each word; then ``<|startoftext|>`` … ``<|endoftext|>``, truncated to
+and padded to the context length. (The original also fixes mojibake with ``ftfy`` and splits
+CJK characters one by one; neither is done here.)
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+
+# CLIP's word pattern (Radford et al. 2021, simple_tokenizer.py), contractions first.
+_WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+
+
+class CLIPTokenizer:
+    """Prompts → ids [B, max_length] int32; see the module docstring."""
+
+    def __init__(self, folder: str | Path, max_length: int | None = None):
+        folder = Path(folder)
+        for name in ("vocab.json", "merges.txt"):
+            if not (folder / name).is_file():
+                raise ValueError(f"{folder / name}: missing; a CLIP tokenizer folder holds "
+                                 "vocab.json and merges.txt")
+        settings = {}
+        if (folder / "tokenizer_config.json").is_file():
+            settings = json.loads((folder / "tokenizer_config.json").read_text())
+        token = lambda key, default: _content(settings.get(key), default)
+        self.bos, self.eos = token("bos_token", "<|startoftext|>"), token("eos_token", "<|endoftext|>")
+        unk, pad = token("unk_token", "<|endoftext|>"), token("pad_token", "<|endoftext|>")
+        bpe = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                                   unk_token=unk, end_of_word_suffix="</w>",
+                                   continuing_subword_prefix="")
+        self._tokenizer = Tokenizer(bpe)
+        self._tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
+        self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(_WORDS), behavior="removed", invert=True),
+             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        vocab = self._tokenizer.get_vocab()
+        for what, name in (("bos_token", self.bos), ("eos_token", self.eos), ("pad_token", pad)):
+            if name not in vocab:
+                raise ValueError(f"{folder / 'vocab.json'}: {what} {name!r} is not in the vocabulary")
+        self.bos_id, self.eos_id, self.pad_id = vocab[self.bos], vocab[self.eos], vocab[pad]
+        self.max_length = int(max_length or settings.get("model_max_length") or 77)
+
+    def tokens(self, prompt: str) -> list[int]:
+        """The BPE ids of one prompt, without start/end tokens or padding."""
+        return self._tokenizer.encode(prompt, add_special_tokens=False).ids
+
+    def __call__(self, prompts, max_length: int | None = None) -> np.ndarray:
+        """ids [B, L] int32 of ``prompts`` (a string or a list), L = ``max_length`` or the
+        tokenizer's; a prompt longer than L - 2 tokens is cut, with a warning saying by how
+        many. An empty prompt gives start, end and padding (the unconditional input)."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        length = max_length or self.max_length
+        rows = []
+        for prompt in prompts:
+            ids = self.tokens(prompt)
+            if len(ids) > length - 2:
+                cut = len(ids) - (length - 2)
+                warnings.warn(f"prompt {_short(prompt)}: {cut} token{'s' if cut != 1 else ''} "
+                              f"cut (the text encoder reads {length - 2} tokens)", stacklevel=2)
+                ids = ids[:length - 2]
+            ids = [self.bos_id] + ids + [self.eos_id]
+            rows.append(ids + [self.pad_id] * (length - len(ids)))
+        return np.asarray(rows, np.int32)
+
+
+def _content(value, default: str) -> str:
+    if isinstance(value, dict):
+        return value.get("content", default)
+    return value or default
+
+
+def _short(prompt: str) -> str:
+    return repr(prompt if len(prompt) <= 40 else prompt[:37] + "...")

@@ -1,0 +1,293 @@
+"""Makes python/tests/fixtures/sd-tiny: tiny random Stable Diffusion components saved by
+diffusers/transformers (a diffusers folder, a single-file LDM checkpoint, one lone component),
+the inputs, and the PyTorch reference outputs the Flax parity tests compare with.
+
+Runs in its own throwaway environment (make_fixtures.sh makes it); torch is never a dependency
+of LatentLab. Everything is written as safetensors/JSON (no pickle). Usage:
+    python make_fixtures.py OUT_DIR
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import diffusers
+import transformers
+from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionPipeline,
+                       UNet2DConditionModel)
+from safetensors.numpy import save_file
+from safetensors.torch import save_file as save_torch
+from transformers import (CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection,
+                          CLIPTokenizer)
+
+torch.manual_seed(0)
+torch.use_deterministic_algorithms(True)
+
+WORDS = ["a", "red", "cat", "dog", "blue", "on", "the", "mat", "photo", "of"]
+
+
+def tiny_tokenizer(folder: Path, max_length: int) -> CLIPTokenizer:
+    """A CLIP BPE over the lower-case letters: every letter, alone and word-final, ``</w>``
+    itself, and merges that make each of WORDS one token."""
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    tokens = ["!", ",", "."] + letters + [p + "</w>" for p in ["!", ",", "."] + letters] + ["</w>"]
+    merges = []
+    for word in WORDS:
+        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(parts) > 1:
+            merges.append(f"{parts[0]} {parts[1]}")
+            parts = [parts[0] + parts[1]] + parts[2:]
+            if parts[0] not in tokens:
+                tokens.append(parts[0])
+    merges = list(dict.fromkeys(merges))
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                              model_max_length=max_length)
+    shutil.rmtree(folder)
+    tokenizer.save_pretrained(str(folder))
+    return tokenizer
+
+
+def np32(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float32).cpu().numpy()
+
+
+def count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def sd15_counts() -> dict:
+    """Parameter counts of the SD 1.5 configs, built on the meta device (no weights)."""
+    unet = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+                block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768,
+                attention_head_dim=8)
+    vae = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+               down_block_types=("DownEncoderBlock2D",) * 4,
+               up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
+    clip = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")
+    with torch.device("meta"):
+        return {"unet": count(UNet2DConditionModel(**unet)), "vae": count(AutoencoderKL(**vae)),
+                "text_encoder": count(CLIPTextModel(CLIPTextConfig(**clip))),
+                "configs": {"unet": unet, "vae": vae, "text_encoder": clip}}
+
+
+# --- diffusers → original LDM key names (diffusers' own converter checks the result) ---------
+
+UNET_RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
+               "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}
+
+
+def ldm_unet_key(key: str, config) -> str:
+    L = config.layers_per_block
+    p = key.split(".")
+    rest = lambda n: ".".join(p[n:])
+    def resnet(tail):
+        head, _, leaf = tail.partition(".")
+        return UNET_RESNET[head] + "." + leaf
+    if p[0] == "conv_in":
+        return "input_blocks.0.0." + rest(1)
+    if p[0] == "time_embedding":
+        return {"linear_1": "time_embed.0", "linear_2": "time_embed.2"}[p[1]] + "." + rest(2)
+    if p[0] == "add_embedding":
+        return {"linear_1": "label_emb.0.0", "linear_2": "label_emb.0.2"}[p[1]] + "." + rest(2)
+    if p[0] == "conv_norm_out":
+        return "out.0." + rest(1)
+    if p[0] == "conv_out":
+        return "out.2." + rest(1)
+    if p[0] == "mid_block":
+        j = int(p[2])
+        if p[1] == "resnets":
+            return f"middle_block.{2 * j}." + resnet(rest(3))
+        return "middle_block.1." + rest(3)
+    i = int(p[1])
+    if p[0] == "down_blocks":
+        if p[2] == "downsamplers":
+            return f"input_blocks.{(i + 1) * (L + 1)}.0.op." + rest(5)
+        j = int(p[3])
+        k = 1 + i * (L + 1) + j
+        return f"input_blocks.{k}.0." + resnet(rest(4)) if p[2] == "resnets" else \
+            f"input_blocks.{k}.1." + rest(4)
+    if p[0] == "up_blocks":
+        has_attention = config.up_block_types[i].startswith("CrossAttn")
+        if p[2] == "upsamplers":
+            return f"output_blocks.{i * (L + 1) + L}.{2 if has_attention else 1}.conv." + rest(5)
+        j = int(p[3])
+        k = i * (L + 1) + j
+        return f"output_blocks.{k}.0." + resnet(rest(4)) if p[2] == "resnets" else \
+            f"output_blocks.{k}.1." + rest(4)
+    raise KeyError(key)
+
+
+VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def ldm_vae_item(key: str, value: torch.Tensor, config):
+    n = len(config.block_out_channels)
+    key = key.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
+    for part in ("encoder", "decoder"):
+        key = key.replace(f"{part}.mid_block.resnets.0", f"{part}.mid.block_1")
+        key = key.replace(f"{part}.mid_block.resnets.1", f"{part}.mid.block_2")
+        if f"{part}.mid_block.attentions.0." in key:
+            tail = key.split(f"{part}.mid_block.attentions.0.")[1]
+            name, leaf = tail.rsplit(".", 1)
+            key = f"{part}.mid.attn_1.{VAE_ATTENTION[name]}.{leaf}"
+            if value.ndim == 2:
+                value = value[:, :, None, None]  # the original keeps 1×1 convs
+    p = key.split(".")
+    if p[0] == "encoder" and p[1] == "down_blocks":
+        tail = ".".join(p[4:])
+        key = f"encoder.down.{p[2]}." + ("downsample." + ".".join(p[5:]) if p[3] == "downsamplers"
+                                          else f"block.{p[4]}." + ".".join(p[5:]))
+    if p[0] == "decoder" and p[1] == "up_blocks":
+        i = n - 1 - int(p[2])
+        key = f"decoder.up.{i}." + ("upsample." + ".".join(p[5:]) if p[3] == "upsamplers"
+                                    else f"block.{p[4]}." + ".".join(p[5:]))
+    return key, value
+
+
+def ldm_checkpoint(unet, vae, text_encoder) -> dict:
+    out = {}
+    for k, v in unet.state_dict().items():
+        out["model.diffusion_model." + ldm_unet_key(k, unet.config)] = v
+    for k, v in vae.state_dict().items():
+        k, v = ldm_vae_item(k, v, vae.config)
+        out["first_stage_model." + k] = v
+    for k, v in text_encoder.state_dict().items():
+        out["cond_stage_model.transformer." + k] = v
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def check_ldm_against_diffusers(ldm: dict, unet, vae):
+    """diffusers' own LDM → diffusers converters must give back every tensor exactly."""
+    from diffusers.loaders import single_file_utils as s
+    unet_sd = s.convert_ldm_unet_checkpoint(ldm, dict(unet.config))
+    vae_sd = s.convert_ldm_vae_checkpoint(ldm, dict(vae.config))
+    for name, ours, theirs in (("unet", unet.state_dict(), unet_sd), ("vae", vae.state_dict(), vae_sd)):
+        assert set(ours) == set(theirs), (name, set(ours) ^ set(theirs))
+        for k in ours:
+            assert torch.equal(ours[k], theirs[k].reshape(ours[k].shape)), (name, k)
+
+
+def main(out: Path):
+    if out.exists():
+        shutil.rmtree(out)
+    folder = out / "diffusers"
+    folder.mkdir(parents=True)
+    max_length = 16
+    tokenizer = tiny_tokenizer(folder / "tokenizer", max_length)
+    vocab = len(tokenizer.get_vocab())
+    clip_config = CLIPTextConfig(
+        vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=max_length, hidden_act="quick_gelu",
+        projection_dim=8, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    text_encoder = CLIPTextModel(clip_config).eval()
+    unet = UNet2DConditionModel(
+        sample_size=8, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+        attention_head_dim=2).eval()
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=16).eval()
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                              timestep_spacing="leading", prediction_type="epsilon")
+    # Random weights are near zero in places; shake every tensor so each one matters.
+    with torch.no_grad():
+        for model in (text_encoder, unet, vae):
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   unet=unet, scheduler=scheduler, safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+
+    # (b) the same weights as one original (LDM) checkpoint
+    ldm = ldm_checkpoint(unet, vae, text_encoder)
+    check_ldm_against_diffusers(ldm, unet, vae)
+    save_torch(ldm, str(out / "tiny-ldm.safetensors"))
+
+    # (c) one component alone: an SD 2.x-style U-Net (linear projections, per-block heads,
+    # two transformer layers per block), sharded to exercise the index file
+    unet2 = UNet2DConditionModel(
+        sample_size=8, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=12,
+        attention_head_dim=(2, 4), use_linear_projection=True,
+        transformer_layers_per_block=(1, 2)).eval()
+    with torch.no_grad():
+        for p in unet2.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    unet2.save_pretrained(str(out / "unet-sd2"), safe_serialization=True, max_shard_size="200KB")
+
+    rng = np.random.default_rng(0)
+    ref = {}
+    with torch.no_grad():
+        # CLIP
+        prompts = ["a photo of a red cat", "the blue dog on a mat!"]
+        ids = tokenizer(prompts, padding="max_length", max_length=max_length, truncation=True,
+                        return_tensors="pt").input_ids
+        ref["clip.input_ids"] = ids.numpy().astype(np.int32)
+        outputs = text_encoder(ids)
+        ref["clip.last_hidden_state"] = np32(outputs.last_hidden_state)
+        ref["clip.pooler_output"] = np32(outputs.pooler_output)
+        ref["clip.hidden_states_minus2"] = np32(text_encoder(ids, output_hidden_states=True).hidden_states[-2])
+        long_prompt = " ".join(WORDS * 2)
+        ref["clip.long_ids"] = tokenizer(long_prompt, padding="max_length", max_length=max_length,
+                                         truncation=True, return_tensors="np").input_ids.astype(np.int32)
+        ref["clip.long_untruncated_length"] = np.array(len(tokenizer(long_prompt).input_ids), np.int32)
+        # CLIP with projection (SDXL's second encoder), its own random weights
+        projection = CLIPTextModelWithProjection(clip_config).eval()
+        projection.save_pretrained(str(out / "text_encoder_2"), safe_serialization=True)
+        ref["clip2.text_embeds"] = np32(projection(ids).text_embeds)
+        # VAE
+        images = torch.from_numpy(rng.uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32))
+        ref["vae.images"] = images.numpy()
+        dist = vae.encode(images).latent_dist
+        ref["vae.mean"], ref["vae.logvar"] = np32(dist.mean), np32(dist.logvar)
+        latents = torch.from_numpy(rng.standard_normal((2, 4, 8, 8)).astype(np.float32))
+        ref["vae.latents"] = latents.numpy()
+        ref["vae.decoded"] = np32(vae.decode(latents).sample)
+        # U-Nets
+        context = torch.from_numpy(rng.standard_normal((2, max_length, 16)).astype(np.float32))
+        t = torch.tensor([999, 10])
+        ref["unet.sample"], ref["unet.timesteps"], ref["unet.context"] = (
+            latents.numpy(), t.numpy().astype(np.int32), context.numpy())
+        ref["unet.out"] = np32(unet(latents, t, context).sample)
+        context2 = torch.from_numpy(rng.standard_normal((2, 5, 12)).astype(np.float32))
+        ref["unet2.context"] = context2.numpy()
+        ref["unet2.out"] = np32(unet2(latents, t, context2).sample)
+        # the pipeline: 10 DDIM steps, guidance 7.5, from given latents
+        init = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
+        ref["pipe.init_latents"] = init.numpy()
+        final = pipe("a red cat", negative_prompt="", num_inference_steps=10, guidance_scale=7.5,
+                     height=16, width=16, latents=init.clone(), output_type="latent").images
+        ref["pipe.final_latents"] = np32(final)
+        ref["pipe.timesteps"] = pipe.scheduler.timesteps.numpy().astype(np.int32)
+        ref["pipe.image"] = np32(vae.decode(final / vae.config.scaling_factor).sample)
+    save_file({k: np.ascontiguousarray(v) for k, v in ref.items()}, str(out / "reference.safetensors"))
+    info = {"torch": torch.__version__, "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__,
+            "tiny_counts": {"unet": count(unet), "vae": count(vae),
+                            "text_encoder": count(text_encoder), "unet-sd2": count(unet2),
+                            "text_encoder_2": count(projection)},
+            "sd15_counts": sd15_counts(),
+            "pipeline": {"prompt": "a red cat", "negative_prompt": "", "steps": 10,
+                         "guidance_scale": 7.5, "height": 16, "width": 16},
+            "clip_prompts": prompts, "long_prompt": long_prompt}
+    (out / "versions.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info, indent=2))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
