@@ -369,6 +369,19 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     if licence is not None:
         meta["licence"] = licence.read_text(errors="replace")
 
+    summary = {k: v for k, v in meta.items() if k != "components"}
+    summary["path"] = str(out)
+    summary["components"] = {k: {"class": v["class"], "parameters": v["parameters"]}
+                             for k, v in meta["components"].items()}
+    if (out / "sd_model.json").is_file():  # an import is never overwritten
+        existing = json.loads((out / "sd_model.json").read_text()).get("weights_sha256")
+        if existing != digest:
+            raise ValueError(f"{out}: another model (weights {str(existing)[:12]}) is already "
+                             f"imported under the name {name!r}; choose another name")
+        summary["already_imported"] = True
+        return summary
+    if out.exists():
+        raise ValueError(f"{out}: exists and is not an imported model; choose another name")
     staging = out.parent / f".{name}.importing"
     if staging.exists():
         shutil.rmtree(staging)
@@ -380,16 +393,11 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
             shutil.copytree(tokenizer, staging / "tokenizer")
             meta["tokenizer"] = "tokenizer"
         write_atomically(staging / "sd_model.json", json.dumps(meta, indent=2).encode())
-        if out.exists():
-            shutil.rmtree(out)
         staging.rename(out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    summary = {k: v for k, v in meta.items() if k != "components"}
-    summary["path"] = str(out)
-    summary["components"] = {k: {"class": v["class"], "parameters": v["parameters"]}
-                             for k, v in meta["components"].items()}
+    summary["already_imported"] = False
     return summary
 
 
