@@ -102,7 +102,7 @@ def test_config_resolve_fills_the_samplers_own_eta():
     ("vae", "channels", -16, "must be a positive integer, got -16"),
     ("vae", "channel_mult", [2, -1], "must be a list of positive integers, got [2, -1]"),
     ("vae", "latent_channels", 0, "must be a positive integer, got 0"),
-    ("vae", "image_channels", 3, "must be 1 (the digits are grey-scale), got 3"),
+    ("vae", "image_channels", 3, "must be data.channels 1, got 3; leave it out to follow the data"),
     ("vae", "channel_mult", [1] * 7, "7 levels downsample by 64, which does not divide the "
                                      "32×32 images; use fewer levels"),
     ("unet", "channel_mult", [1] * 5, "5 levels downsample by 16, which does not divide the "

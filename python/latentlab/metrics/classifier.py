@@ -145,9 +145,10 @@ def digest_of(images: np.ndarray, labels: np.ndarray, num_classes: int | None = 
 
 
 def train(images, labels, heldout_images, heldout_labels, progress=None,
-          num_classes: int | None = None) -> Classifier:
+          num_classes: int | None = None, epochs: int | None = None) -> Classifier:
     """Trains the classifier; images [N, H, W, C] float32 in [0, 1], labels [N] int in
-    [0, num_classes) (None: the largest label + 1)."""
+    [0, num_classes) (None: the largest label + 1), for ``epochs`` (None: :func:`epochs_for`
+    the data's size, what the cached classifiers use)."""
     num_classes = _num_classes(labels, num_classes)
     module = architecture(np.shape(images)[1:], num_classes)
     key = jax.random.PRNGKey(RECIPE["seed"])
@@ -156,7 +157,7 @@ def train(images, labels, heldout_images, heldout_labels, progress=None,
     params = module.init(init_key, data[:1])["params"]
     batch = min(RECIPE["batch_size"], len(images))  # a small data set trains in whole batches
     steps_per_epoch = len(images) // batch
-    total = steps_per_epoch * epochs_for(len(images))
+    total = steps_per_epoch * (epochs_for(len(images)) if epochs is None else epochs)
     tx = optax.adamw(optax.cosine_decay_schedule(RECIPE["learning_rate"], total))
     opt_state = tx.init(params)
 
