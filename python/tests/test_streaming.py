@@ -124,7 +124,9 @@ def test_a_tiny_rgb_run_samples_colour_images(in_memory):
 
 
 def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_encodes_nothing(
-        in_memory, tmp_path):
+        in_memory, tmp_path, monkeypatch):
+    # the latents are read in chunks, never whole (a cache may be larger than memory)
+    monkeypatch.setattr(latent_cache.Latents, "means", lambda self: pytest.fail("read whole"))
     first = ldm.train_and_sample(RGB, tiny_source(), home=tmp_path)
     assert _bytes(first) == _bytes(in_memory[0])
     assert first.stages["latent_cache"]["encoded"] and not first.stages["vae_stage"]["reused"]
@@ -195,3 +197,22 @@ def test_a_run_on_an_image_folder_killed_with_sigkill_resumes_bit_for_bit(in_mem
         ldm.CHECKPOINT_EVERY = every
     assert resumed.metrics["unet_resumed_from_step"] == 2
     assert _bytes(resumed) == _bytes(in_memory[0])
+
+
+def test_the_latent_scale_is_read_in_chunks_and_is_one_over_the_std(tmp_path):
+    # analytic: half the entries 0, half 2 → mean 1, std 1 → scale 1 exactly
+    two_values = np.zeros((1200, 2, 2, 1), np.float32)
+    two_values[::2] = 2.0
+    assert loops.latent_scale(two_values) == 1.0
+    z = np.random.default_rng(0).normal(3.0, 0.25, (1300, 4, 4, 2)).astype(np.float32)
+    assert loops.latent_scale(z) == pytest.approx(1 / np.std(z.astype(np.float64)), rel=1e-9)
+    # a cache's chunks give the same bits as the array
+    path = tmp_path / "z.arrow"
+    latent_cache.write(path, ((z[i:i + 500], z[i:i + 500], np.zeros(len(z[i:i + 500]), np.int32))
+                              for i in range(0, len(z), 500)), {})
+    cache = latent_cache.Latents(path)
+    chunks = list(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
+    assert max(len(c) for c in chunks) == loops.LATENT_SCALE_ROWS
+    assert loops.latent_scale(iter(chunks)) == loops.latent_scale(z)
+    with pytest.raises(ValueError, match="no latents"):
+        loops.latent_scale(iter([]))

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -105,8 +105,14 @@ class Latents:
                 labels.astype(np.int32))
 
     def means(self) -> np.ndarray:
-        """Every posterior mean [N, h, w, c] (for the latent scale)."""
+        """Every posterior mean [N, h, w, c], in memory (small caches; see :meth:`mean_chunks`)."""
         return self._values("mean", np.arange(len(self)))
+
+    def mean_chunks(self, rows: int = 500) -> Iterator[np.ndarray]:
+        """The posterior means, ``rows`` at a time, in order: what the latent scale reads, so a
+        cache larger than memory is never held whole."""
+        for start in range(0, len(self), rows):
+            yield self._values("mean", np.arange(start, min(start + rows, len(self))))
 
 
 class Claim:

@@ -220,7 +220,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         cache = latent_cache.Latents(path)
         stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
                                   "fingerprint": source.fingerprint, "encoded": encoded}
-        scale = loops.latent_scale(jnp.asarray(cache.means()))
+        scale = loops.latent_scale(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
         latent_shape = cache.latent_shape
 
         def unet_data(data_key):
