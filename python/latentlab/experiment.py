@@ -41,7 +41,9 @@ def resolve(config: dict) -> dict:
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
     if (config.get("data") or {}).get("classes") is not None:
-        config["data"]["classes"] = list(mnist.check_classes(config["data"]["classes"]))
+        # the digits' ten classes are known now; another set's, once it is opened
+        config["data"]["classes"] = list(mnist.check_classes(
+            config["data"]["classes"], num_classes=mnist.NUM_CLASSES if _digits(config["data"]) else None))
     config["execution"] = execution.resolve(config.get("execution"))
     sample = config.get("sample")
     if sample is not None and sample.get("sampler"):
@@ -151,6 +153,12 @@ def _open_checked(config: dict, home: str | os.PathLike):
     holdout = section.get("holdout", 0)
     examples = len(source) - holdout
     if section.get("classes") is not None:
+        if not source.classes:
+            raise ValueError(f"data.classes: {section['classes']} selects classes, but "
+                             f"{section.get('dataset')} data here has no labels; leave it out")
+        names = ", ".join(f"{i} {name}" for i, name in enumerate(source.classes))
+        mnist.check_classes(section["classes"], num_classes=len(source.classes),
+                            key=f"data.classes (the data's classes: {names})")
         examples = len(sources.training_indices(source, holdout, section["classes"]))
     check_training_examples(config, examples)
     return source

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from latentlab import bridge
+from latentlab import bridge, experiment
 from latentlab.data import emoji, mnist, preprocess, sources
 from latentlab.data import source as source_lib
 from latentlab.data.source import NO_LABEL
@@ -388,3 +388,28 @@ def test_emoji_tarball_with_another_checksum_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"SHA-256 is [0-9a-f]{64}, expected fb5fd131"):
         emoji.convert_npm_tarball(tarball, tmp_path / "out.npz")
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_data_classes_are_checked_against_the_data_once_it_is_open(tmp_path):
+    # beyond the digits' ten, a class index is whatever the data has: checked when it is opened
+    images, labels, captions = _images(6)
+    root = _write_folder(tmp_path / "data", images, labels, captions)
+    section = _section("image-folder", root)
+    resolved = experiment.resolve({"data": {**section, "classes": [1]}})
+    assert resolved["data"]["classes"] == [1]
+    assert experiment.resolve({"data": {**section, "classes": [12]}})["data"]["classes"] == [12]
+    info = experiment.data_source({"data": {**section, "classes": [1]}, "train": {}}, tmp_path)
+    assert info.examples == 6  # the data's size; the classes choose the training examples
+    with pytest.raises(ValueError) as failure:
+        experiment.data_source({"data": {**section, "classes": [0, 2]}, "train": {}}, tmp_path)
+    assert str(failure.value) == ("data.classes (the data's classes: 0 cat, 1 dog): must be a "
+                                  "non-empty list of class indices in [0, 2), got [0, 2]")
+    with pytest.raises(ValueError, match=r"^data.classes: \[0\] selects classes, but "
+                                         r"image-folder data here has no labels; leave it out$"):
+        experiment.data_source({"data": {**section, "labels": "none", "classes": [0]},
+                                "train": {}}, tmp_path)
+    # the digits keep their bound at resolve
+    with pytest.raises(ValueError, match=r"must be a non-empty list of digits in \[0, 10\)"):
+        experiment.resolve({"data": {"classes": [10]}})
+    with pytest.raises(ValueError, match=r"must be a non-empty list of class indices >= 0"):
+        experiment.resolve({"data": {**section, "classes": [-1]}})

@@ -209,20 +209,25 @@ def split(digits: Digits, holdout: int) -> tuple[Digits, Digits]:
             Digits(digits.images[held], digits.labels[held]))
 
 
-def check_classes(classes, key: str = "data.classes") -> tuple[int, ...] | None:
+def check_classes(classes, key: str = "data.classes",
+                  num_classes: int | None = NUM_CLASSES) -> tuple[int, ...] | None:
     """A config's ``data.classes``: None (every class) or a sorted tuple of distinct labels in
-    [0, 10), at least one.
+    [0, num_classes) — the ten digits by default; ``num_classes=None`` (a data set not opened
+    yet) checks only that they are labels, integers >= 0 — at least one.
 
     Raises:
       ValueError: one line naming ``key`` and what is allowed.
     """
     if classes is None:
         return None
+    bound = float("inf") if num_classes is None else num_classes
     if (not isinstance(classes, (list, tuple)) or not classes
-            or any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < NUM_CLASSES
+            or any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < bound
                    for c in classes)):
-        raise ValueError(f"{key}: must be a non-empty list of digits in [0, {NUM_CLASSES}), "
-                         f"got {classes!r}")
+        allowed = ("class indices >= 0" if num_classes is None else
+                   f"digits in [0, {NUM_CLASSES})" if num_classes == NUM_CLASSES else
+                   f"class indices in [0, {num_classes})")
+        raise ValueError(f"{key}: must be a non-empty list of {allowed}, got {classes!r}")
     if len(set(classes)) != len(classes):
         raise ValueError(f"{key}: lists a class twice: {list(classes)}")
     return tuple(sorted(classes))
