@@ -39,6 +39,7 @@ def constants() -> dict:
         "emoji": {"package": emoji.NPM_PACKAGE, "tarball_sha256": emoji.TARBALL_SHA256,
                   "cache_file": emoji.CACHE_FILE},
         "resize_modes": list(preprocess.RESIZE_MODES),
+        "flips": list(preprocess.FLIPS),
         "on_error": list(files.ON_ERROR),
         "fingerprints": list(files.FINGERPRINTS),
         "labels": list(folder.LABELS),

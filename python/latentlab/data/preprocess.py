@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageColor, ImageOps
 
 RESIZE_MODES = ("crop", "stretch", "pad")
+# data.flip: none, or a horizontal flip of each training image drawn from the seed and the step
+FLIPS = ("none", "horizontal")
 CHANNELS = (1, 3)
 DEFAULT_RESOLUTION = 32
 DEFAULT_CHANNELS = 3

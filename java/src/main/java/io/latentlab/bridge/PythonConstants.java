@@ -28,12 +28,18 @@ import java.util.Map;
  * @param defaultEtas each sampler that has an η (noise), with its own default
  * @param etaRange the smallest and largest η a request may give
  * @param guidanceRange the smallest and largest guidance scale a request may give
+ * @param dataChoices the allowed values of the data section's choices, by Python's name
+ *     ({@code datasets}, {@code resize_modes}, {@code flips}, {@code labels}, {@code on_error},
+ *     {@code fingerprints})
  */
 public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
     double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
     String tensorExtension, String bfloat16TensorExtension, List<String> dtypes,
     List<String> precisions, String defaultPrecision, Map<String, Double> defaultEtas,
-    List<Double> etaRange, List<Double> guidanceRange) {
+    List<Double> etaRange, List<Double> guidanceRange, Map<String, List<String>> dataChoices) {
+  /** Python's names of the data section's choices (its {@code constants()} keys). */
+  public static final List<String> DATA_CHOICES =
+      List.of("datasets", "resize_modes", "flips", "labels", "on_error", "fingerprints");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Copies the lists. */
@@ -47,6 +53,7 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
     defaultEtas = Map.copyOf(defaultEtas);
     etaRange = List.copyOf(etaRange);
     guidanceRange = List.copyOf(guidanceRange);
+    dataChoices = Map.copyOf(dataChoices);
   }
 
   /**
@@ -67,7 +74,14 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
         root.path("tensor_extension").asText(), root.path("bfloat16_tensor_extension").asText(),
         names(root.path("dtypes")), names(root.path("precisions")),
         root.path("default_precision").asText(), defaultEtas(root.path("samplers")),
-        numbers(root.path("eta_range")), numbers(root.path("guidance_range")));
+        numbers(root.path("eta_range")), numbers(root.path("guidance_range")),
+        dataChoices(root));
+  }
+
+  private static Map<String, List<String>> dataChoices(JsonNode root) {
+    Map<String, List<String>> choices = new java.util.TreeMap<>();
+    DATA_CHOICES.forEach(key -> choices.put(key, names(root.path(key))));
+    return choices;
   }
 
   /** Each sampler that has an η and its default (Python's {@code samplers}: name → η or null). */

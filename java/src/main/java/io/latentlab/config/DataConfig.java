@@ -88,6 +88,16 @@ public record DataConfig(String dataset, Integer holdout, String path,
       "image-folder", "parquet", "webdataset");
   /** The data sets read from {@code path}, anywhere readable. */
   public static final List<String> FILE_DATASETS = List.of("image-folder", "parquet", "webdataset");
+  /** {@code data.resize}, the default first. */
+  public static final List<String> RESIZE_MODES = List.of("crop", "stretch", "pad");
+  /** {@code data.flip}, the default first. */
+  public static final List<String> FLIPS = List.of("none", "horizontal");
+  /** {@code data.labels}, the default first. */
+  public static final List<String> LABELS = List.of("folders", "none");
+  /** {@code data.on_error}, the default first. */
+  public static final List<String> ON_ERROR = List.of("fail", "skip");
+  /** {@code data.fingerprint}, the default first. */
+  public static final List<String> FINGERPRINTS = List.of("stat", "content");
 
   /** Fills defaults ({@code mnist-bundled}; hold-out 1000 for the digits, else 0) and checks. */
   public DataConfig {
@@ -114,12 +124,12 @@ public record DataConfig(String dataset, Integer holdout, String path,
     if (channels != null && channels != 1 && channels != 3) {
       throw new IllegalArgumentException("data.channels: must be 1 (grey) or 3 (RGB), got " + channels);
     }
-    resize = dropDefault("data.resize", resize, List.of("crop", "stretch", "pad"));
-    flip = dropDefault("data.flip", flip, List.of("none", "horizontal"));
+    resize = dropDefault("data.resize", resize, RESIZE_MODES);
+    flip = dropDefault("data.flip", flip, FLIPS);
     background = checkColour(background);
-    labels = dropDefault("data.labels", labels, List.of("folders", "none"));
-    onError = dropDefault("data.on_error", onError, List.of("fail", "skip"));
-    fingerprint = dropDefault("data.fingerprint", fingerprint, List.of("stat", "content"));
+    labels = dropDefault("data.labels", labels, LABELS);
+    onError = dropDefault("data.on_error", onError, ON_ERROR);
+    fingerprint = dropDefault("data.fingerprint", fingerprint, FINGERPRINTS);
     if (!dataset.equals("image-folder")) {
       notFor("data.labels", labels, "only image-folder reads labels from folders");
     }

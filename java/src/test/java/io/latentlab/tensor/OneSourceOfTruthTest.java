@@ -55,6 +55,18 @@ class OneSourceOfTruthTest {
   }
 
   @Test
+  void dataChoices_agree() {
+    // Java refuses a bad data section before Python starts, with these lists.
+    assertEquals(java.util.Map.of(
+        "datasets", io.latentlab.config.DataConfig.DATASETS,
+        "resize_modes", io.latentlab.config.DataConfig.RESIZE_MODES,
+        "flips", io.latentlab.config.DataConfig.FLIPS,
+        "labels", io.latentlab.config.DataConfig.LABELS,
+        "on_error", io.latentlab.config.DataConfig.ON_ERROR,
+        "fingerprints", io.latentlab.config.DataConfig.FINGERPRINTS), python.dataChoices());
+  }
+
+  @Test
   void tensorExtensionsAndDtypes_agree() {
     assertEquals(python.tensorExtension(), TensorMetadata.FIXED_SHAPE_TENSOR);
     assertEquals(python.bfloat16TensorExtension(), TensorMetadata.BFLOAT16_TENSOR);
