@@ -1,41 +1,36 @@
-"""A training on a folder of PNG files, run as its own process by test_streaming (which kills
-it with SIGKILL mid-way): python resume_program.py IMAGES RUN CONFIG_JSON.
+"""A training on WebDataset shards, run as its own process by test_streaming (which kills it
+with SIGKILL mid-way): python resume_program.py HOME RUN CONFIG_JSON.
 
-FolderSource is a small on-disk Source read by Pillow, one file per example, standing in for
-the image-folder source until it lands on this branch.
+The shards are read in place by the real ``webdataset`` source (their index cached under HOME),
+the VAE stage and latent cache kept under HOME, checkpoints saved every 2 steps in RUN.
 """
 
+import io
 import json
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from latentlab.data.source import Example
 
-
-def write_folder(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
+def write_shards(folder: Path, images: np.ndarray, labels: np.ndarray, shards: int = 2) -> str:
+    """``images`` as ``shards`` tar shards of PNG + .cls members; returns their brace pattern."""
     folder.mkdir(parents=True)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        Image.fromarray(image).save(folder / f"{i:04d}-{label}.png")
-
-
-class FolderSource:
-    def __init__(self, folder):
-        self.files = sorted(Path(folder).glob("*.png"))
-        self.fingerprint = "folder"
-        self.classes = ("a", "b", "c")
-        self.shape = np.asarray(Image.open(self.files[0])).shape
-
-    def __len__(self):
-        return len(self.files)
-
-    def __getitem__(self, index):
-        path = self.files[index]
-        with Image.open(path) as image:
-            return Example(np.asarray(image.convert("RGB")), int(path.stem.split("-")[1]), None)
+    per_shard = -(-len(images) // shards)
+    for shard in range(shards):
+        with tarfile.open(folder / f"train-{shard:06d}.tar", "w") as archive:
+            for i in range(shard * per_shard, min((shard + 1) * per_shard, len(images))):
+                png = io.BytesIO()
+                Image.fromarray(images[i]).save(png, format="PNG")
+                for name, data in ((f"{i:04d}.png", png.getvalue()),
+                                   (f"{i:04d}.cls", str(int(labels[i])).encode())):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    archive.addfile(info, io.BytesIO(data))
+    return str(folder / f"train-{{000000..{shards - 1:06d}}}.tar")
 
 
 if __name__ == "__main__":
@@ -48,5 +43,5 @@ if __name__ == "__main__":
         if stage == "unet" and step > 0:
             time.sleep(30)  # killed here: unet-00000002 is saved before this report
 
-    ldm.train_and_sample(json.loads(sys.argv[3]), FolderSource(sys.argv[1]), slow,
-                         checkpoint_dir=sys.argv[2])
+    ldm.train_and_sample(json.loads(sys.argv[3]), None, slow, checkpoint_dir=sys.argv[2],
+                         home=sys.argv[1])

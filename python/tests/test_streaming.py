@@ -171,14 +171,16 @@ def test_a_cache_in_use_is_not_removed(tmp_path):
     assert latent_cache.entries(tmp_path) == []
 
 
-def test_a_run_on_an_image_folder_killed_with_sigkill_resumes_bit_for_bit(in_memory, tmp_path):
-    """A real process trains on PNG files read by Pillow, saving every 2 steps, and is killed
-    with SIGKILL once a U-Net save is on disk; this process resumes it from its checkpoint."""
-    from resume_program import FolderSource, write_folder
-    write_folder(tmp_path / "images", *tiny_images())
-    run = tmp_path / "run"
-    child = subprocess.Popen([sys.executable, str(HERE / "resume_program.py"),
-                              str(tmp_path / "images"), str(run), json.dumps(RGB)],
+def test_a_run_on_shards_killed_with_sigkill_resumes_bit_for_bit(in_memory, tmp_path):
+    """A real process trains on two WebDataset shards of PNG files, saving every 2 steps, and is
+    killed with SIGKILL once a U-Net save is on disk; this process resumes it from its
+    checkpoint and ends with the bits of the run on the same images held in memory."""
+    from resume_program import write_shards
+    pattern = write_shards(tmp_path / "shards", *tiny_images())
+    config = {**RGB, "data": {**RGB["data"], "dataset": "webdataset", "path": pattern}}
+    home, run = tmp_path / "home", tmp_path / "run"
+    child = subprocess.Popen([sys.executable, str(HERE / "resume_program.py"), str(home),
+                              str(run), json.dumps(config)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     try:
@@ -191,8 +193,7 @@ def test_a_run_on_an_image_folder_killed_with_sigkill_resumes_bit_for_bit(in_mem
         child.wait()
     ldm.CHECKPOINT_EVERY, every = 2, ldm.CHECKPOINT_EVERY
     try:
-        resumed = ldm.train_and_sample(RGB, FolderSource(tmp_path / "images"),
-                                       checkpoint_dir=str(run))
+        resumed = ldm.train_and_sample(config, None, checkpoint_dir=str(run), home=home)
     finally:
         ldm.CHECKPOINT_EVERY = every
     assert resumed.metrics["unet_resumed_from_step"] == 2
