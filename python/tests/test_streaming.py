@@ -217,3 +217,10 @@ def test_the_latent_scale_is_read_in_chunks_and_is_one_over_the_std(tmp_path):
     assert loops.latent_scale(iter(chunks)) == loops.latent_scale(z)
     with pytest.raises(ValueError, match="no latents"):
         loops.latent_scale(iter([]))
+
+
+def test_data_flip_changes_what_the_vae_trains_on(in_memory):
+    # RGB flips horizontally; the same run without flips sees other pixels from the first step
+    unflipped = ldm.train_and_sample({**RGB, "data": {**RGB["data"], "flip": "none"}},
+                                     tiny_source())
+    assert unflipped.metrics["vae_final_loss"] != in_memory[0].metrics["vae_final_loss"]
