@@ -14,19 +14,19 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code latentlab anomaly RUN}: unseen-class digits scored by diffusion, beside the VAE. */
+/** {@code latentlab anomaly RUN}: unseen-class images scored by diffusion, beside the VAE. */
 @Command(
     name = "anomaly",
     mixinStandardHelpOptions = true,
-    header = "Scores held-out digits of unseen classes as anomalies: AUROC per score.",
+    header = "Scores held-out images of unseen classes as anomalies: AUROC per score.",
     description = {
-        "For a run trained on some digits (data.classes), scores its held-out digits — those "
+        "For a run trained on some classes (data.classes), scores its held-out images — those "
             + "classes normal, the others anomalous — with the model's reconstruction error after "
             + "partial noising to each --timesteps T (SDEdit: encode, noise to σ_T, sample back, "
             + "decode; pixel MSE) and its per-sample denoising loss over evenly spaced timesteps "
             + "(the training objective, a surrogate of the negative ELBO), beside the VAE's "
             + "reconstruction error as the baseline. Prints the AUROC of each, overall and per "
-            + "unseen digit.",
+            + "unseen class.",
         "Results go to RUN/anomaly/<settings id>.json with the ROC curves in "
             + "<settings id>-roc.png; the same settings read the completed result instead of "
             + "redoing it. Options are checked before any work."},
@@ -50,7 +50,7 @@ final class AnomalyCommand implements Callable<Integer>, SamplingMixin.Command {
   int lossTimesteps;
 
   @Option(names = "--per-group", paramLabel = "N", defaultValue = "" + AnomalyTask.DEFAULT_PER_GROUP,
-      description = "at most N normal and N anomalous held-out digits (default ${DEFAULT-VALUE})")
+      description = "at most N normal and N anomalous held-out images (default ${DEFAULT-VALUE})")
   int perGroup;
 
   @CommandLine.Spec

@@ -20,14 +20,15 @@ import picocli.CommandLine.Option;
 @Command(
     name = "denoise",
     mixinStandardHelpOptions = true,
-    header = "Denoises digits with a run's model, beside classical denoisers: PSNR and SSIM.",
+    header = "Denoises held-out images with a run's model, beside classical denoisers: PSNR and SSIM.",
     description = {
-        "Adds Gaussian noise of each --noise-sigma S to clean digits (pixel values in [0, 1], "
+        "Adds Gaussian noise of each --noise-sigma S to clean held-out images of the run's data (pixel values in [0, 1], "
             + "clipped), then restores them with the run's model — SDEdit in the latent space: "
             + "encode, add noise up to the σ that matches S, sample back unconditionally, decode — "
             + "and with scikit-image's non-local means, total variation and a Gaussian blur. "
-            + "Each method's parameter is chosen per S on calibration digits from the training "
-            + "split. PSNR and SSIM of each, and of the noisy input, against the clean digits.",
+            + "Each method's parameter is chosen per S on calibration images from the training "
+            + "split. PSNR and SSIM of each (over every channel), and of the noisy input, against "
+            + "the clean images.",
         "Results go to RUN/denoise/<settings id>.json with a picture <settings id>.png (rows: "
             + "noisy | blur | TV | NL-means | ours | ours, mean of K | clean); the same settings "
             + "read the completed result instead of redoing it. Options are checked before any work."},
@@ -46,12 +47,12 @@ final class DenoiseCommand implements Callable<Integer>, SamplingMixin.Command {
   List<Double> noiseSigmas = new ArrayList<>();
 
   @Option(names = "--heldout", paramLabel = "N",
-      description = "denoise the first N held-out digits of the run's classes (default "
+      description = "denoise the first N held-out images of the run's classes (default "
           + ModelRun.DEFAULT_HELDOUT + ", at most data.holdout)")
   Integer heldout;
 
   @Option(names = "--images", paramLabel = "FILE",
-      description = "denoise these digits instead: .npy [N, 28, 28] or [N, 32, 32] (uint8 or [0, 1]), or a grey .png")
+      description = "denoise these images instead: .npy [N, H, W] or [N, H, W, C] (uint8 or [0, 1]; for the digits 28×28 or 32×32), or a .png")
   Path images;
 
   @Option(names = "--average", paramLabel = "K", defaultValue = "" + DenoiseTask.DEFAULT_AVERAGE,
@@ -59,7 +60,7 @@ final class DenoiseCommand implements Callable<Integer>, SamplingMixin.Command {
   int average;
 
   @Option(names = "--calibration", paramLabel = "M", defaultValue = "" + DenoiseTask.DEFAULT_CALIBRATION,
-      description = "training digits that choose each method's parameter (default ${DEFAULT-VALUE})")
+      description = "training images that choose each method's parameter (default ${DEFAULT-VALUE})")
   int calibration;
 
   @CommandLine.Spec

@@ -20,18 +20,18 @@ import picocli.CommandLine.Option;
 @Command(
     name = "inpaint",
     mixinStandardHelpOptions = true,
-    header = "Completes masked digits with a run's model, driven step by step from Java.",
+    header = "Completes masked held-out images with a run's model, driven step by step from Java.",
     description = {
-        "Masks held-out digits (--mask left-half | center | FILE, the missing region; a FILE is "
-            + ".npy or a grey .png, 28×28 or 32×32, nonzero = missing), encodes the masked input, "
+        "Masks held-out images (--mask left-half | center | FILE, the missing region; a FILE is "
+            + ".npy or a grey .png of the images' size, or 28×28 for the digits, nonzero = missing), encodes the masked input, "
             + "and samples unconditionally with a SamplerSession: after every step Java sets the "
             + "latents of the known region to the known latents re-noised to the current σ "
             + "(RePaint), so the last step keeps them exactly; with --resample R each step is "
             + "taken R more times, its result re-noised back to the step's starting σ before each "
             + "retake (RePaint's resampling, jump length 1), which lets the generated region agree "
             + "with the known one at R + 1 times the model evaluations. A latent cell is "
-            + "known only if all the pixels it covers (4×4 here) are known.",
-        "Scores the digit classifier's accuracy on the completed digits beside the masked input "
+            + "known only if all the pixels it covers (f×f for a VAE that downsamples by f) are known.",
+        "Scores the data's classifier's accuracy on the completed images beside the masked input "
             + "and the originals. Results go to RUN/inpaint/<settings id>.json with a picture "
             + "(original | masked | completed); the same settings read the completed result."},
     footer = {"", "Examples:",
@@ -49,7 +49,7 @@ final class InpaintCommand implements Callable<Integer>, SamplingMixin.Command {
   String mask;
 
   @Option(names = "--heldout", paramLabel = "N",
-      description = "inpaint the first N held-out digits of the run's classes (default "
+      description = "inpaint the first N held-out images of the run's classes (default "
           + ModelRun.DEFAULT_HELDOUT + ", at most data.holdout)")
   Integer heldout;
 

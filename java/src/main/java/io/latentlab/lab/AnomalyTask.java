@@ -16,7 +16,7 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Anomaly detection with a run trained on some digits: its held-out digits of unseen classes
+ * Anomaly detection with a run trained on some classes: its held-out images of unseen classes
  * scored by diffusion (reconstruction after partial noising, the denoising loss) beside the
  * VAE's reconstruction error; AUROC per score, stored as {@code RUN/anomaly/<settings id>.json}
  * with the ROC chart {@code <settings id>-roc.png} ({@link RocChart}).
@@ -32,7 +32,7 @@ public final class AnomalyTask {
   public static final List<Integer> DEFAULT_TIMESTEPS = List.of(100, 250, 500);
   /** Evenly spaced timesteps the denoising loss averages. */
   public static final int DEFAULT_LOSS_TIMESTEPS = 20;
-  /** At most this many normal and this many anomalous held-out digits. */
+  /** At most this many normal and this many anomalous held-out images. */
   public static final int DEFAULT_PER_GROUP = 500;
 
   private static final ObjectMapper JSON = ResultJson.MAPPER;
@@ -43,7 +43,7 @@ public final class AnomalyTask {
    * @param run the run directory, trained with {@code data.classes} set
    * @param timesteps training timesteps of the reconstruction scores (Python checks the range)
    * @param lossTimesteps evenly spaced timesteps the denoising loss averages
-   * @param perGroup at most N normal and N anomalous held-out digits, at least 2
+   * @param perGroup at most N normal and N anomalous held-out images, at least 2
    * @param sampling sampler, steps and seed; nulls take {@link #DEFAULTS}
    */
   public record Request(Path run, List<Integer> timesteps, int lossTimesteps, int perGroup, SamplingOptions sampling) {
@@ -88,7 +88,7 @@ public final class AnomalyTask {
     SamplingOptions sampling = request.sampling().orElse(DEFAULTS);
     if (model.config().data().classes() == null) {
       throw new UsageException("RUN: " + model.dir() + " trained on every "
-          + "class, so no digit is unseen; run a config with data.classes set to some digits "
+          + "class, so no class is unseen; run a config with data.classes set to some classes "
           + "(experiments/anomaly-mnist.yaml)");
     }
     if (request.perGroup() < 2) {
@@ -127,7 +127,7 @@ public final class AnomalyTask {
     if (result.completedEarlier()) {
       text.append(TaskResult.ALREADY_DONE).append(System.lineSeparator());
     }
-    text.append(String.format("%d normal held-out digits (classes %s) vs %d anomalous (classes %s); AUROC:%n",
+    text.append(String.format("%d normal held-out images (classes %s) vs %d anomalous (classes %s); AUROC:%n",
         result.json().get("normal").asInt(), result.json().get("normal_classes"),
         result.json().get("anomalous").asInt(), result.json().get("anomalous_classes")));
     text.append(result.json().get("markdown").asText());

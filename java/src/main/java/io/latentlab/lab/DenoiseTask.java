@@ -36,7 +36,7 @@ public final class DenoiseTask {
   public static final SamplingOptions DEFAULTS = new SamplingOptions("ddim", 20, null, 0L, null, null);
   /** Restorations averaged for "ours, mean of K". */
   public static final int DEFAULT_AVERAGE = 4;
-  /** Training digits that choose each method's parameter. */
+  /** Training images that choose each method's parameter. */
   public static final int DEFAULT_CALIBRATION = 32;
 
   private static final ObjectMapper JSON = ResultJson.MAPPER;

@@ -30,7 +30,7 @@ import org.apache.arrow.c.ArrowSchema;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * Inpainting held-out digits by sampling step by step from Java and replacing the known region's
+ * Inpainting held-out images by sampling step by step from Java and replacing the known region's
  * latents after every step (RePaint, {@link #repaint}); scored by the digit classifier's
  * accuracy, stored as {@code RUN/inpaint/<settings id>.json} with a picture.
  */
@@ -54,7 +54,7 @@ public final class InpaintTask {
    * @param run the run directory whose model inpaints
    * @param mask the missing region: {@code left-half}, {@code center}, or a .npy or grey .png
    *     file (28×28 or 32×32, nonzero = missing)
-   * @param heldout the first N held-out digits; null: {@link ModelRun#DEFAULT_HELDOUT} (at most
+   * @param heldout the first N held-out images; null: {@link ModelRun#DEFAULT_HELDOUT} (at most
    *     data.holdout)
    * @param resample retakes of each step after re-noising its result, in [0, {@link
    *     #MAX_RESAMPLE}]
@@ -226,7 +226,7 @@ public final class InpaintTask {
     if (result.completedEarlier()) {
       text.append(TaskResult.ALREADY_DONE).append(System.lineSeparator());
     }
-    text.append(String.format("%d held-out digits, mask %s (%d missing pixels; %d of %d latent cells known)%n",
+    text.append(String.format("%d held-out images, mask %s (%d missing pixels; %d of %d latent cells known)%n",
         json.get("count").asInt(), json.get("request").get("mask").asText(),
         json.get("missing_pixels").asInt(), json.get("known_latent_cells").asInt(),
         json.get("latent_cells").asInt()));
