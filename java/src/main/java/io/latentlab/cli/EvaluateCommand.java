@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
     header = "Scores a completed run's model: FID beside its floor, conditional accuracy.",
     description = {
         "Samples from a completed run's model and scores the samples on the features of "
-            + "LatentLab's digit classifier (trained once on the run's training split and cached "
+            + "LatentLab's scoring classifier for the data (trained once on the run's training split and cached "
             + "in .cache/): FID against the training images beside its floor (held-out real "
             + "images), the FID of the VAE's reconstructions, and conditional accuracy (the share "
             + "of samples classified as the class they were asked for).",

@@ -26,7 +26,7 @@ import java.util.Set;
 /**
  * Scores a completed run's model: FID against the training images beside its floor (held-out
  * images), the FID of the VAE's reconstructions and conditional accuracy, on the features of
- * the digit classifier; with an NFE table, every sampler at several step counts too. Each
+ * the data's scoring classifier; with an NFE table, every sampler at several step counts too. Each
  * evaluation is its own file {@code RUN/evaluation-<time>.json}, never overwritten.
  */
 public final class EvaluateTask {

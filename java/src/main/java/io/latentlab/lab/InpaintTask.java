@@ -31,7 +31,7 @@ import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * Inpainting held-out images by sampling step by step from Java and replacing the known region's
- * latents after every step (RePaint, {@link #repaint}); scored by the digit classifier's
+ * latents after every step (RePaint, {@link #repaint}); scored by the data's classifier's
  * accuracy, stored as {@code RUN/inpaint/<settings id>.json} with a picture.
  */
 public final class InpaintTask {

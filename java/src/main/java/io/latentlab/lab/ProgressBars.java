@@ -47,7 +47,7 @@ public final class ProgressBars implements ProgressListener, AutoCloseable {
       "unet", new Stage("train U-Net (steps)", "loss"),
       "sample", new Stage("sample (steps)", null),
       "score", new Stage("sample and score", "FID"),
-      "classifier", new Stage("train digit classifier (steps)", "loss"),
+      "classifier", new Stage("train scoring classifier (steps)", "loss"),
       "evaluate", new Stage("evaluate (cells)", "FID"),
       "denoise", new Stage("denoise (batches)", null),
       "anomaly", new Stage("anomaly scores (scores)", "AUROC"));

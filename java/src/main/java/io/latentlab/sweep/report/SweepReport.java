@@ -183,7 +183,7 @@ public final class SweepReport {
     return "Each trial is scored on its own samples, drawn with "
         + (plan.spec().sampling() ? "the run's checkpoint and the trial's `sample.*` settings"
             : "its own trained checkpoint and its own `sample.*` settings")
-        + "; features and labels come from " + run + " digit classifier (trained once on " + run
+        + "; features and labels come from " + run + " scoring classifier (trained once on " + run
         + " training split).\n\n"
         + "- **fid:** Fréchet distance between the classifier's features of " + samples
         + " and those of " + run + " training images.\n"
@@ -192,7 +192,7 @@ public final class SweepReport {
         + "reconstructions of them; **fid_over_floor** = fid / fid_floor. The floors are the "
         + "data's, not the trial's.\n"
         + "- **conditional_accuracy:** the trial's own: the share of " + samples
-        + " that the digit classifier reads as the digit asked for.\n"
+        + " that the classifier reads as the class asked for.\n"
         + "- **classifier_heldout_accuracy:** the classifier's accuracy on the held-out real "
         + "images: " + run + ", not the trial's.\n"
         + "- **nfe:** network evaluations per sample of the trial's sampler and steps; "

@@ -381,7 +381,7 @@ class SweepReportTest {
         + "the run's training images."), report);
     assertTrue(report.contains("- **conditional_accuracy:** the trial's own: the share of the trial's "
         + "100 samples"), report);
-    assertTrue(report.contains("that the digit classifier reads as the digit asked for"), report);
+    assertTrue(report.contains("that the classifier reads as the class asked for"), report);
     assertTrue(report.contains("- **fid_floor:** the same distance for 100 held-out real images"), report);
   }
 
