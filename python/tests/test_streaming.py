@@ -215,6 +215,13 @@ def test_the_latent_scale_is_read_in_chunks_and_is_one_over_the_std(tmp_path):
     chunks = list(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
     assert max(len(c) for c in chunks) == loops.LATENT_SCALE_ROWS
     assert loops.latent_scale(iter(chunks)) == loops.latent_scale(z)
+    # a batch gathers its rows across the file's record batches (views of the mapping)
+    positions = np.random.default_rng(1).permutation(len(z))[:64]
+    means, log_vars, labels = cache.take(positions)
+    assert np.array_equal(means, z[positions]) and np.array_equal(log_vars, z[positions])
+    assert labels.dtype == np.int32 and labels.shape == (64,)
+    with pytest.raises(IndexError):
+        cache.take(np.array([len(z)]))
     with pytest.raises(ValueError, match="no latents"):
         loops.latent_scale(iter([]))
 
