@@ -60,6 +60,8 @@ def test_same_request_same_bytes_another_seed_other_bytes(store, cache, model, t
     written = pngs(tmp_path / "a")
     assert sorted(written) == ["image-000.png", "image-001.png", "image-002.png",
                                "image-003.png", "images.png"]
+    assert written["image-000.png"] != written["image-001.png"], \
+        "one prompt's images start from latents of their own"
     assert written == pngs(tmp_path / "b")
     differ = [n for n, data in pngs(tmp_path / "c").items() if data != written[n]]
     assert sorted(differ) == sorted(written), "every image depends on the seed"
@@ -107,6 +109,18 @@ def test_an_empty_prompt_is_the_unconditional_path(store, model):
     np.testing.assert_array_equal(empty, guided_away)
     conditional = unconditional(prompts=["a red cat", "a blue dog"])
     assert not np.array_equal(empty, conditional), "the prompt and its guidance change the image"
+
+
+def test_negative_prompt_eta_and_spacing_reach_the_sampler(store, model):
+    pixels = lambda **c: text_to_image.generate(model, text_to_image.check_request(
+        store / "tiny", request(**c)))[0]
+    ddim = pixels()
+    # DDIM and Euler ancestral are one update with their own η (samplers._ancestral)
+    np.testing.assert_array_equal(pixels(sampler="euler_ancestral", eta=0.0), ddim)
+    assert not np.array_equal(pixels(sampler="euler_ancestral"), ddim), "η 1, the sampler's own"
+    assert not np.array_equal(pixels(spacing="karras"), ddim)
+    assert not np.array_equal(pixels(negative_prompt="a green frog", guidance_scale=0.0),
+                              pixels(guidance_scale=0.0)), "guidance 0 samples the negative prompt"
 
 
 @pytest.mark.parametrize("sampler", samplers.SAMPLERS)
