@@ -162,6 +162,50 @@ def import_model(path: str, out_dir: str, name: str, options_json: str = "{}") -
                       sort_keys=True)
 
 
+def _text_to_image(folder):
+    from latentlab.models.sd.pipeline import TextToImage
+    return TextToImage(folder)
+
+
+def _sd_identity(folder):
+    from latentlab.models.sd import importer
+    return importer.identity(folder)
+
+
+# Imported Stable Diffusion models, loaded (a TextToImage with its compiled programs), by folder
+# and weights hash: a JShell session samples again without loading again. Two: each may be GBs.
+TEXT_TO_IMAGE = checkpoint.ModelCache(capacity=2, loader=_text_to_image, identify=_sd_identity)
+
+
+@register
+def check_sample_request(model_dir: str, request_json: str) -> str:
+    """A text-to-image request for the imported model in ``model_dir`` with the model's and
+    sampler's values filled (see :func:`latentlab.apps.text_to_image.check_request`), as JSON
+    ``{"request": {...}, "model": name, "weights_sha256": ...}``; raises ValueError (one line)
+    for a bad option or a model that cannot sample, before anything loads."""
+    from latentlab.apps import text_to_image
+    from latentlab.models.sd import importer
+    request = text_to_image.check_request(model_dir, _parse(request_json, "the sample request"))
+    meta = importer.read_meta(model_dir)
+    return json.dumps({"request": request, "model": meta["name"],
+                       "weights_sha256": meta["weights_sha256"]}, sort_keys=True)
+
+
+@register
+def sample_text_to_image(model_dir: str, request_json: str, out_dir: str, progress) -> str:
+    """Samples a text-to-image request with the imported model in ``model_dir`` and writes the
+    images, their grid and ``result.json`` into ``out_dir`` (see
+    :func:`latentlab.apps.text_to_image.sample`); returns the result as JSON. ``progress`` is
+    a Java object with ``update(String stage, long step, long total, double value)``."""
+    from latentlab.apps import text_to_image
+
+    def report(stage, step, total, value):
+        progress.update(stage, step, total, value)
+
+    return json.dumps(text_to_image.sample(model_dir, _parse(request_json, "the sample request"),
+                                           out_dir, TEXT_TO_IMAGE.get, report), sort_keys=True)
+
+
 @register
 def latent_cache_list(home: str) -> str:
     """The latent cache's files under ``home`` as a JSON list of {name, path, bytes, vae,

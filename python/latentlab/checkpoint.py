@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -182,21 +182,26 @@ class ModelCache:
 
     Java reruns a run in the same JVM by rewriting its checkpoint in place; keying by content
     loads the new weights. A model evicted here lives on while a session still holds it.
+    Other kinds of model folders (an imported Stable Diffusion model) give their own
+    ``loader`` and ``identify``.
     """
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, loader: Callable | None = None,
+                 identify: Callable | None = None):
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        self._load = loader or load
+        self._identify = identify or identity
         self._models: collections.OrderedDict = collections.OrderedDict()
 
-    def get(self, folder: str | os.PathLike) -> LatentDiffusionModel:
-        key = (str(Path(folder).absolute()), identity(folder))
+    def get(self, folder: str | os.PathLike):
+        key = (str(Path(folder).absolute()), self._identify(folder))
         model = self._models.get(key)
         if model is None:
             for stale in [k for k in self._models if k[0] == key[0]]:
                 del self._models[stale]  # the same folder before a rewrite
-            model = load(folder)
+            model = self._load(folder)
             self._models[key] = model
             while len(self._models) > self.capacity:
                 self._models.popitem(last=False)

@@ -6,7 +6,9 @@
   three below build on;
 - :mod:`~latentlab.apps.denoise`: restoring noisy digits beside classical denoisers;
 - :mod:`~latentlab.apps.inpaint`: completing masked digits (Java drives the sampling loop);
-- :mod:`~latentlab.apps.anomaly`: scoring digits of unseen classes as anomalous.
+- :mod:`~latentlab.apps.anomaly`: scoring digits of unseen classes as anomalous;
+- :mod:`~latentlab.apps.text_to_image`: prompts to pictures with an imported Stable Diffusion
+  model.
 
 They import the library (:mod:`latentlab.sampling`, :mod:`latentlab.checkpoint`, the
 subpackages) and nothing above it: :mod:`latentlab.bridge` calls them, never the other way

@@ -53,7 +53,7 @@ class Component:
 
 
 def _unet_example(c: UNet2DConditionConfig):
-    f = 2 ** (len(c.block_out_channels) - 1)
+    f = c.downsampling_factor
     x = jnp.zeros((1, f, f, c.in_channels))
     added = None
     if c.addition_embed_type == "text_time":
@@ -401,11 +401,29 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     return summary
 
 
+def read_meta(folder: str | Path) -> dict:
+    """The ``sd_model.json`` of an :func:`import_model` folder.
+
+    Raises:
+      ValueError: one line, if ``folder`` holds no imported model.
+    """
+    file = Path(folder) / "sd_model.json"
+    if not file.is_file():
+        raise ValueError(f"{folder}: not an imported model (no sd_model.json); import one with "
+                         "./latentlab import PATH")
+    return json.loads(file.read_text())
+
+
+def identity(folder: str | Path) -> str:
+    """What an imported model holds: its weights' SHA-256 (for caches of loaded models)."""
+    return "sha256:" + read_meta(folder)["weights_sha256"]
+
+
 def load_imported(folder: str | Path) -> dict:
     """The components of an :func:`import_model` folder: {name: (module, params)}, plus
     ``meta`` (its sd_model.json)."""
     folder = Path(folder)
-    meta = json.loads((folder / "sd_model.json").read_text())
+    meta = read_meta(folder)
     templates, modules = {}, {}
     for key, info in meta["components"].items():
         component = COMPONENTS[info["class"]]

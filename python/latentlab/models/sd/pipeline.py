@@ -32,8 +32,21 @@ def scheduler_sigmas(schedule: schedules.NoiseSchedule, diffusion: dict, steps: 
     return np.append(table[t], final).astype(np.float32)
 
 
+def model_sigmas(schedule: schedules.NoiseSchedule, diffusion: dict, steps: int,
+                 spacing: str | None = None, rho: float = schedules.DEFAULT_RHO) -> np.ndarray:
+    """The σ grid [steps+1] of an imported model for any of LatentLab's spacings: a timestep
+    spacing (None: the scheduler's own) keeps the scheduler's ``steps_offset`` and last step
+    (:func:`scheduler_sigmas`); a σ spacing (``karras``, ...) spans the schedule's σ range
+    down to 0 (:func:`latentlab.diffusion.schedules.sigmas`)."""
+    spacing = spacing or diffusion["timestep_spacing"]
+    if spacing in schedules.TIMESTEP_SPACINGS:
+        return scheduler_sigmas(schedule, {**diffusion, "timestep_spacing": spacing}, steps)
+    return schedules.sigmas(schedule, steps, spacing, rho)
+
+
 class TextToImage:
-    """An imported model ready to sample: ``model(prompts, ...)``."""
+    """An imported model ready to sample: ``model(prompts, ...)``, or :meth:`encode_text` then
+    :meth:`sample` to encode each prompt once for several images."""
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
@@ -48,41 +61,60 @@ class TextToImage:
         self.schedule = schedule_of(self.diffusion)
         self.scaling_factor = self.vae.config.scaling_factor
         self._encode = None
+        self._decode = None
         self._programs: dict = {}  # one compiled sampling program per sampler
 
     def encode_text(self, prompts) -> jax.Array:
+        """Text states [B, L, D] of ``prompts``; a prompt the tokenizer cuts is warned of."""
         ids = jnp.asarray(self.tokenizer(prompts))
         if self._encode is None:
             self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
         return self._encode(self.text_params, ids)
 
+    def sigmas(self, steps: int, spacing: str | None = None,
+               rho: float = schedules.DEFAULT_RHO) -> np.ndarray:
+        """This model's σ grid [steps+1] (see :func:`model_sigmas`)."""
+        return model_sigmas(self.schedule, self.diffusion, steps, spacing, rho)
+
     def __call__(self, prompts, negative_prompts, latents, steps: int = 50,
-                 guidance_scale: float = 7.5, sampler: str = "ddim", key=None):
+                 guidance_scale: float = 7.5, sampler: str = "ddim", key=None, eta=None,
+                 spacing: str | None = None, rho: float = schedules.DEFAULT_RHO):
         """(final latents x_t [B, h, w, 4], images [B, H, W, 3] in about [-1, 1]) from
         ``latents`` [B, h, w, 4], the initial x_T as diffusers takes it (unit variance)."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         negative = [negative_prompts] * len(prompts) if isinstance(negative_prompts, str) \
             else list(negative_prompts)
-        context, null_context = self.encode_text(prompts), self.encode_text(negative)
-        sigmas = jnp.asarray(scheduler_sigmas(self.schedule, self.diffusion, steps))
+        return self.sample(self.encode_text(prompts), self.encode_text(negative), latents,
+                           self.sigmas(steps, spacing, rho), guidance_scale, sampler, key, eta)
+
+    def sample(self, context, null_context, latents, sigmas, guidance_scale: float = 7.5,
+               sampler: str = "ddim", key=None, eta=None):
+        """(final latents, images) as :meth:`__call__` gives them, from text states ``context``
+        and ``null_context`` [B, L, D] (the prompts' and the negative prompts'), initial
+        ``latents`` [B, h, w, 4] and a σ grid [S+1] (:meth:`sigmas`). ``key`` drives the noise
+        of stochastic samplers; ``eta`` None is the sampler's own η. Guidance, η, the key and
+        the grid's values are traced: changing them never recompiles."""
         key = jax.random.PRNGKey(0) if key is None else key
+        eta = samplers.eta_or_default(sampler, eta)
         if sampler not in self._programs:
             self._programs[sampler] = jax.jit(self._sample_program(sampler))
-        return self._programs[sampler](self.unet_params, self.vae_params, context, null_context,
-                                       jnp.asarray(latents), sigmas, guidance_scale, key)
+        if self._decode is None:
+            # its own program, compiled once: not again inside each sampler's
+            self._decode = jax.jit(lambda p, z: self.vae.apply(
+                {"params": p}, z / self.scaling_factor, method="decode"))
+        final = self._programs[sampler](self.unet_params, context, null_context,
+                                        jnp.asarray(latents), jnp.asarray(sigmas),
+                                        jnp.float32(guidance_scale), key, jnp.float32(eta))
+        return final, self._decode(self.vae_params, final)
 
     def _sample_program(self, sampler: str):
         fused = samplers.get_sampler(sampler)
-        eta = samplers.default_eta(sampler)
 
-        def run(unet_params, vae_params, context, null_context, latents, sigmas, guidance, key):
+        def run(unet_params, context, null_context, latents, sigmas, guidance, key, eta):
             apply = lambda x, t, c: self.unet.apply({"params": unet_params}, x, t, c)
             denoise = samplers.text_denoiser(apply, self.diffusion["prediction"], self.schedule,
                                              context, null_context, guidance)
             x = fused(denoise, latents * jnp.sqrt(1.0 + sigmas[0] ** 2), sigmas, key, eta)
-            final = x / jnp.sqrt(1.0 + sigmas[-1] ** 2)
-            images = self.vae.apply({"params": vae_params}, final / self.scaling_factor,
-                                    method="decode")
-            return final, images
+            return x / jnp.sqrt(1.0 + sigmas[-1] ** 2)
 
         return run

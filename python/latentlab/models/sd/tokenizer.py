@@ -54,23 +54,36 @@ class CLIPTokenizer:
         """The BPE ids of one prompt, without start/end tokens or padding."""
         return self._tokenizer.encode(prompt, add_special_tokens=False).ids
 
-    def __call__(self, prompts, max_length: int | None = None) -> np.ndarray:
-        """ids [B, L] int32 of ``prompts`` (a string or a list), L = ``max_length`` or the
-        tokenizer's; a prompt longer than L - 2 tokens is cut, with a warning saying by how
-        many. An empty prompt gives start, end and padding (the unconditional input)."""
+    def encode(self, prompts, max_length: int | None = None) -> tuple[np.ndarray, list[int]]:
+        """(ids [B, L] int32, how many tokens were cut from each prompt) of ``prompts`` (a
+        string or a list), L = ``max_length`` or the tokenizer's: start, at most L - 2 BPE
+        tokens, end, padding. An empty prompt gives start, end and padding (the unconditional
+        input). Warns of nothing; :meth:`__call__` does."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         length = max_length or self.max_length
-        rows = []
+        rows, cuts = [], []
         for prompt in prompts:
             ids = self.tokens(prompt)
-            if len(ids) > length - 2:
-                cut = len(ids) - (length - 2)
-                warnings.warn(f"prompt {_short(prompt)}: {cut} token{'s' if cut != 1 else ''} "
-                              f"cut (the text encoder reads {length - 2} tokens)", stacklevel=2)
-                ids = ids[:length - 2]
-            ids = [self.bos_id] + ids + [self.eos_id]
+            cuts.append(max(0, len(ids) - (length - 2)))
+            ids = [self.bos_id] + ids[:length - 2] + [self.eos_id]
             rows.append(ids + [self.pad_id] * (length - len(ids)))
-        return np.asarray(rows, np.int32)
+        return np.asarray(rows, np.int32), cuts
+
+    def __call__(self, prompts, max_length: int | None = None) -> np.ndarray:
+        """ids [B, L] int32 of ``prompts`` (see :meth:`encode`); a prompt longer than L - 2
+        tokens is cut, with a warning saying by how many."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        ids, cuts = self.encode(prompts, max_length)
+        for prompt, cut in zip(prompts, cuts):
+            if cut:
+                warnings.warn(truncation_message(prompt, cut, ids.shape[1]), stacklevel=2)
+        return ids
+
+
+def truncation_message(prompt: str, cut: int, length: int) -> str:
+    """The warning of a prompt cut by ``cut`` tokens to fit a context of ``length``."""
+    return (f"prompt {_short(prompt)}: {cut} token{'s' if cut != 1 else ''} cut "
+            f"(the text encoder reads {length - 2} tokens)")
 
 
 def _content(value, default: str) -> str:

@@ -66,6 +66,12 @@ class UNet2DConditionConfig:
         return tuple(value) if isinstance(value, tuple) else (value,) * n
 
     @property
+    def downsampling_factor(self) -> int:
+        """How much the U-Net shrinks its input: each block but the last halves it, so latents
+        must be a multiple of this (the skips of the up blocks must fit)."""
+        return 2 ** (len(self.block_out_channels) - 1)
+
+    @property
     def heads(self) -> tuple:
         """Head count of each block (diffusers' ``num_attention_heads or attention_head_dim``)."""
         return self.per_block(self.num_attention_heads or self.attention_head_dim)

@@ -53,6 +53,15 @@ final class SamplingMixin {
     default String unsetDefault() {
       return "default: the task's";
     }
+
+    /**
+     * How help names the null default of one option: {@link #unsetDefault()}, unless a
+     * command's defaults come from different places (sample: η the sampler's, spacing the
+     * model's).
+     */
+    default String unsetDefault(Option option) {
+      return unsetDefault();
+    }
   }
 
   /**
@@ -69,7 +78,7 @@ final class SamplingMixin {
       spec.remove(declared);
       if (command.samplingOptions().contains(option)) {
         String description = String.join(" ", declared.description()) + " ("
-            + command.samplingDefaults().describeDefault(option, command.unsetDefault()) + ")";
+            + command.samplingDefaults().describeDefault(option, command.unsetDefault(option)) + ")";
         spec.addOption(OptionSpec.builder(declared).description(description).build());
       }
     }

@@ -1,7 +1,9 @@
 /**
  * The library layer: the model tasks ({@link io.latentlab.lab.EvaluateTask},
  * {@link io.latentlab.lab.DenoiseTask}, {@link io.latentlab.lab.InpaintTask},
- * {@link io.latentlab.lab.AnomalyTask}) as typed requests and results, each run with a
+ * {@link io.latentlab.lab.AnomalyTask}, and for imported Stable Diffusion models
+ * {@link io.latentlab.lab.ImportTask} and {@link io.latentlab.lab.SampleTask}) as typed requests
+ * and results, each run with a
  * {@link io.latentlab.bridge.ProgressListener}; the sampling options they share
  * ({@link io.latentlab.lab.SamplingOptions}, ranges checked once); the run a task applies
  * ({@link io.latentlab.lab.ModelRun}: completed, with trained weights) and its stored results;

@@ -1,0 +1,226 @@
+"""Text to image with an imported Stable Diffusion model, as ``./latentlab sample MODEL`` runs it.
+
+A request is checked against the model's ``sd_model.json`` before anything loads
+(:func:`check_request`: every option, the size against the model's downsampling, the model
+whole). :func:`generate` encodes each prompt once (a prompt longer than the text encoder's
+context is cut, with a warning naming how many tokens), draws image i's initial latents from
+``fold_in(noise key, i)`` of the seed's sampling keys (:func:`latentlab.sampling.sampling_keys`;
+the sampler key drives a stochastic sampler's noise), samples all images in one jitted call
+with classifier-free guidance against the negative prompt (empty: the unconditional
+embedding) and decodes them. :func:`sample` writes them into one folder: a PNG per image
+(``image-000.png`` …), their grid ``images.png``, then ``result.json`` (the model's name and
+weights hash, the full request, each image's prompt and cut tokens, warnings, timings, the
+environment), each atomically; ``result.json`` last marks the folder complete, and a complete
+folder is never written again.
+
+Same model, request and backend → the same image bytes on CPU.
+"""
+
+import json
+import math
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from latentlab import execution, sampling
+from latentlab.data.sources import grid, write_png
+from latentlab.diffusion import samplers, schedules
+from latentlab.files import write_atomically
+from latentlab.models.sd import importer
+from latentlab.models.sd.autoencoder import AutoencoderKLConfig
+from latentlab.models.sd.tokenizer import truncation_message
+from latentlab.models.sd.unet import UNet2DConditionConfig
+from latentlab.train.state import ProgressFn, no_progress
+
+# What a request holds; Java sends every key (its own defaults filled). Null leaves the model-
+# or sampler-derived ones to :func:`check_request`: ``spacing`` (the scheduler's timestep
+# spacing), ``eta`` (the sampler's own), ``rho`` (LatentLab's), ``size`` (the model's own).
+REQUEST_KEYS = ("prompts", "negative_prompt", "guidance_scale", "steps", "sampler", "spacing",
+                "eta", "rho", "size", "seed", "num_images")
+MAX_IMAGES = 64  # images of one request, sampled as one batch
+MAX_SEED = 2 ** 32 - 1  # JAX's keys keep 32 bits of a seed (without x64): larger ones collide
+RESULT = "result.json"
+GRID = "images.png"
+REQUIRED_COMPONENTS = ("unet", "vae", "text_encoder")
+
+
+def image_file(index: int) -> str:
+    return f"image-{index:03d}.png"
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _configs(folder: Path, meta: dict):
+    """(U-Net config, VAE config) of a whole imported model.
+
+    Raises:
+      ValueError: ``<folder>: …`` if the model cannot text-to-image.
+    """
+    components = meta.get("components", {})
+    missing = [c for c in REQUIRED_COMPONENTS if c not in components]
+    if missing or "tokenizer" not in meta or "diffusion" not in meta:
+        held = ", ".join(components) or "nothing"
+        raise ValueError(f"{folder}: holds {held} only; sampling needs a whole model (unet, vae, "
+                         "text_encoder, tokenizer, scheduler): import its diffusers folder")
+    from latentlab.models.sd import config as config_lib
+    where = f"{folder}/sd_model.json"
+    unet = config_lib.from_dict(UNet2DConditionConfig, components["unet"]["config"],
+                                f"{where}: components.unet.config")
+    vae = config_lib.from_dict(AutoencoderKLConfig, components["vae"]["config"],
+                               f"{where}: components.vae.config")
+    if unet.addition_embed_type is not None:
+        raise ValueError(f"{folder}: an SDXL U-Net (addition_embed_type "
+                         f"{unet.addition_embed_type!r}); text to image with SDXL's second text "
+                         "encoder and size embeddings is not implemented yet")
+    return unet, vae
+
+
+def check_request(folder: str | Path, request: dict) -> dict:
+    """The request with the model- and sampler-derived values filled (see
+    :data:`REQUEST_KEYS`), checked against the model in ``folder`` without loading it.
+
+    Raises:
+      ValueError: one line. About an option it starts with the option's name as the command
+        line spells it, without dashes (``size: …``); about the model with ``folder``.
+    """
+    folder = Path(folder)
+    meta = importer.read_meta(folder)
+    unet, vae = _configs(folder, meta)
+    unknown = sorted(set(request) - set(REQUEST_KEYS))
+    if unknown:
+        raise ValueError(f"request: unknown key {unknown[0]!r}; allowed: {', '.join(REQUEST_KEYS)}")
+    absent = [k for k in REQUEST_KEYS if k not in request]
+    if absent:
+        raise ValueError(f"request: missing {', '.join(absent)} (null leaves spacing, eta, rho "
+                         "and size to the model and sampler)")
+    r = dict(request)
+    prompts = r["prompts"]
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError("prompt: give one or more prompts (an empty one samples unconditionally)")
+    if not isinstance(r["negative_prompt"], str):
+        raise ValueError("negative-prompt: must be text (empty: the unconditional embedding)")
+    if r["sampler"] not in samplers.SAMPLERS:
+        raise ValueError(f"sampler: unknown value {r['sampler']!r}; allowed: "
+                         f"{', '.join(samplers.SAMPLERS)}")
+    diffusion = meta["diffusion"]
+    r["spacing"] = r["spacing"] or diffusion["timestep_spacing"]
+    if r["spacing"] not in schedules.SPACINGS:
+        raise ValueError(f"spacing: unknown value {r['spacing']!r}; allowed: "
+                         f"{', '.join(schedules.SPACINGS)} (default: the model's scheduler's "
+                         f"{diffusion['timestep_spacing']})")
+    most = diffusion["num_timesteps"] if r["spacing"] in schedules.TIMESTEP_SPACINGS else None
+    if not _integer(r["steps"]) or r["steps"] < 1 or (most and r["steps"] > most):
+        raise ValueError(f"steps: must be an integer in [1, {most or 'any'}], got {r['steps']!r}")
+    sampling.check_guidance(r["guidance_scale"], "guidance")
+    sampling.check_eta(r["eta"], "eta")
+    r["eta"] = samplers.eta_or_default(r["sampler"], r["eta"])
+    r["rho"] = schedules.DEFAULT_RHO if r["rho"] is None else r["rho"]
+    if not (isinstance(r["rho"], (int, float)) and math.isfinite(r["rho"]) and r["rho"] > 0):
+        raise ValueError(f"rho: must be a positive number, got {r['rho']!r}")
+    factor = vae.downsampling_factor * unet.downsampling_factor
+    native = unet.sample_size * vae.downsampling_factor
+    r["size"] = native if r["size"] is None else r["size"]
+    if not _integer(r["size"]) or r["size"] < 1 or r["size"] % factor:
+        raise ValueError(
+            f"size: {r['size']!r} pixels does not fit this model: its VAE downsamples by "
+            f"{vae.downsampling_factor} and its U-Net by {unet.downsampling_factor} more, so the "
+            f"size must be a multiple of {factor} (this model's own: {native})")
+    if not _integer(r["seed"]) or not 0 <= r["seed"] <= MAX_SEED:
+        raise ValueError(f"seed: must be an integer in [0, {MAX_SEED}], got {r['seed']!r}")
+    if not _integer(r["num_images"]) or r["num_images"] < 1:
+        raise ValueError(f"images: must be an integer >= 1, got {r['num_images']!r}")
+    if len(prompts) * r["num_images"] > MAX_IMAGES:
+        raise ValueError(f"images: {len(prompts)} prompts × {r['num_images']} images is more "
+                         f"than {MAX_IMAGES} in one request; split it")
+    return {k: r[k] for k in REQUEST_KEYS}
+
+
+def generate(model, request: dict):
+    """Images uint8 [B, H, W, 3] of a checked request (:func:`check_request`) with a loaded
+    :class:`latentlab.models.sd.pipeline.TextToImage`, B = prompts × num_images (each prompt's
+    images together), and the tokens cut from each prompt and from the negative prompt.
+    A cut prompt is warned of (UserWarning)."""
+    prompts, per_prompt = request["prompts"], request["num_images"]
+    length = model.tokenizer.max_length
+    _, cuts = model.tokenizer.encode(prompts)
+    negative_cut = model.tokenizer.encode([request["negative_prompt"]])[1][0]
+    for prompt, cut in zip(prompts + [request["negative_prompt"]], cuts + [negative_cut]):
+        if cut:
+            warnings.warn(truncation_message(prompt, cut, length), stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warned once above, not once per encoding
+        context = model.encode_text(prompts)
+        null_context = model.encode_text([request["negative_prompt"]])
+    count = len(prompts) * per_prompt
+    context = jnp.repeat(context, per_prompt, axis=0)
+    null_context = jnp.repeat(null_context, count, axis=0)
+    factor = model.vae.config.downsampling_factor
+    side = request["size"] // factor
+    noise_key, sampler_key = sampling.sampling_keys(request["seed"])
+    shape = (side, side, model.unet.config.in_channels)
+    latents = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(noise_key, i), shape))(
+        jnp.arange(count))
+    sigmas = model.sigmas(request["steps"], request["spacing"], request["rho"])
+    _, images = model.sample(context, null_context, latents, sigmas, request["guidance_scale"],
+                             request["sampler"], sampler_key, request["eta"])
+    images = np.asarray(images, np.float32)
+    pixels = np.round(np.clip(images / 2.0 + 0.5, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return pixels, cuts, negative_cut
+
+
+def sample(folder: str | Path, request: dict, out_dir: str | Path, load,
+           report: ProgressFn = no_progress) -> dict:
+    """Checks ``request``, samples it with the model in ``folder`` (``load(folder)`` gives the
+    :class:`~latentlab.models.sd.pipeline.TextToImage`, e.g. from a cache) and writes the
+    images, their grid and ``result.json`` into ``out_dir`` (see the module docstring). Reports
+    the stage ``sample`` (0 of steps before compiling and sampling, steps of steps after).
+    Returns the result as written; a cut prompt is in its ``warnings``, not warned again.
+
+    Raises:
+      ValueError: one line, for a bad request (:func:`check_request`) or an ``out_dir`` that
+        already holds a completed sample; nothing is written then.
+    """
+    folder, out = Path(folder), Path(out_dir)
+    request = check_request(folder, request)
+    if (out / RESULT).is_file():
+        raise ValueError(f"{out}: holds a completed sample ({RESULT}); it is never overwritten")
+    started = time.perf_counter()
+    model = load(folder)
+    loaded = time.perf_counter()
+    report("sample", 0, request["steps"], float("nan"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pixels, cuts, negative_cut = generate(model, request)
+    sampled = time.perf_counter()
+    report("sample", request["steps"], request["steps"], float("nan"))
+    out.mkdir(parents=True, exist_ok=True)
+    per_prompt = request["num_images"]
+    images = []
+    for i, image in enumerate(pixels):
+        write_png(image, out / image_file(i))
+        p = i // per_prompt
+        images.append({"file": image_file(i), "prompt": request["prompts"][p], "prompt_index": p,
+                       "index": i % per_prompt, "tokens_truncated": cuts[p]})
+    columns = per_prompt if per_prompt > 1 else min(len(pixels), 8)
+    write_png(grid(list(pixels), columns), out / GRID)
+    meta = model.meta
+    result = {
+        "model": meta["name"], "weights_sha256": meta["weights_sha256"], "request": request,
+        "images": images, "grid": GRID, "grid_columns": columns,
+        "size": [int(pixels.shape[1]), int(pixels.shape[2])],
+        "negative_prompt_tokens_truncated": negative_cut,
+        "warnings": [str(w.message) for w in caught],
+        "seconds": {"load": round(loaded - started, 3), "sample": round(sampled - loaded, 3),
+                    "write": round(time.perf_counter() - sampled, 3)},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": execution.environment(),
+    }
+    write_atomically(out / RESULT, json.dumps(result, indent=2, sort_keys=True).encode())
+    return result

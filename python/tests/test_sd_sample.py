@@ -1,0 +1,159 @@
+"""Text to image with an imported Stable Diffusion model (latentlab.apps.text_to_image, what
+``./latentlab sample MODEL`` runs), on the tiny random fixture (fixtures/sd-tiny): the same
+request gives the same bytes and another seed other bytes; a long prompt is cut with a warning
+that counts the cut tokens; an empty prompt is the unconditional path; every registered sampler
+runs; bad requests are refused in one line with nothing written.
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentlab import checkpoint
+from latentlab.apps import text_to_image
+from latentlab.diffusion import samplers
+from latentlab.models.sd import importer
+from latentlab.models.sd.pipeline import TextToImage
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sd-tiny"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("models")
+    importer.import_model(FIXTURES / "diffusers", store, "tiny")
+    return store
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return checkpoint.ModelCache(capacity=1, loader=TextToImage, identify=importer.identity)
+
+
+@pytest.fixture(scope="module")
+def model(store, cache):
+    return cache.get(store / "tiny")
+
+
+def request(**changes) -> dict:
+    """A small request: every key given, as Java sends it."""
+    # One batch shape (2 prompts × 2 images, 8×8) throughout: each sampler compiles once.
+    return {"prompts": ["a red cat", "a blue dog"], "negative_prompt": "", "guidance_scale": 7.5,
+            "steps": 2, "sampler": "ddim", "spacing": None, "eta": None, "rho": None,
+            "size": 8, "seed": 0, "num_images": 2, **changes}
+
+
+def pngs(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+
+def test_same_request_same_bytes_another_seed_other_bytes(store, cache, model, tmp_path):
+    # euler_ancestral: the sampler's own noise comes from the seed too
+    chosen = request(sampler="euler_ancestral")
+    first = text_to_image.sample(store / "tiny", chosen, tmp_path / "a", cache.get)
+    again = text_to_image.sample(store / "tiny", chosen, tmp_path / "b", cache.get)
+    other = text_to_image.sample(store / "tiny", {**chosen, "seed": 1}, tmp_path / "c", cache.get)
+    assert cache.get(store / "tiny") is model, "loaded once per process"
+    written = pngs(tmp_path / "a")
+    assert sorted(written) == ["image-000.png", "image-001.png", "image-002.png",
+                               "image-003.png", "images.png"]
+    assert written == pngs(tmp_path / "b")
+    differ = [n for n, data in pngs(tmp_path / "c").items() if data != written[n]]
+    assert sorted(differ) == sorted(written), "every image depends on the seed"
+
+    recorded = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert recorded == json.loads(json.dumps(first))
+    assert recorded["weights_sha256"] == importer.read_meta(store / "tiny")["weights_sha256"]
+    assert recorded["request"] == {**chosen, "spacing": "leading", "eta": 1.0, "rho": 7.0}
+    assert [(i["file"], i["prompt"], i["index"]) for i in recorded["images"]] == [
+        ("image-000.png", "a red cat", 0), ("image-001.png", "a red cat", 1),
+        ("image-002.png", "a blue dog", 0), ("image-003.png", "a blue dog", 1)]
+    assert recorded["size"] == [8, 8] and recorded["warnings"] == []
+    assert set(recorded["seconds"]) == {"load", "sample", "write"}
+    assert again["request"] == first["request"]
+    assert text_to_image.check_request(store / "tiny", request(size=None))["size"] == 16, \
+        "the model's own size: the U-Net's sample_size × the VAE's factor"
+    with pytest.raises(ValueError, match="holds a completed sample.*never overwritten"):
+        text_to_image.sample(store / "tiny", chosen, tmp_path / "a", cache.get)
+
+
+def test_a_long_prompt_is_cut_with_a_warning_that_counts_the_tokens(store, cache, model,
+                                                                     tmp_path):
+    long = "a very long prompt about a red cat sitting on a mat"
+    cut = len(model.tokenizer.tokens(long)) - (model.tokenizer.max_length - 2)
+    assert cut > 1
+    with pytest.warns(UserWarning, match=f"prompt 'a very long.*': {cut} tokens cut"):
+        text_to_image.generate(model, text_to_image.check_request(
+            store / "tiny", request(prompts=[long, "a cat"])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sample() records the warning instead
+        result = text_to_image.sample(store / "tiny", request(prompts=[long, "a cat"]),
+                                      tmp_path / "long", cache.get)
+    assert [i["tokens_truncated"] for i in result["images"]] == [cut, cut, 0, 0]
+    assert len(result["warnings"]) == 1 and f": {cut} tokens cut" in result["warnings"][0]
+
+
+def test_an_empty_prompt_is_the_unconditional_path(store, model):
+    ids = model.tokenizer("")[0]
+    assert list(ids[:2]) == [model.tokenizer.bos_id, model.tokenizer.eos_id]
+    unconditional = lambda **c: text_to_image.generate(model, text_to_image.check_request(
+        store / "tiny", request(**c)))[0]
+    empty = unconditional(prompts=["", ""])
+    # guidance 0 keeps only the negative ("") prompt's prediction, whatever the prompt
+    guided_away = unconditional(prompts=["a red cat", "a blue dog"], guidance_scale=0.0)
+    np.testing.assert_array_equal(empty, guided_away)
+    conditional = unconditional(prompts=["a red cat", "a blue dog"])
+    assert not np.array_equal(empty, conditional), "the prompt and its guidance change the image"
+
+
+def test_latents_negative_prompt_eta_and_spacing_reach_the_sampler(store, model):
+    pixels = lambda **c: text_to_image.generate(model, text_to_image.check_request(
+        store / "tiny", request(**c)))[0]
+    ddim = pixels()
+    assert not np.array_equal(ddim[0], ddim[1]), "one prompt's images start from latents of their own"
+    # DDIM and Euler ancestral are one update with their own η (samplers._ancestral)
+    np.testing.assert_array_equal(pixels(sampler="euler_ancestral", eta=0.0), ddim)
+    assert not np.array_equal(pixels(sampler="euler_ancestral"), ddim), "η 1, the sampler's own"
+    assert not np.array_equal(pixels(spacing="karras"), ddim)
+    assert not np.array_equal(pixels(negative_prompt="a green frog", guidance_scale=0.0),
+                              pixels(guidance_scale=0.0)), "guidance 0 samples the negative prompt"
+
+
+@pytest.mark.parametrize("sampler", samplers.SAMPLERS)
+def test_every_sampler_samples(store, model, sampler):
+    checked = text_to_image.check_request(store / "tiny", request(sampler=sampler))
+    pixels, _, _ = text_to_image.generate(model, checked)
+    assert pixels.shape == (4, 8, 8, 3) and pixels.dtype == np.uint8
+    assert checked["eta"] == samplers.default_eta(sampler)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"size": 18}, r"^size: 18 pixels does not fit this model: its VAE downsamples by 2 and its "
+                   r"U-Net by 2 more, so the size must be a multiple of 4 \(this model's own: 16\)$"),
+    ({"sampler": "dpm"}, r"^sampler: unknown value 'dpm'; allowed: ddpm, ddim, "),
+    ({"spacing": "even"}, r"^spacing: unknown value 'even'; allowed: .*karras"),
+    ({"steps": 0}, r"^steps: must be an integer in \[1, 1000\], got 0$"),
+    ({"guidance_scale": 101.0}, r"^guidance: must be a finite number in \[0.0, 100.0\]"),
+    ({"eta": 2.0}, r"^eta: must be in \[0.0, 1.0\]"),
+    ({"seed": -1}, r"^seed: must be an integer in \[0, 4294967295\], got -1$"),
+    ({"num_images": 0}, r"^images: must be an integer >= 1"),
+    ({"num_images": 33}, r"^images: 2 prompts × 33 images is more than 64"),
+    ({"prompts": []}, r"^prompt: give one or more prompts"),
+])
+def test_a_bad_request_is_one_line_and_writes_nothing(store, cache, tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message) as e:
+        text_to_image.sample(store / "tiny", request(**changes), tmp_path / "out", cache.get)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_lone_component_or_no_model_is_refused(store, tmp_path):
+    importer.import_model(FIXTURES / "text_encoder_2", store, "encoder-only")
+    with pytest.raises(ValueError, match=r"encoder-only: holds text_encoder only; sampling needs "
+                                         r"a whole model"):
+        text_to_image.check_request(store / "encoder-only", request())
+    with pytest.raises(ValueError, match=r"not an imported model \(no sd_model.json\)"):
+        text_to_image.check_request(tmp_path, request())
