@@ -122,8 +122,10 @@ def test_latents_negative_prompt_eta_and_spacing_reach_the_sampler(store, model)
                               pixels(guidance_scale=0.0)), "guidance 0 samples the negative prompt"
 
 
-@pytest.mark.parametrize("sampler", samplers.SAMPLERS)
-def test_every_sampler_samples(store, model, sampler):
+# The pipeline hands any registered sampler to samplers.get_sampler alike (test_samplers checks
+# each one's math); these take its other paths: two evaluations, a history, noise with η.
+@pytest.mark.parametrize("sampler", ["heun", "dpmpp_2m", "dpmpp_3m_sde"])
+def test_other_samplers_sample(store, model, sampler):
     checked = text_to_image.check_request(store / "tiny", request(sampler=sampler))
     pixels, _, _ = text_to_image.generate(model, checked)
     assert pixels.shape == (4, 8, 8, 3) and pixels.dtype == np.uint8
