@@ -8,16 +8,13 @@ import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.lab.SamplingOptions.Option;
+import io.latentlab.run.ModelResults;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -258,7 +255,7 @@ public final class SampleTask {
 
   /**
    * {@code out}, checked to be inside the project or the runs root, or
-   * {@code <runs>/samples/<model>/<id>}: the id is the first 12 hex digits of the SHA-256 of
+   * {@code <runs>/samples/<model>/<id>}: the id is the settings id ({@link ModelResults}) of
    * the resolved request's canonical JSON and the weights' hash, so the same request on the
    * same weights names the same folder.
    */
@@ -273,13 +270,14 @@ public final class SampleTask {
       }
       return out;
     }
-    String identity;
+    String canonical;
     try {
-      identity = KIND + "\n" + JSON.writeValueAsString(JSON.treeToValue(resolved, Object.class)) + "\n" + weights;
+      canonical = JSON.writeValueAsString(JSON.treeToValue(resolved, Object.class));
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    return runsDir.resolve(SAMPLES).resolve(model.getFileName().toString()).resolve(sha256(identity).substring(0, 12));
+    return runsDir.resolve(SAMPLES).resolve(model.getFileName().toString())
+        .resolve(ModelResults.settingsId(KIND, canonical, weights));
   }
 
   /**
@@ -317,15 +315,6 @@ public final class SampleTask {
       return JSON.readTree(text);
     } catch (IOException e) {
       throw new UncheckedIOException("unreadable reply from Python", e);
-    }
-  }
-
-  private static String sha256(String text) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-          .digest(text.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
     }
   }
 }

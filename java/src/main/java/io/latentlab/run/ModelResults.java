@@ -37,8 +37,20 @@ public final class ModelResults {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + run + "'s checkpoint", e);
     }
-    String identity = kind + "\n" + canonicalSettings + "\n" + weights + "\n"
-        + (input == null ? "" : Hashing.sha256(input));
+    return settingsId(kind, canonicalSettings, weights, input == null ? "" : Hashing.sha256(input));
+  }
+
+  /**
+   * The settings id of a model known by its weights' hash (an imported model, not a run): the
+   * first 12 hex digits of the SHA-256 of the kind, the canonical settings and that hash.
+   */
+  public static String settingsId(String kind, String canonicalSettings, String weightsSha256) {
+    return settingsId(kind, canonicalSettings, weightsSha256, "");
+  }
+
+  private static String settingsId(String kind, String canonicalSettings, String weights,
+      String input) {
+    String identity = kind + "\n" + canonicalSettings + "\n" + weights + "\n" + input;
     return Hashing.sha256(identity.getBytes(StandardCharsets.UTF_8)).substring(0, 12);
   }
 
