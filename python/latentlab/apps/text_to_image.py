@@ -149,15 +149,12 @@ def generate(model, request: dict):
     A cut prompt is warned of (UserWarning)."""
     prompts, per_prompt = request["prompts"], request["num_images"]
     length = model.tokenizer.max_length
-    _, cuts = model.tokenizer.encode(prompts)
-    negative_cut = model.tokenizer.encode([request["negative_prompt"]])[1][0]
+    ids, cuts = model.tokenizer.encode(prompts)
+    negative_ids, (negative_cut,) = model.tokenizer.encode([request["negative_prompt"]])
     for prompt, cut in zip(prompts + [request["negative_prompt"]], cuts + [negative_cut]):
         if cut:
             warnings.warn(truncation_message(prompt, cut, length), stacklevel=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # warned once above, not once per encoding
-        context = model.encode_text(prompts)
-        null_context = model.encode_text([request["negative_prompt"]])
+    context, null_context = model.encode_ids(ids), model.encode_ids(negative_ids)
     count = len(prompts) * per_prompt
     context = jnp.repeat(context, per_prompt, axis=0)
     null_context = jnp.repeat(null_context, count, axis=0)

@@ -66,10 +66,13 @@ class TextToImage:
 
     def encode_text(self, prompts) -> jax.Array:
         """Text states [B, L, D] of ``prompts``; a prompt the tokenizer cuts is warned of."""
-        ids = jnp.asarray(self.tokenizer(prompts))
+        return self.encode_ids(self.tokenizer(prompts))
+
+    def encode_ids(self, ids) -> jax.Array:
+        """Text states [B, L, D] of token ids [B, L] (the tokenizer's :meth:`encode`)."""
         if self._encode is None:
             self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
-        return self._encode(self.text_params, ids)
+        return self._encode(self.text_params, jnp.asarray(ids))
 
     def sigmas(self, steps: int, spacing: str | None = None,
                rho: float = schedules.DEFAULT_RHO) -> np.ndarray:
