@@ -3,6 +3,7 @@ stages, shapes from the data, and resume after SIGKILL, on tiny 8×8 RGB images.
 
 import copy
 import json
+import math
 import os
 import signal
 import subprocess
@@ -121,13 +122,22 @@ def test_a_tiny_rgb_run_samples_colour_images(in_memory):
     assert result.labels.tolist() == [0, 1, 2]
     assert np.isfinite(result.metrics["unet_final_loss"])
     assert ("vae", 3, 3, result.metrics["vae_final_loss"]) in reports
+    # each stage reports (stage, 0, total, NaN) before its first, compiling call, then its steps
+    for stage, total in (("vae", 3), ("unet", 3), ("sample", 2)):
+        mine = [r for r in reports if r[0] == stage]
+        assert mine[0][:3] == (stage, 0, total) and math.isnan(mine[0][3]), mine
+        assert mine[-1][1] == total
+    assert [r[0] for r in reports].index("unet") > [r[0] for r in reports].index("vae")
 
 
 def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_encodes_nothing(
         in_memory, tmp_path, monkeypatch):
-    # the latents are read in chunks, never whole (a cache may be larger than memory)
-    monkeypatch.setattr(latent_cache.Latents, "means", lambda self: pytest.fail("read whole"))
+    # the latent scale reads the cache in chunks, never whole (it may be larger than memory)
+    chunked, chunks = [], latent_cache.Latents.mean_chunks
+    monkeypatch.setattr(latent_cache.Latents, "mean_chunks",
+                        lambda self, rows=500: chunked.append(rows) or chunks(self, rows))
     first = ldm.train_and_sample(RGB, tiny_source(), home=tmp_path)
+    assert chunked == [loops.LATENT_SCALE_ROWS]
     assert _bytes(first) == _bytes(in_memory[0])
     assert first.stages["latent_cache"]["encoded"] and not first.stages["vae_stage"]["reused"]
     [entry] = latent_cache.entries(tmp_path)

@@ -124,10 +124,6 @@ class Latents:
         return (self._values("mean", positions), self._values("log_var", positions),
                 self._labels[np.asarray(positions, np.int64)])
 
-    def means(self) -> np.ndarray:
-        """Every posterior mean [N, h, w, c], in memory (small caches; see :meth:`mean_chunks`)."""
-        return self._values("mean", np.arange(len(self)))
-
     def mean_chunks(self, rows: int = 500) -> Iterator[np.ndarray]:
         """The posterior means, ``rows`` at a time, in order: what the latent scale reads, so a
         cache larger than memory is never held whole."""
