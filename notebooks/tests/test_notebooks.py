@@ -111,7 +111,7 @@ def test_interrupt_stops_training_at_its_next_report_and_a_restart_leaves_it_res
     last checkpoint (every 100 steps) and completes it."""
     runs = tmp_path / "runs"
     start = (f'var lab = Lab.open(); lab.runsDir("{runs}");'
-             ' var config = lab.config("experiments/tiny.yaml").set("train.vae.steps", 100)'
+             ' var config = lab.config("experiments/tiny.yaml").set("train.vae.steps", 20)'
              '.set("train.unet.steps", 450);'
              ' lab.run(config);')
     manager, client = start_new_kernel(kernel_name=KERNEL, startup_timeout=120)

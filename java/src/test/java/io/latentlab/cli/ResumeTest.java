@@ -29,7 +29,7 @@ class ResumeTest {
         unet: {channels: 16}
       train:
         vae: {steps: 20, batch_size: 8}
-        unet: {steps: 300, batch_size: 8}
+        unet: {steps: 200, batch_size: 8}
       sample: {steps: 3, num_samples: 4}
       """;
 
