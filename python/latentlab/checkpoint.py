@@ -108,10 +108,14 @@ def save(folder: str | os.PathLike, model: LatentDiffusionModel, sections: dict)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     weights = {"vae": model.vae_params, "unet": model.unet_params}
-    save_tree(folder / "weights", weights, {"format": FORMAT})
+    save_tree(folder / "weights", weights, {"format": FORMAT})  # every process takes part
+    if jax.process_index() != 0:
+        return
+    from latentlab.execution import local_copy
+    local = local_copy(weights)
     meta = {"format": FORMAT, "model": sections["model"], "diffusion": sections["diffusion"],
             "latent_scale": model.latent_scale, "latent_shape": list(model.latent_shape),
-            "weights_sha256": weights_digest(weights)}
+            "weights_sha256": weights_digest(local)}
     write_atomically(folder / "checkpoint.json", json.dumps(meta, indent=2).encode())
 
 

@@ -14,10 +14,19 @@ The section, as Java validates and fills it::
       devices: all        # or N: the first N local devices
       precision: float32  # or bfloat16: compute in bfloat16, master weights in float32
       mesh: {data: -1}    # the mesh's shape; -1: every selected device
+      processes: 1        # JAX processes (one per host, or several on one host): see below
+      coordinator: null   # "host:port" of process 0's coordinator; null: chosen by the launcher
 
-``devices`` and ``mesh`` do not enter the trial id: with the same global batch, a run on 4
-devices equals a run on 1 within float32 rounding (the gradient's sum is taken in another
-order; tests state the measured tolerance). ``precision`` changes results, so it does.
+``devices``, ``mesh``, ``processes`` and ``coordinator`` do not enter the trial id: with the
+same global batch, a run on 4 devices equals a run on 1 within float32 rounding (the
+gradient's sum is taken in another order; tests state the measured tolerance), and 2 processes
+of 2 devices equal 1 of 4 the same way. ``precision`` changes results, so it does.
+
+**Several processes** (``latentlab.distributed``): each process joins JAX's distributed
+runtime, ``devices`` counts its own devices, and the mesh spans every process's selected
+devices, process by process. Each process loads only its rows of each step's batch (the rows
+its devices hold: :meth:`Execution.share`), and :func:`global_batch` assembles the global
+array from them.
 
 :func:`machine` and :func:`environment` describe what this process runs on (``latentlab
 doctor``, a run's provenance).
@@ -37,7 +46,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 PRECISIONS = ("float32", "bfloat16")
 DEFAULT_PRECISION = "float32"
 MESH_AXES = ("data",)
-DEFAULTS = {"devices": "all", "precision": DEFAULT_PRECISION, "mesh": {"data": -1}}
+DEFAULTS = {"devices": "all", "precision": DEFAULT_PRECISION, "mesh": {"data": -1},
+            "processes": 1, "coordinator": None}
 
 
 def resolve(section: dict | None) -> dict:
@@ -71,6 +81,14 @@ def resolve(section: dict | None) -> dict:
             raise ValueError(f"execution.mesh.{axis}: expected a size >= 1, or -1 for every "
                              f"selected device; got {size!r}")
     resolved["mesh"] = mesh
+    processes = resolved["processes"]
+    if not isinstance(processes, int) or isinstance(processes, bool) or processes < 1:
+        raise ValueError(f"execution.processes: expected a process count >= 1, got "
+                         f"{processes!r}")
+    coordinator = resolved["coordinator"]
+    if coordinator is not None and not (isinstance(coordinator, str)
+                                        and coordinator.rpartition(":")[2].isdigit()):
+        raise ValueError(f"execution.coordinator: expected 'host:port', got {coordinator!r}")
     return resolved
 
 
@@ -104,12 +122,27 @@ class Execution:
     def compute_dtype(self):
         return jnp.bfloat16 if self.precision == "bfloat16" else jnp.float32
 
+    @property
+    def multi_process(self) -> bool:
+        """Whether the mesh spans devices of other processes."""
+        return jax.process_count() > 1
+
+    def share(self, batch_size: int) -> tuple[int, int]:
+        """(first, stop): the rows of a global batch that this process's devices hold, so the
+        rows it loads. The whole batch in a single process."""
+        if not self.multi_process:
+            return 0, batch_size
+        mine = [i for i, d in enumerate(self.devices) if d.process_index == jax.process_index()]
+        per_device = batch_size // self.size
+        return mine[0] * per_device, (mine[-1] + 1) * per_device
+
     def check_batch(self, batch_size: int, key: str) -> None:
         """Raises ValueError (one line) unless ``batch_size`` splits evenly over the mesh."""
         if batch_size % self.size:
-            raise ValueError(f"{key}: {batch_size} does not split over the {self.size} devices "
-                             f"of execution.mesh.data; use a multiple of {self.size} or set "
-                             "execution.devices")
+            where = (f"{self.size} devices of {jax.process_count()} processes"
+                     if self.multi_process else f"{self.size} devices of execution.mesh.data")
+            raise ValueError(f"{key}: {batch_size} does not split over the {where}; use a "
+                             f"multiple of {self.size} or set execution.devices")
 
     def batch_sharding_for(self, batch_size: int):
         """The batch sharding where ``batch_size`` splits evenly, else replicated (sampling
@@ -118,9 +151,13 @@ class Execution:
 
     def describe(self) -> dict:
         """What a run records: backend, the mesh's devices and shape, precision."""
-        return {"backend": self.devices[0].platform, "devices": [str(d) for d in self.devices],
-                "mesh": dict(zip(self.mesh.axis_names, self.mesh.devices.shape)),
-                "precision": self.precision}
+        described = {"backend": self.devices[0].platform,
+                     "devices": [str(d) for d in self.devices],
+                     "mesh": dict(zip(self.mesh.axis_names, self.mesh.devices.shape)),
+                     "precision": self.precision}
+        if self.multi_process:
+            described["processes"] = jax.process_count()
+        return described
 
 
 def from_config(section: dict | None) -> Execution:
@@ -135,15 +172,20 @@ def from_config(section: dict | None) -> Execution:
     local = jax.local_devices()
     wanted = len(local) if cfg["devices"] == "all" else cfg["devices"]
     if wanted > len(local):
-        raise ValueError(f"execution.devices: {wanted} requested, but this machine has "
+        raise ValueError(f"execution.devices: {wanted} requested, but this "
+                         f"{'process' if jax.process_count() > 1 else 'machine'} has "
                          f"{len(local)} {local[0].platform} device(s); use 'all' or at most "
                          f"{len(local)}")
+    # Every process's first `wanted` devices, process by process: the same list everywhere.
+    chosen = [d for p in range(jax.process_count())
+              for d in sorted((d for d in jax.devices() if d.process_index == p),
+                              key=lambda d: d.id)[:wanted]]
     data = cfg["mesh"]["data"]
-    data = wanted if data == -1 else data
-    if data != wanted:
-        raise ValueError(f"execution.mesh.data: {data} does not hold the {wanted} selected "
-                         f"devices; use -1 or {wanted}")
-    return Execution(Mesh(np.array(local[:wanted]), MESH_AXES), cfg["precision"])
+    data = len(chosen) if data == -1 else data
+    if data != len(chosen):
+        raise ValueError(f"execution.mesh.data: {data} does not hold the {len(chosen)} selected "
+                         f"devices; use -1 or {len(chosen)}")
+    return Execution(Mesh(np.array(chosen), MESH_AXES), cfg["precision"])
 
 
 def single_device() -> Execution:
@@ -172,10 +214,48 @@ def machine() -> dict:
             "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
+def global_batch(ex: Execution, rows, batch_size: int):
+    """The global batch [batch_size, ...] whose rows ``ex.share(batch_size)`` this process
+    loaded (``rows``, NumPy), split over the mesh. In a single process: ``rows`` as they are
+    (the jitted step places them)."""
+    if not ex.multi_process:
+        return rows
+    return jax.make_array_from_process_local_data(ex.batch, rows,
+                                                  (batch_size,) + tuple(rows.shape[1:]))
+
+
+def put(ex: Execution, tree, sharding=None):
+    """``tree`` (the same values in every process) placed with ``sharding`` (default: a copy
+    on every device of the mesh). ``jax.device_put`` in a single process; over several, each
+    process places the parts its own devices hold."""
+    sharding = sharding or ex.replicated
+    if not ex.multi_process:
+        return jax.device_put(tree, sharding)
+
+    def place(x):
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+    return jax.tree.map(place, tree)
+
+
+def local_copy(tree):
+    """A tree of replicated arrays as arrays on this process's first device of each (what
+    computations local to one process take: encoding, scoring)."""
+    return jax.tree.map(lambda x: x.addressable_shards[0].data
+                        if isinstance(x, jax.Array) and not x.is_fully_addressable else x, tree)
+
+
 def gather(x: jax.Array) -> jax.Array:
     """``x`` as one single-device array (what crosses to Java as one buffer): itself if it is
     on one device, its first copy if replicated (no copy made), else its shards gathered onto
-    the first device of its mesh (one copy, device to device)."""
+    the first device of its mesh (one copy, device to device); over several processes, every
+    process's shards gathered onto this process's first device."""
+    if not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+        if x.sharding.is_fully_replicated:
+            return x.addressable_shards[0].data
+        return jax.device_put(multihost_utils.process_allgather(x, tiled=True),
+                              jax.local_devices()[0])
     if len(x.sharding.device_set) == 1:
         return x
     if x.sharding.is_fully_replicated:

@@ -151,7 +151,6 @@ def _open_checked(config: dict, home: str | os.PathLike):
     section = config.get("data") or {}
     source = sources.open_source(section, home)
     holdout = section.get("holdout", 0)
-    examples = len(source) - holdout
     if section.get("classes") is not None:
         if not source.classes:
             raise ValueError(f"data.classes: {section['classes']} selects classes, but "
@@ -159,7 +158,8 @@ def _open_checked(config: dict, home: str | os.PathLike):
         names = ", ".join(f"{i} {name}" for i, name in enumerate(source.classes))
         mnist.check_classes(section["classes"], num_classes=len(source.classes),
                             key=f"data.classes (the data's classes: {names})")
-        examples = len(sources.training_indices(source, holdout, section["classes"]))
+    examples = len(sources.training_indices(source, holdout, section.get("classes"),
+                                            section.get("limit")))
     check_training_examples(config, examples)
     return source
 
@@ -167,9 +167,14 @@ def _open_checked(config: dict, home: str | os.PathLike):
 def check_training_examples(config: dict, examples: int) -> None:
     """Raises ValueError (one line) if a training stage's batch is larger than the
     ``examples`` left for training (an epoch would hold no batch)."""
+    limit = (config.get("data") or {}).get("limit")
     for stage, section in sorted((config.get("train") or {}).items()):
         batch = section.get("batch_size") if isinstance(section, dict) else None
         if isinstance(batch, int) and batch > examples:
+            if limit is not None and examples == limit:
+                raise ValueError(f"data.limit: {limit} training examples, fewer than "
+                                 f"train.{stage}.batch_size {batch}; raise the limit or use "
+                                 "smaller batches")
             raise ValueError(f"data.holdout: leaves {examples} training examples, fewer than "
                              f"train.{stage}.batch_size {batch}; hold out fewer, train on more "
                              "data.classes or use smaller batches")

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from latentlab import execution as execution_lib
 from latentlab.checkpoint import LatentDiffusionModel
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet
@@ -204,8 +205,8 @@ def sample(model: LatentDiffusionModel, *, sampler: str, steps: int, seed: int, 
                                            rho, replicate)
     if execution is not None:
         batch = execution.batch_sharding_for(int(labels.shape[0]))
-        x_T, labels = jax.device_put((x_T, labels), batch)
-        key, sigmas, eta = jax.device_put((key, sigmas, eta), execution.replicated)
+        x_T, labels = execution_lib.put(execution, (x_T, labels), batch)
+        key, sigmas, eta = execution_lib.put(execution, (key, sigmas, eta))
     return _fused(model.unet, model.unet_params, model.schedule, x_T, labels,
                   jnp.float32(guidance_scale), key, sigmas, eta, sampler=sampler)
 

@@ -29,3 +29,12 @@ def test_a_holdout_that_leaves_less_than_a_batch_fails_before_training(digits_fi
                                          r"than train.unet.batch_size 16"):
         ldm.train_and_sample(config, str(digits_file), lambda *a: reports.append(a))
     assert reports == []
+
+
+def test_a_limit_smaller_than_a_batch_fails_before_training(digits_file):
+    reports = []
+    config = {**TINY, "data": {"dataset": "mnist-bundled", "holdout": 1000, "limit": 12}}
+    with pytest.raises(ValueError, match=r"^data.limit: 12 training examples, fewer than "
+                                         r"train.unet.batch_size 16; raise the limit"):
+        ldm.train_and_sample(config, str(digits_file), lambda *a: reports.append(a))
+    assert reports == []

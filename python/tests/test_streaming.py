@@ -18,6 +18,7 @@ import pytest
 
 from latentlab import experiment
 from latentlab.data import latent_cache, loader
+from latentlab.data import source as source_lib
 from latentlab.data.source import ArraySource
 from latentlab.train import ldm, loops
 
@@ -74,6 +75,12 @@ def test_prefetched_batches_equal_each_steps_own_batch_and_flips_follow_key_and_
         (unflipped,) = plain.batch(step)
         assert np.array_equal(batch[flips], unflipped[flips][:, :, ::-1])
         assert np.array_equal(batch[~flips], unflipped[~flips])
+    # A process of a multi-process run loads its rows only: the same examples and flips.
+    for rows in (slice(0, 4), slice(4, 8)):
+        (part,) = flipping.batch(5, rows)
+        assert np.array_equal(part, flipping.batch(5)[0][rows])
+    parts = list(flipping.iterate(2, 4, slice(4, 8)))
+    assert all(np.array_equal(p, flipping.batch(s)[0][4:]) for s, (p,) in zip((2, 3), parts))
     all_flips = np.stack([loader.step_flips(flip_key, s, 8) for s in range(6)])
     assert 0 < all_flips.mean() < 1 and len({f.tobytes() for f in all_flips}) > 1
     other = loader.step_flips(jax.random.PRNGKey(5), 3, 8)
@@ -163,6 +170,19 @@ def test_the_latent_cache_gives_the_same_bits_and_a_second_trial_trains_and_enco
     third = ldm.train_and_sample(RGB, changed, home=tmp_path)
     assert third.stages["latent_cache"]["encoded"] and not third.stages["vae_stage"]["reused"]
     assert len(latent_cache.entries(tmp_path)) == 2
+
+    # data.limit: the first 16 training examples only, in the split's order: a VAE stage and
+    # cache of their own, holding those examples' labels.
+    limited = ldm.train_and_sample({**RGB, "data": {**RGB["data"], "limit": 16}}, tiny_source(),
+                                   home=tmp_path)
+    assert limited.stages["latent_cache"]["encoded"]
+    assert not limited.stages["vae_stage"]["reused"]
+    [entry] = [e for e in latent_cache.entries(tmp_path)
+               if e["path"] == limited.stages["latent_cache"]["path"]]
+    first16 = source_lib.split_indices(40, 8)[0][:16]
+    table = pa.ipc.open_file(pa.memory_map(entry["path"])).read_all()
+    assert entry["examples"] == 16 and table.num_rows == 16
+    assert table.column("label").to_pylist() == tiny_source().labels[first16].tolist()
 
 
 def test_a_cache_in_use_is_not_removed(tmp_path):

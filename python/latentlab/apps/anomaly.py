@@ -25,6 +25,7 @@ import numpy as np
 from latentlab.apps import run_data, sdedit
 from latentlab.apps.run_data import Examples
 from latentlab.checkpoint import LatentDiffusionModel
+from latentlab.data.source import labels_of
 from latentlab.diffusion.parameterization import target
 from latentlab.diffusion.schedules import add_noise
 from latentlab.metrics.roc import auroc, roc_curve
@@ -202,7 +203,7 @@ def detect_run(model: LatentDiffusionModel, data: dict, home: str, request: dict
     if classes is None or len(classes) >= len(source.classes):
         split_groups(Examples(np.zeros(0), np.zeros(0)), classes, 0, len(source.classes),
                      noun)  # raises: no class is unseen
-    labels = run_data.labels_of(source)[held]
+    labels = labels_of(source, held)
     # Decode only the examples the groups use (a large held-out split is not read whole).
     inside = np.isin(labels, classes)
     chosen = np.concatenate([held[inside][:request["per_group"]],

@@ -14,7 +14,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from latentlab.data import mnist
-from latentlab.data.source import ArraySource, Source, split_indices, to_model_input
+from latentlab.data.source import ArraySource, Source, labels_of, split_indices, to_model_input
 
 # The scoring classifier and FID's reference statistics use at most this many training (and
 # held-out) examples, the first in the split's order, so a large data set is not held whole in
@@ -62,14 +62,6 @@ def is_digits(section: dict) -> bool:
     return section.get("dataset", mnist.BUNDLED) in mnist.DATASETS
 
 
-def labels_of(source: Source) -> np.ndarray:
-    """Every example's label [N] int, without decoding images where the source keeps them."""
-    labels = getattr(source, "labels", None)
-    if labels is None:
-        labels = [source[i].label for i in range(len(source))]
-    return np.asarray(labels, np.int32)
-
-
 def class_indices(source: Source, classes) -> tuple[int, ...] | None:
     """A run's ``data.classes`` as sorted class indices: None (every class) stays None; each
     entry is a class index or a class name of ``source``.
@@ -100,7 +92,7 @@ def indices(source: Source, holdout: int, classes=None, *, held_out: bool) -> np
     chosen = held if held_out else train
     keep = class_indices(source, classes)
     if keep is not None:
-        chosen = chosen[np.isin(labels_of(source)[chosen], keep)]
+        chosen = chosen[np.isin(labels_of(source, chosen), keep)]
     return chosen
 
 

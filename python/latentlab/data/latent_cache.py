@@ -26,8 +26,8 @@ import pyarrow as pa
 CACHE_DIR = Path(".cache") / "latents"
 SUFFIX = ".arrow"
 # Keys of the data section that change the images (or which of them are trained on).
-PREPROCESSING_KEYS = ("dataset", "holdout", "classes", "resolution", "channels", "resize",
-                      "background", "labels", "columns", "on_error")
+PREPROCESSING_KEYS = ("dataset", "holdout", "classes", "limit", "resolution", "channels",
+                      "resize", "background", "labels", "columns", "on_error")
 
 
 def preprocessing(data_section: dict) -> dict:
@@ -119,8 +119,10 @@ class Latents:
             out[picked] = views[c][rows[picked]]
         return out
 
-    def take(self, positions: np.ndarray, step: int = 0) -> tuple:
-        """(means, log_vars, labels) of ``positions``: float32 [b, h, w, c] ×2, int32 [b]."""
+    def take(self, positions: np.ndarray, step: int = 0, rows: slice = slice(None)) -> tuple:
+        """(means, log_vars, labels) of ``positions`` (those of ``rows``): float32
+        [b, h, w, c] ×2, int32 [b]."""
+        positions = np.asarray(positions)[rows]
         return (self._values("mean", positions), self._values("log_var", positions),
                 self._labels[np.asarray(positions, np.int64)])
 

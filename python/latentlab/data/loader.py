@@ -47,21 +47,21 @@ def _host(key) -> np.ndarray:
 
 def step_indices(data_key, step: int, num_examples: int, batch_size: int) -> np.ndarray:
     """The positions (in the training examples) of ``step``'s batch. [batch_size] int32"""
-    with jax.default_device(jax.devices("cpu")[0]):
+    with jax.default_device(jax.local_devices(backend="cpu")[0]):
         return np.asarray(_indices(_host(data_key), jnp.int32(step), num_examples, batch_size))
 
 
 def step_flips(flip_key, step: int, batch_size: int) -> np.ndarray:
     """Which examples of ``step``'s batch are mirrored. [batch_size] bool"""
-    with jax.default_device(jax.devices("cpu")[0]):
+    with jax.default_device(jax.local_devices(backend="cpu")[0]):
         return np.asarray(_flips(_host(flip_key), jnp.int32(step), batch_size))
 
 
 class Loader:
-    """Batches of ``fetch(positions, step)`` for steps in order, positions from
+    """Batches of ``fetch(positions, step, rows)`` for steps in order, positions from
     :func:`step_indices` over ``num_examples``; gathered on host threads with prefetch."""
 
-    def __init__(self, fetch: Callable[[np.ndarray, int], tuple], num_examples: int,
+    def __init__(self, fetch: Callable[[np.ndarray, int, slice], tuple], num_examples: int,
                  data_key, batch_size: int, threads: int = THREADS, prefetch: int = PREFETCH):
         if batch_size > num_examples:
             raise ValueError(f"batch of {batch_size} from {num_examples} examples")
@@ -69,37 +69,40 @@ class Loader:
         self.data_key = _host(data_key)
         self.threads, self.prefetch = threads, prefetch
 
-    def batch(self, step: int) -> tuple:
+    def batch(self, step: int, rows: slice = slice(None)) -> tuple:
+        """Step ``step``'s batch, or only its ``rows`` (a process of a multi-process run loads
+        the rows its devices hold): the same examples, flips and order either way."""
         return self.fetch(step_indices(self.data_key, step, self.num_examples, self.batch_size),
-                          step)
+                          step, rows)
 
-    def iterate(self, start: int, stop: int) -> Iterator[tuple]:
-        """The batches of steps start..stop-1, decoded ahead on host threads."""
+    def iterate(self, start: int, stop: int, rows: slice = slice(None)) -> Iterator[tuple]:
+        """The batches (or their ``rows``) of steps start..stop-1, decoded ahead on host
+        threads."""
         if start >= stop:
             return iter(())
-        dataset = grain.MapDataset.range(start, stop).map(self.batch)
+        dataset = grain.MapDataset.range(start, stop).map(lambda step: self.batch(step, rows))
         return iter(dataset.to_iter_dataset(grain.ReadOptions(
             num_threads=self.threads, prefetch_buffer_size=self.prefetch)))
 
 
-def array_fetch(*arrays: np.ndarray) -> Callable[[np.ndarray, int], tuple]:
-    """``fetch`` of arrays in memory: each array's rows at the positions."""
-    return lambda positions, step: tuple(a[positions] for a in arrays)
+def array_fetch(*arrays: np.ndarray) -> Callable[[np.ndarray, int, slice], tuple]:
+    """``fetch`` of arrays in memory: each array's rows at the positions (those of ``rows``)."""
+    return lambda positions, step, rows=slice(None): tuple(a[positions[rows]] for a in arrays)
 
 
 def source_fetch(source: source_lib.Source, indices: Sequence[int] | np.ndarray,
-                 flip_key=None, with_labels: bool = False) -> Callable[[np.ndarray, int], tuple]:
+                 flip_key=None, with_labels: bool = False) -> Callable[[np.ndarray, int, slice], tuple]:
     """``fetch`` that decodes ``source[indices[p]]`` for each position p, mirrors those
     :func:`step_flips` picks (with ``flip_key``) and returns (float32 images [B, H, W, C] in
     [0, 1],) or (images, int32 labels)."""
     indices = np.asarray(indices)
     flip_key = None if flip_key is None else _host(flip_key)
 
-    def fetch(positions, step):
-        examples = [source[int(indices[p])] for p in positions]
+    def fetch(positions, step, rows=slice(None)):
+        examples = [source[int(indices[p])] for p in positions[rows]]
         images = np.stack([e.image for e in examples])
-        if flip_key is not None:
-            flips = step_flips(flip_key, step, len(positions))
+        if flip_key is not None:  # drawn for the whole batch: the same flips whatever the rows
+            flips = step_flips(flip_key, step, len(positions))[rows]
             images[flips] = images[flips][:, :, ::-1]
         images = source_lib.to_model_input(images)
         if with_labels:

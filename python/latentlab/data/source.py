@@ -91,6 +91,32 @@ def split_indices(num_examples: int, holdout: int) -> tuple[np.ndarray, np.ndarr
     return order[holdout:], order[:holdout]
 
 
+def labels_of(source: Source, indices=None) -> np.ndarray:
+    """The labels (int32) of examples ``indices`` (every example when None), without decoding
+    images where the source keeps its labels."""
+    labels = getattr(source, "labels", None)
+    if indices is None:
+        indices = np.arange(len(source))
+    if labels is not None:
+        return np.asarray(labels, np.int32)[indices]
+    return np.asarray([source[int(i)].label for i in indices], np.int32)
+
+
+def training_indices(source: Source, holdout: int, classes=None, limit=None) -> np.ndarray:
+    """The training examples' indices after the held-out split, restricted to ``classes``
+    (class indices; None keeps every class), the first ``limit`` of them (``data.limit``;
+    None keeps all). The one home of "what a run trains on"."""
+    train, _ = split_indices(len(source), holdout)
+    if classes is not None:
+        train = train[np.isin(labels_of(source, train), list(classes))]
+    if limit is not None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"data.limit: must be a positive number of training examples, "
+                             f"got {limit!r}; remove it to train on all of them")
+        train = train[:limit]
+    return train
+
+
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 [..., H, W, C] → float32 in [0, 1], what the models see."""
     return images.astype(np.float32) / 255.0

@@ -24,7 +24,7 @@ from PIL import Image
 from latentlab.data import emoji as emoji_lib
 from latentlab.data import files as files_lib
 from latentlab.data import mnist, preprocess
-from latentlab.data.source import NO_LABEL, ArraySource, Source, split_indices
+from latentlab.data.source import NO_LABEL, ArraySource, Source, training_indices
 
 IMAGE_FOLDER, PARQUET, WEBDATASET = "image-folder", "parquet", "webdataset"
 DATASETS = (mnist.BUNDLED, mnist.IDX, emoji_lib.DATASET, IMAGE_FOLDER, PARQUET, WEBDATASET)
@@ -124,15 +124,6 @@ def describe(source: Source) -> DataInfo:
     return DataInfo(str(source.location), dict(source.files), len(source), source.fingerprint,
                     list(source.classes), dict(source.counts), list(source.shape),
                     len(source.skipped))
-
-
-def training_indices(source: Source, holdout: int, classes=None) -> np.ndarray:
-    """The training examples' indices after the held-out split, restricted to ``classes``
-    (class indices; None keeps every class)."""
-    train, _ = split_indices(len(source), holdout)
-    if classes is not None:
-        train = train[np.isin(np.asarray(source.labels)[train], list(classes))]
-    return train
 
 
 GRID_COLUMNS, GRID_ROWS, GRID_GAP = 8, 8, 2

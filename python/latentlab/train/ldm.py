@@ -84,13 +84,6 @@ def open_data(section: dict, data, home) -> source_lib.Source:
     return sources.open_source(section, home)
 
 
-def _labels(source: source_lib.Source, indices: np.ndarray) -> np.ndarray:
-    labels = getattr(source, "labels", None)
-    if labels is not None:
-        return np.asarray(labels, np.int32)[indices]
-    return np.asarray([source[int(i)].label for i in indices], np.int32)
-
-
 def _stage_hash(cfg: dict, fingerprint: str, replicate: int) -> str:
     """What a VAE stage's result depends on: its model and training sections, the data
     (fingerprint and preprocessing, flips included), the seed, the replicate and the
@@ -161,6 +154,11 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     (``<home>/.cache/latents/``, recorded as metrics ``latent_cache``); without it, the
     latents stay in memory (the same bits)."""
     cfg = experiment.resolve(config)
+    if jax.process_count() > 1:
+        # Over several processes (latentlab.distributed) the stages and latents shared
+        # through <home>/.cache are not used: each process would write them.
+        data = data if data is not None else open_data(cfg["data"], None, home)
+        home = None
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
     ex = execution_lib.from_config(cfg.get("execution"))
@@ -173,15 +171,16 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
     source = open_data(cfg["data"], data, home)
     experiment.check_data_shapes(cfg, source.shape, len(source.classes))
-    train_idx, held_idx = source_lib.split_indices(len(source), cfg["data"]["holdout"])
-    # data.classes trains on some classes only (anomaly detection); the held-out split stays
-    # the same whatever the classes, so it holds the unseen classes too.
+    # data.classes trains on some classes only (anomaly detection), data.limit on the first
+    # examples; the held-out split stays the same whatever they are.
     classes = cfg["data"].get("classes")
+    train_idx = source_lib.training_indices(source, cfg["data"]["holdout"], classes,
+                                         cfg["data"].get("limit"))
+    _, held_idx = source_lib.split_indices(len(source), cfg["data"]["holdout"])
     if classes is not None:
-        train_idx = train_idx[np.isin(_labels(source, train_idx), classes)]
-        held_idx = held_idx[np.isin(_labels(source, held_idx), classes)]
+        held_idx = held_idx[np.isin(source_lib.labels_of(source, held_idx), classes)]
     experiment.check_training_examples(cfg, len(train_idx))
-    train_labels = _labels(source, train_idx)
+    train_labels = source_lib.labels_of(source, train_idx)
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
@@ -190,13 +189,16 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
                                   home, replicate, metrics, stages)
 
+    # Encoding and scoring run in each process on its own copy of the (replicated) weights.
+    local_vae_params = execution_lib.local_copy(vae_params)
     held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
-    metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, vae_params, held)))
+    metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, local_vae_params, held)))
 
     unet_batch = train_cfg["unet"]["batch_size"]
     claim = contextlib.nullcontext()
     if home is None:  # the latents in memory
-        means, log_vars = loops.encode_dataset(vae, vae_params, read_all(source, train_idx))
+        means, log_vars = loops.encode_dataset(vae, local_vae_params,
+                                               read_all(source, train_idx))
         scale = loops.latent_scale(means)
         latent_shape = tuple(means.shape[1:])
 

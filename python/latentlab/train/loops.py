@@ -45,10 +45,12 @@ def vae_loss(vae: VAE, params, images, key, kl_weight: float, compute_dtype=jnp.
 
 
 def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn,
-         checkpoints: StageCheckpoints | None = None, loader: Loader | None = None):
+         checkpoints: StageCheckpoints | None = None, loader: Loader | None = None,
+         ex: execution_lib.Execution | None = None):
     """Runs jitted steps up to ``steps``, reporting the loss every REPORT_EVERY steps and at
     the end. With ``checkpoints``, starts from the stage's saved state (replaying its reports)
-    and saves every ``checkpoints.every`` steps and at the end."""
+    and saves every ``checkpoints.every`` steps and at the end. Over several processes
+    (``ex``), each loads its rows of every batch and the step gets the global batch."""
     history: list[tuple[int, float]] = []
     if checkpoints is not None:
         state, history = checkpoints.restore(stage, state)
@@ -57,7 +59,13 @@ def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressF
     # The loader's position is a pure function of the step: a resumed stage starts its batches
     # at the restored step, and nothing else about the data is saved.
     start = int(state.step)
-    batches = loader.iterate(start, steps) if loader is not None else None
+    batches = None
+    if loader is not None:
+        rows = slice(*ex.share(loader.batch_size)) if ex is not None else slice(None)
+        batches = loader.iterate(start, steps, rows)
+        if ex is not None and ex.multi_process:
+            batches = (tuple(execution_lib.global_batch(ex, part, loader.batch_size)
+                             for part in batch) for batch in batches)
     for step in range(start, steps):
         state, loss = step_fn(state) if batches is None else step_fn(state, *next(batches))
         if (step + 1) % REPORT_EVERY == 0 or step + 1 == steps:
@@ -70,14 +78,31 @@ def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressF
     return state, (history[-1][1] if history else float("nan"))
 
 
-def _data_parallel_step(step_fn, ex: execution_lib.Execution, num_inputs: int):
+def _data_parallel_step(step_fn, ex: execution_lib.Execution, num_inputs: int,
+                        batch_inputs: int):
     """``step_fn(state, *inputs) -> (state, loss)`` jitted for the mesh: state, inputs and loss
     replicated (each step's batch is split inside, see :func:`_split_batch`), the incoming
     state donated so its buffers hold the next one (no second copy of params, EMA and Adam
-    moments per device)."""
+    moments per device). Over several processes the first ``batch_inputs`` inputs come split
+    (each process holds its rows) and the others are made replicated global arrays."""
     replicated = ex.replicated
-    return jax.jit(step_fn, in_shardings=(replicated,) * (1 + num_inputs),
-                   out_shardings=(replicated, replicated), donate_argnums=(0,))
+    if not ex.multi_process:
+        return jax.jit(step_fn, in_shardings=(replicated,) * (1 + num_inputs),
+                       out_shardings=(replicated, replicated), donate_argnums=(0,))
+    shardings = (replicated,) + (ex.batch,) * batch_inputs \
+        + (replicated,) * (num_inputs - batch_inputs)
+    jitted = jax.jit(step_fn, in_shardings=shardings, out_shardings=(replicated, replicated),
+                     donate_argnums=(0,))
+    placed = {}
+
+    def step(state, *inputs):
+        rest = inputs[batch_inputs:]
+        key = tuple(map(id, rest))  # the keys and the scale: the same objects every step
+        if key not in placed:
+            placed.clear()
+            placed[key] = (rest, execution_lib.put(ex, rest))
+        return jitted(state, *inputs[:batch_inputs], *placed[key][1])
+    return step
 
 
 def _split_batch(batch, ex: execution_lib.Execution):
@@ -129,9 +154,8 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
         loader = Loader(array_fetch(np.asarray(images)), len(images), data_key, batch_size)
     first = loader.batch(0)[0]
     params = initialise(vae, init_key, jnp.asarray(first[:1]), noise_key)
-    state = jax.device_put(
-        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))),
-        ex.replicated)
+    state = execution_lib.put(
+        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))))
 
     # The keys are arguments, not constants of the program: runs that differ only in their
     # seed share one compiled step (and one entry of the on-disk compilation cache).
@@ -142,9 +166,9 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
                                    ex.compute_dtype)
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
-    step = _data_parallel_step(step_fn, ex, 2)
+    step = _data_parallel_step(step_fn, ex, 2, batch_inputs=1)
     return _run("vae", state, lambda s, batch: step(s, batch, noise_key), steps, progress,
-                checkpoints, loader)
+                checkpoints, loader, ex)
 
 
 def encode_batches(vae: VAE, params, batches):
@@ -220,9 +244,8 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     first = loader.batch(0)[0]
     params = initialise(unet, init_key, jnp.asarray(first[:1]), jnp.zeros((1,), jnp.int32),
                          jnp.zeros((1,), jnp.int32))
-    state = jax.device_put(
-        _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))),
-        ex.replicated)
+    state = execution_lib.put(
+        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))))
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
     def step_fn(state, means, log_vars, batch_labels, noise_key, scale):
@@ -238,9 +261,9 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
 
     # Keys and the latent scale (measured per run) are arguments, not constants: runs that
     # differ only in their seed share one compiled step.
-    step = _data_parallel_step(step_fn, ex, 5)
+    step = _data_parallel_step(step_fn, ex, 5, batch_inputs=3)
     scale_arg = jnp.float32(scale)
     return _run("unet", state,
                 lambda s, means, log_vars, batch_labels: step(s, means, log_vars, batch_labels,
                                                               noise_key, scale_arg),
-                steps, progress, checkpoints, loader)
+                steps, progress, checkpoints, loader, ex)

@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+import jax
 from flax import serialization
 
 from latentlab.checkpoint import restore_tree, save_tree
@@ -60,6 +61,8 @@ class StageCheckpoints:
                   {"stage": stage, "step": step,
                    "history": [[int(s), float(l)] for s, l in history]})
         keep = f"{stage}-{step:08d}"
+        if jax.process_index() != 0:  # over several processes, the first removes
+            return
         for path in self.folder.iterdir():  # earlier saves, and what a killed save left
             if path.name.startswith(f"{stage}-") and path.name != keep:
                 shutil.rmtree(path, ignore_errors=True)

@@ -37,6 +37,7 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab run experiments/quickstart.yaml train.unet.steps=500 sample.sampler=heun",
         "  ./latentlab run experiments/quickstart.yaml --rerun",
         "  ./latentlab run experiments/quickstart.yaml --replicate 1",
+        "  XLA_FLAGS=--xla_force_host_platform_device_count=4 ./latentlab run experiments/tiny.yaml --processes 2",
         "  ./latentlab run experiments/quickstart.yaml --runs-dir /tmp/my-runs"})
 final class RunCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "CONFIG", description = "the experiment's YAML file")
@@ -56,6 +57,11 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--rerun", description = "run a trial that already completed again; the earlier run directory is kept, renamed <trial>.replaced-<time>")
   boolean rerun;
 
+  @Option(names = "--processes", paramLabel = "N",
+      description = "train over N JAX processes on this host, each with its share of its devices "
+          + "(sets execution.processes; not part of the trial id)")
+  Integer processes;
+
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
 
@@ -67,7 +73,14 @@ final class RunCommand implements Callable<Integer> {
     if (replicate < 0) {
       throw new CommandLine.ParameterException(spec.commandLine(), "--replicate must be >= 0, got " + replicate);
     }
-    ExperimentConfig config = new ConfigLoader().load(configFile, overrides);
+    if (processes != null && processes < 1) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--processes must be >= 1, got " + processes);
+    }
+    java.util.List<String> all = new java.util.ArrayList<>(overrides);
+    if (processes != null) {
+      all.add("execution.processes=" + processes);
+    }
+    ExperimentConfig config = new ConfigLoader().load(configFile, all);
     PythonBridge bridge;
     try {
       bridge = PythonBridge.start(home);
@@ -84,6 +97,10 @@ final class RunCommand implements Callable<Integer> {
     } catch (PythonException e) {
       err.println("run failed: " + e.getMessage());
       err.println(e.traceback());
+      err.println("the run directory keeps what was written: " + trial.directory());
+      return Main.EXIT_FAILED;
+    } catch (IllegalStateException e) { // a process of a multi-process run failed
+      err.println("run failed: " + e.getMessage());
       err.println("the run directory keeps what was written: " + trial.directory());
       return Main.EXIT_FAILED;
     } catch (java.io.UncheckedIOException e) {

@@ -61,6 +61,9 @@ import java.util.TreeSet;
  * @param fingerprint how the data's fingerprint is made: {@code stat} (default: the file list,
  *     sizes and modification times) or {@code content} (SHA-256 of every file); not for the
  *     bundled sets, whose files are always hashed
+ * @param limit train on the first {@code limit} training examples only (after the held-out
+ *     split and {@code classes}, in the data's order), or null for all: a quick run on a subset.
+ *     The held-out examples stay the same; Python refuses a limit a batch does not fit in
  */
 public record DataConfig(String dataset, Integer holdout, String path,
     @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> classes,
@@ -72,7 +75,8 @@ public record DataConfig(String dataset, Integer holdout, String path,
     @JsonInclude(JsonInclude.Include.NON_NULL) String labels,
     @JsonInclude(JsonInclude.Include.NON_NULL) Columns columns,
     @JsonInclude(JsonInclude.Include.NON_NULL) String onError,
-    @JsonInclude(JsonInclude.Include.NON_NULL) String fingerprint) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) String fingerprint,
+    @JsonInclude(JsonInclude.Include.NON_NULL) Integer limit) {
   /** How many classes the digits have. */
   public static final int NUM_CLASSES = 10;
   /** The largest class index any data set may name (Python checks the data set's own count). */
@@ -130,6 +134,10 @@ public record DataConfig(String dataset, Integer holdout, String path,
     labels = dropDefault("data.labels", labels, LABELS);
     onError = dropDefault("data.on_error", onError, ON_ERROR);
     fingerprint = dropDefault("data.fingerprint", fingerprint, FINGERPRINTS);
+    if (limit != null && limit < 1) {
+      throw new IllegalArgumentException("data.limit: must be a positive number of training "
+          + "examples, got " + limit + "; remove it to train on all of them");
+    }
     if (!dataset.equals("image-folder")) {
       notFor("data.labels", labels, "only image-folder reads labels from folders");
     }
@@ -227,7 +235,7 @@ public record DataConfig(String dataset, Integer holdout, String path,
 
   static DataConfig defaults() {
     return new DataConfig(null, null, null, null, null, null, null, null, null, null, null, null,
-        null);
+        null, null);
   }
 
   /** Whether this is one of the digit data sets (28×28 grey, ten classes). */

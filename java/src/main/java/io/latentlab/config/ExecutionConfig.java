@@ -2,6 +2,7 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
 
@@ -11,7 +12,8 @@ import java.util.Map;
  * axis, the training state is replicated on each device.
  *
  * <p>Which keys name the trial: {@code precision} changes results, so a non-default precision
- * enters the trial id; {@code devices} and {@code mesh} do not: with the same global batch, a
+ * enters the trial id; {@code devices}, {@code mesh}, {@code processes} and {@code coordinator}
+ * do not: with the same global batch, a
  * run on 4 devices equals a run on 1 within float32 rounding (the tests measure it), so the same
  * experiment on a laptop and on an 8-GPU host is one trial. A run records the devices it used in
  * {@code provenance.json} and {@code result.json}. See {@link #identity()}.
@@ -20,8 +22,15 @@ import java.util.Map;
  * @param precision {@code float32}, or {@code bfloat16}: matmuls and convolutions in bfloat16,
  *     master weights, optimiser state and losses in float32
  * @param mesh the mesh's shape
+ * @param processes how many JAX processes the run spans (default 1): {@code ./latentlab run
+ *     --processes N} starts them on this host, a Slurm job one per task; {@code devices} then
+ *     counts each process's devices. Not in the trial id: 2 processes of 2 devices give what
+ *     1 of 4 gives within float32 rounding
+ * @param coordinator {@code host:port} of the first process's coordinator, or null: the
+ *     launcher picks a free local port, and under Slurm JAX finds it from the job
  */
-public record ExecutionConfig(Object devices, String precision, Mesh mesh) {
+public record ExecutionConfig(Object devices, String precision, Mesh mesh, Integer processes,
+    @JsonInclude(JsonInclude.Include.NON_NULL) String coordinator) {
   /** The precision a config gets when it names none (Python's, checked by a test). */
   public static final String DEFAULT_PRECISION = "float32";
   /** The precisions Python computes in ({@code latentlab.execution.PRECISIONS}). */
@@ -41,10 +50,20 @@ public record ExecutionConfig(Object devices, String precision, Mesh mesh) {
     }
     precision = Checks.oneOf("execution.precision", orDefault(precision, DEFAULT_PRECISION), PRECISIONS);
     mesh = orDefault(mesh, new Mesh(null));
+    processes = Checks.atLeast("execution.processes", orDefault(processes, 1), 1, 1 << 16);
+    if (coordinator != null && !coordinator.matches("[^\\s:]+:\\d{1,5}")) {
+      throw new IllegalArgumentException("execution.coordinator: expected 'host:port', got '"
+          + coordinator + "'");
+    }
   }
 
   static ExecutionConfig defaults() {
-    return new ExecutionConfig(null, null, null);
+    return new ExecutionConfig(null, null, null, null, null);
+  }
+
+  /** This config run over {@code count} processes. */
+  public ExecutionConfig withProcesses(int count) {
+    return new ExecutionConfig(devices, precision, mesh, count, coordinator);
   }
 
   /**

@@ -57,6 +57,10 @@ final class InProcessExecutor implements TrialExecutor {
       return completed(trial);
     }
     DataSource data = dataSource(trial); // a data mistake must not touch the run directory
+    JsonNode machine = RunArtifacts.readJson(bridge.callForString("environment"));
+    if (trial.config().execution().processes() > 1) {
+      ProcessGroup.devicesPerProcess(trial, machine); // nor a device count that does not split
+    }
     try (RunClaim claim = RunClaim.acquire(trial.directory())) {
       if (isComplete(trial)) {
         if (!rerun) {
@@ -64,16 +68,17 @@ final class InProcessExecutor implements TrialExecutor {
         }
         keepEarlierRun(trial.directory());
       }
-      return train(trial, data, progress);
+      return train(trial, data, machine, progress);
     }
   }
 
-  private RunResult train(Trial trial, DataSource data, ProgressListener progress) {
+  private RunResult train(Trial trial, DataSource data, JsonNode machine,
+      ProgressListener progress) {
     RunDirectory dir = RunDirectory.create(trial.directory().getParent().getParent(),
         trial.config().name(), trial.id(), RunDirectory.CONFIG,
         loader.toYaml(trial.config()).getBytes(StandardCharsets.UTF_8));
     dir.delete(RunDirectory.METRICS); // left by an earlier attempt; Python replays what it keeps
-    ProvenanceLog provenance = new ProvenanceLog(dir, provenance(trial, data));
+    ProvenanceLog provenance = new ProvenanceLog(dir, provenance(trial, data, machine));
     Thread onInterrupt = new Thread(() -> {
       if (provenance.end("interrupted", "the process was stopped (SIGINT/SIGTERM)")) {
         System.err.printf("%nlatentlab: interrupted; %s is recorded 'interrupted' and resumes from "
@@ -91,12 +96,26 @@ final class InProcessExecutor implements TrialExecutor {
         }
         progress.update(stage, step, total, loss);
       };
-      JsonNode output = RunArtifacts.readJson(bridge.callForString("train_and_sample",
-          trial.canonicalJson(), trial.id().replicate(), home.toString(),
-          dir.path().resolve(RunDirectory.CHECKPOINT).toString(), recording,
-          latentSlot.arrayAddress(), latentSlot.schemaAddress(),
-          imageSlot.arrayAddress(), imageSlot.schemaAddress()));
-      try (Tensor latents = latentSlot.take(); Tensor images = imageSlot.take()) {
+      int processes = trial.config().execution().processes();
+      JsonNode output;
+      Tensor latentsOut;
+      Tensor imagesOut;
+      if (processes > 1) { // python -m latentlab.distributed, once per process
+        ProcessGroup.Outputs outputs = new ProcessGroup(home, dir, processes)
+            .run(trial, machine, recording, allocator);
+        output = outputs.output();
+        latentsOut = outputs.latents();
+        imagesOut = outputs.images();
+      } else {
+        output = RunArtifacts.readJson(bridge.callForString("train_and_sample",
+            trial.canonicalJson(), trial.id().replicate(), home.toString(),
+            dir.path().resolve(RunDirectory.CHECKPOINT).toString(), recording,
+            latentSlot.arrayAddress(), latentSlot.schemaAddress(),
+            imageSlot.arrayAddress(), imageSlot.schemaAddress()));
+        latentsOut = latentSlot.take();
+        imagesOut = imageSlot.take();
+      }
+      try (Tensor latents = latentsOut; Tensor images = imagesOut) {
         ObjectNode result = RunArtifacts.write(dir, trial, output, latents, images);
         provenance.end("completed", null);
         return new RunResult(dir.path(), RunArtifacts.toMap(result), false);
@@ -146,7 +165,7 @@ final class InProcessExecutor implements TrialExecutor {
     return DataSources.of(bridge, home, trial.configFile(), trial.canonicalJson());
   }
 
-  private Provenance provenance(Trial trial, DataSource data) {
+  private Provenance provenance(Trial trial, DataSource data, JsonNode machine) {
     Map<String, String> javaSide = new TreeMap<>();
     javaSide.put("java", System.getProperty("java.version"));
     javaSide.put("java_vendor", System.getProperty("java.vendor"));
@@ -156,7 +175,7 @@ final class InProcessExecutor implements TrialExecutor {
     return new Provenance(trial.config().name(), trial.id().sha256(), trial.id().replicate(),
         Hashing.sha256(trial.canonicalJson().getBytes(StandardCharsets.UTF_8)),
         relative(trial.configFile()), GitState.of(home), javaSide,
-        RunArtifacts.readJson(bridge.callForString("environment")), data.files(), data, Instant.now(),
+        machine, data.files(), data, Instant.now(),
         null, "running", null);
   }
 

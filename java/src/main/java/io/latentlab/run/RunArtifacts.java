@@ -52,9 +52,12 @@ final class RunArtifacts {
     result.set("sample_labels", output.get("labels"));
     // On CPU the latents Java holds are the jax.Array's own memory (no copy was made); on an
     // accelerator the jax.Array is in device memory and Python made one device→host copy.
-    boolean zeroCopy = latents.dataAddress() == output.get("latents_jax_address").asLong();
+    // Over several processes, the first wrote them into an Arrow IPC file that Java maps.
+    JsonNode address = output.get("latents_jax_address");
+    boolean zeroCopy = address != null && latents.dataAddress() == address.asLong();
     result.put("latents_zero_copy", zeroCopy);
-    result.put("latents_handoff", zeroCopy ? "zero-copy" : "one device-to-host copy");
+    result.put("latents_handoff", zeroCopy ? "zero-copy" : address == null
+        ? "an Arrow IPC file from process 0" : "one device-to-host copy");
     if (output.hasNonNull("execution")) { // backend, devices, mesh and precision it ran on
       result.set("execution", output.get("execution"));
     }

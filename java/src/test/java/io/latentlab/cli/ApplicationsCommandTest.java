@@ -33,7 +33,7 @@ class ApplicationsCommandTest {
   static void tinyRunOnTwoClasses() throws IOException {
     Path config = dir.resolve("tiny-apps.yaml");
     Files.writeString(config, TestProject.tinyExperiment("tiny-apps", 5, 2, 2)
-        + "data: {classes: [1, 0]}\n");
+        .replace("data: {limit: 256}", "data: {limit: 256, classes: [1, 0]}"));
     Cli.Outcome outcome = Cli.execute("run", config.toString(), "--runs-dir", dir.resolve("runs").toString());
     assertEquals(0, outcome.exitCode(), outcome.err());
     try (Stream<Path> found = Files.list(dir.resolve("runs").resolve("tiny-apps"))) {

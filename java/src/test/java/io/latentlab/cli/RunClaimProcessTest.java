@@ -60,11 +60,7 @@ class RunClaimProcessTest {
   @Test
   void run_sigterm_recordsInterruptedAndSaysSo() throws Exception {
     Path config = dir.resolve("stopped.yaml");
-    Files.writeString(config, """
-        name: stopped
-        model:
-          vae: {channels: 8}
-          unet: {channels: 16}
+    Files.writeString(config, "name: stopped\n" + TestProject.TINY_MODELS_AND_DATA + """
         train:
           vae: {steps: 100000, batch_size: 8}
         """);

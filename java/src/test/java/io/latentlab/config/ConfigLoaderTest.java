@@ -126,6 +126,8 @@ class ConfigLoaderTest {
       "name: x\\ndata: {on_error: skip}\\n               | data.on_error: the bundled data sets are checked by their checksums; remove it",
       "name: x\\ndata: {dataset: webdataset, path: /d, fingerprint: md5}\\n | data.fingerprint: must be one of stat, content, got 'md5'",
       "name: x\\ndata: {dataset: emoji, fingerprint: content}\\n | data.fingerprint: the bundled data sets' files are always hashed; remove it",
+      "name: x\\ndata: {limit: 0}\\n                  | data.limit: must be a positive number of training examples, got 0",
+      "name: x\\ndata: {limit: many}\\n               | data.limit: expected an integer",
       "name: x\\ndata: {dataset: emoji, classes: [-1]}\\n  | data.classes: must be a non-empty list of class indices in [0, 100000)",
       "name: x\\ntrain: {unet: {loss_weighting: snr}}\\n  | train.unet.loss_weighting: must be one of uniform, min_snr",
       "name: x\\nsample: {rho: -1}\\n                    | sample.rho: must be in",
@@ -134,6 +136,8 @@ class ConfigLoaderTest {
       "seed: 3\\n                                         | name: required key is missing",
       "name: x\\nexecution: {devices: some}\\n             | execution.devices: expected 'all' or a device count >= 1, got some",
       "name: x\\nexecution: {devices: 0}\\n                | execution.devices: expected 'all' or a device count >= 1, got 0",
+      "name: x\\nexecution: {processes: 0}\\n              | execution.processes: must be in [1, 65536], got 0",
+      "name: x\\nexecution: {coordinator: node1}\\n       | execution.coordinator: expected 'host:port', got 'node1'",
       "name: x\\nexecution: {precision: float16}\\n        | execution.precision: must be one of float32, bfloat16",
       "name: x\\nexecution: {mesh: {data: 0}}\\n           | execution.mesh.data: must be in [1,",
   })
@@ -380,7 +384,7 @@ class ConfigLoaderTest {
   @Test
   void execution_unknownKeyOrWrongType_namesFileLineColumnAndKey() throws IOException {
     String unknown = failure("name: x\nexecution:\n  precison: bfloat16\n");
-    assertTrue(unknown.contains("experiment.yaml:3:3: execution.precison: unknown key; allowed: devices, mesh, precision"),
+    assertTrue(unknown.contains("experiment.yaml:3:3: execution.precison: unknown key; allowed: coordinator, devices, mesh, precision, processes"),
         unknown);
     String mesh = failure("name: x\nexecution:\n  mesh: {model: 2}\n");
     assertTrue(mesh.contains(":3:10: execution.mesh.model: unknown key; allowed: data"), mesh);
@@ -389,17 +393,18 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void identityJson_leavesOutDevicesAndMeshButNotPrecision() throws IOException {
+  void identityJson_leavesOutDevicesMeshAndProcessesButNotPrecision() throws IOException {
     ExperimentConfig plain = loader.load(write("name: x\nseed: 3\n"));
     String identity = loader.identityJson(plain);
     assertFalse(identity.contains("execution"), "no section, no default: ids from before it stay: " + identity);
     assertEquals(identity, loader.identityJson(loader.load(write(
-        "name: x\nseed: 3\nexecution: {devices: 4, mesh: {data: 4}, precision: float32}\n"))));
+        "name: x\nseed: 3\nexecution: {devices: 4, mesh: {data: 4}, precision: float32, processes: 2, "
+            + "coordinator: 'node1:4000'}\n"))));
     String bf16 = loader.identityJson(loader.load(write("name: x\nseed: 3\nexecution: {precision: bfloat16}\n")));
     assertNotEquals(identity, bf16);
     assertTrue(bf16.contains("\"execution\":{\"precision\":\"bfloat16\"}"), bf16);
     // The full canonical form (what Python runs, config.yaml) keeps every key.
-    assertTrue(loader.canonicalJson(plain).contains("\"execution\":{\"devices\":\"all\",\"mesh\":{\"data\":-1},\"precision\":\"float32\"}"),
+    assertTrue(loader.canonicalJson(plain).contains("\"execution\":{\"devices\":\"all\",\"mesh\":{\"data\":-1},\"precision\":\"float32\",\"processes\":1}"),
         loader.canonicalJson(plain));
     assertEquals(loader.canonicalJson(plain), loader.canonicalJson(loader.fromJson(loader.canonicalJson(plain))));
   }

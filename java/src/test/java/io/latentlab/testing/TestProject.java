@@ -27,6 +27,18 @@ public final class TestProject {
   }
 
   /**
+   * The models and data of every Java test that trains: one tiny architecture (so the tests'
+   * runs share their compiled programs through the on-disk XLA cache, whatever their seeds) on
+   * the first 256 training digits (so no run encodes all 9,000): top-level YAML.
+   */
+  public static final String TINY_MODELS_AND_DATA = """
+      data: {limit: 256}
+      model:
+        vae: {channels: 4}
+        unet: {channels: 8, channel_mult: [1], attention_resolutions: [], num_heads: 1}
+      """;
+
+  /**
    * A real experiment small enough for a unit test: tiny models, a few training steps each.
    *
    * @param name the experiment's name
@@ -35,16 +47,11 @@ public final class TestProject {
    * @param samples how many samples
    */
   public static String tinyExperiment(String name, long seed, int sampleSteps, int samples) {
-    return """
-        name: %s
-        seed: %d
-        model:
-          vae: {channels: 8}
-          unet: {channels: 16}
+    return "name: " + name + "\nseed: " + seed + "\n" + TINY_MODELS_AND_DATA + """
         train:
           vae: {steps: 4, batch_size: 8}
           unet: {steps: 4, batch_size: 8}
         sample: {steps: %d, num_samples: %d, guidance_scale: 2.0}
-        """.formatted(name, seed, sampleSteps, samples);
+        """.formatted(sampleSteps, samples);
   }
 }

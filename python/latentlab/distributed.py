@@ -1,0 +1,119 @@
+"""One training run over several JAX processes: ``python -m latentlab.distributed SPEC``.
+
+Java's launcher (``./latentlab run --processes N``, or a Slurm job's tasks) starts one such
+process per rank; none of them is the launcher's own JVM, whose Python never joins the
+distributed runtime. ``SPEC`` is a JSON file the launcher wrote::
+
+    {"config": {...resolved...}, "replicate": 0, "home": "/project",
+     "checkpoint_dir": ".../checkpoint", "out_dir": ".../.job",
+     "coordinator": "127.0.0.1:41234" or null, "num_processes": 2,
+     "process_id": 0 or null, "timeout_s": 120}
+
+``process_id`` null (and ``coordinator`` null) let JAX read them from Slurm's environment.
+Every process trains its share (:mod:`latentlab.execution`); process 0 alone reports progress,
+one JSON object per line on stdout, and writes the results into ``out_dir``: ``outputs.arrow``
+(the latents and images as tensor columns, which Java maps) and ``output.json`` (what the
+in-process bridge call returns). A failure prints one line on stderr and exits 1.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+# A peer that dies leaves the others in a collective: the runtime's heartbeat notices it and
+# ends them, so a killed task fails the job within this bound instead of hanging it.
+HEARTBEAT_TIMEOUT_S = 20
+OUTPUTS = "outputs.arrow"
+OUTPUT_JSON = "output.json"
+
+
+def initialize(spec: dict) -> None:
+    """Joins the distributed runtime the spec names (CPU collectives over gloo, so several
+    processes on one host, or hosts without accelerators, reduce across processes)."""
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    kwargs = {"initialization_timeout": int(spec.get("timeout_s") or 120),
+              "heartbeat_timeout_seconds": HEARTBEAT_TIMEOUT_S}
+    if spec.get("coordinator"):
+        kwargs.update(coordinator_address=spec["coordinator"],
+                      num_processes=int(spec["num_processes"]),
+                      process_id=int(spec["process_id"]))
+    try:
+        jax.distributed.initialize(**kwargs)
+    except TypeError:  # a jax without heartbeat_timeout_seconds
+        kwargs.pop("heartbeat_timeout_seconds")
+        jax.distributed.initialize(**kwargs)
+    if jax.process_count() != int(spec["num_processes"]):
+        raise RuntimeError(f"execution.processes: {spec['num_processes']} expected, the job "
+                           f"has {jax.process_count()}")
+
+
+def write_outputs(out_dir: Path, result) -> None:
+    """Process 0's results for the launcher: the tensors as one Arrow IPC file and the JSON
+    the bridge would return, each written whole before it is renamed into place."""
+    import numpy as np
+    import pyarrow as pa
+
+    from latentlab import tensors
+    from latentlab.files import write_atomically
+
+    columns, fields = [], []
+    for name, value in (("latents", result.latents), ("images", result.images)):
+        host = np.ascontiguousarray(np.asarray(value))
+        field = tensors.tensor_field(str(host.dtype), tuple(host.shape[1:])).with_name(name)
+        values = pa.array(host.reshape(-1))
+        columns.append(pa.FixedSizeListArray.from_arrays(values, type=field.type))
+        fields.append(field)
+    table = pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    write_atomically(out_dir / OUTPUTS, sink.getvalue().to_pybytes())
+    write_atomically(out_dir / OUTPUT_JSON, json.dumps(
+        {"metrics": result.metrics, "labels": result.labels.tolist(),
+         "execution": result.execution, **result.stages}, sort_keys=True).encode())
+
+
+def run(spec: dict) -> None:
+    initialize(spec)
+    import jax
+
+    from latentlab import compilation_cache
+    from latentlab.train import ldm
+
+    compilation_cache.enable(Path(spec["home"]))
+    first = jax.process_index() == 0
+
+    def report(stage, step, total, loss):
+        if first:
+            print(json.dumps({"stage": stage, "step": int(step), "total": int(total),
+                              "loss": None if loss != loss else float(loss)}), flush=True)
+
+    result = ldm.train_and_sample(spec["config"], None, report, spec["checkpoint_dir"],
+                                  int(spec["replicate"]), home=spec["home"])
+    if first:
+        out_dir = Path(spec["out_dir"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_outputs(out_dir, result)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m latentlab.distributed SPEC.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    try:
+        run(spec)
+    except Exception as e:  # the trace for the log; its last line for the launcher
+        import traceback
+        traceback.print_exc()
+        rank = spec.get("process_id", os.environ.get("SLURM_PROCID", "?"))
+        print(f"process {rank}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+              file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
