@@ -12,12 +12,16 @@ from latentlab.models import VAE
 
 def test_resolve_fills_defaults():
     assert execution.resolve(None) == {"devices": "all", "precision": "float32",
-                                       "mesh": {"data": -1}}
+                                       "mesh": {"data": -1}, "processes": 1,
+                                       "coordinator": None}
     assert execution.resolve({"devices": 2})["devices"] == 2
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"device": 2}, "execution.device: unknown key; allowed: devices, mesh, precision"),
+    ({"device": 2}, "execution.device: unknown key; allowed: coordinator, devices, mesh, "
+                    "precision, processes"),
+    ({"processes": 0}, "execution.processes: expected a process count >= 1, got 0"),
+    ({"coordinator": "node1"}, "execution.coordinator: expected 'host:port', got 'node1'"),
     ({"devices": 0}, "execution.devices: expected 'all' or a device count >= 1, got 0"),
     ({"devices": True}, "execution.devices: expected 'all'"),
     ({"precision": "float16"}, "execution.precision: unknown value 'float16'"),

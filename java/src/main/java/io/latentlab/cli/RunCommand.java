@@ -99,7 +99,7 @@ final class RunCommand implements Callable<Integer> {
       err.println(e.traceback());
       err.println("the run directory keeps what was written: " + trial.directory());
       return Main.EXIT_FAILED;
-    } catch (IllegalStateException e) { // a process of a multi-process run failed
+    } catch (io.latentlab.run.ProcessFailedException e) { // of a multi-process run
       err.println("run failed: " + e.getMessage());
       err.println("the run directory keeps what was written: " + trial.directory());
       return Main.EXIT_FAILED;

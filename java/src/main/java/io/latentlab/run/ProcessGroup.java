@@ -59,7 +59,7 @@ final class ProcessGroup {
    *     share the devices out
    * @throws IllegalArgumentException (a usage error) if the devices do not split over the
    *     processes
-   * @throws IllegalStateException if a process fails, naming it and its log
+   * @throws ProcessFailedException if a process fails, naming it and its log
    */
   Outputs run(Trial trial, JsonNode machine, ProgressListener progress,
       BufferAllocator allocator) {
@@ -111,7 +111,7 @@ final class ProcessGroup {
       throw new UncheckedIOException("cannot start the run's processes in " + job, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting for the run's processes", e);
+      throw new ProcessFailedException("interrupted while waiting for the run's processes");
     } finally {
       started.forEach(Process::destroyForcibly);
       try {
@@ -208,7 +208,7 @@ final class ProcessGroup {
             other.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             other.destroyForcibly();
           }
-          throw new IllegalStateException(String.format("process %d of %d failed (exit %d): %s; "
+          throw new ProcessFailedException(String.format("process %d of %d failed (exit %d): %s; "
               + "its log: %s", rank, started.size(), p.exitValue(), lastLine(log(logs, rank)),
               log(logs, rank)));
         }
