@@ -24,9 +24,11 @@ final class TensorMetadata {
 
   /** A non-null fixed-size list field of {@code dtype} values tagged as a tensor of {@code itemShape}. */
   static Field field(String name, long[] itemShape, int perItem, DType dtype) {
-    Map<String, String> metadata = Map.of(
-        EXTENSION_NAME_KEY, extensionFor(dtype),
-        EXTENSION_METADATA_KEY, shapeJson(itemShape));
+    // In a fixed order (pyarrow's: name, then metadata): Map.of iterates in an order that
+    // changes from one JVM to the next, and with it the bytes of every file written.
+    Map<String, String> metadata = new java.util.LinkedHashMap<>();
+    metadata.put(EXTENSION_NAME_KEY, extensionFor(dtype));
+    metadata.put(EXTENSION_METADATA_KEY, shapeJson(itemShape));
     Field item = new Field("item", FieldType.notNullable(dtype.arrowType()), null);
     return new Field(name, new FieldType(false, new ArrowType.FixedSizeList(perItem), null, metadata),
         List.of(item));
