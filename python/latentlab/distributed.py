@@ -21,8 +21,9 @@ import os
 import sys
 from pathlib import Path
 
-# A peer that dies leaves the others in a collective: the runtime's heartbeat notices it and
-# ends them, so a killed task fails the job within this bound instead of hanging it.
+# A peer that dies leaves the others in a collective. On one host the launcher stops them at
+# once; across hosts (no launcher watching every process) the runtime's heartbeat notices the
+# dead peer and ends them, so a killed task fails the job within this bound.
 HEARTBEAT_TIMEOUT_S = 20
 OUTPUTS = "outputs.arrow"
 OUTPUT_JSON = "output.json"

@@ -29,14 +29,14 @@ import org.apache.arrow.memory.BufferAllocator;
  * host's devices, forwards the first process's progress, and waits for all of them. The
  * launching JVM's own Python never joins the distributed runtime.
  *
- * <p>A process that fails fails the run: the others are given {@link #GRACE_SECONDS} to end
- * (the runtime's heartbeat ends peers of a dead process) and are then killed, so no process is
- * left waiting on a collective. The error names the process, its last line and its log
+ * <p>A process that fails fails the run: the others are stopped (SIGTERM, then SIGKILL after
+ * {@link #GRACE_SECONDS}), since their next collective could only wait for the dead one, so
+ * no process is left behind. The error names the process, its last line and its log
  * ({@code logs/process-<i>.log} in the run directory).
  */
 final class ProcessGroup {
-  /** How long the other processes get to end once one has failed. */
-  static final int GRACE_SECONDS = 30;
+  /** How long the other processes get to end on SIGTERM once one has failed. */
+  static final int GRACE_SECONDS = 5;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path home;
@@ -203,6 +203,7 @@ final class ProcessGroup {
         if (p.isAlive()) {
           running = true;
         } else if (p.exitValue() != 0) {
+          started.forEach(Process::destroy);
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(GRACE_SECONDS);
           for (Process other : started) {
             other.waitFor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

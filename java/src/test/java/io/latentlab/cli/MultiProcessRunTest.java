@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
@@ -30,9 +29,9 @@ class MultiProcessRunTest {
   static final ObjectMapper JSON = new ObjectMapper();
   static final String FOUR_DEVICES = "--xla_force_host_platform_device_count=4";
   // The tolerance of 2 × 2 against 1 × 4: float32 rounding, as for 4 devices against 1 (the
-  // gradients are summed in another order). Measured: losses within 2e-7 relative (the VAE's
-  // 793.57593 against 793.57605), latents within 3.1e-5.
-  static final double LATENT_TOLERANCE = 1e-4;
+  // gradients are summed in another order), grown over 170 Adam steps. Measured: losses within
+  // 2e-7 relative, latents within 2.3e-4 where the largest is 405 (5.7e-7 of it).
+  static final double LATENT_TOLERANCE = 1e-4; // of the largest latent
 
   @TempDir Path dir;
 
@@ -67,20 +66,72 @@ class MultiProcessRunTest {
   }
 
   @Test
-  void run_twoProcessesOfTwoDevices_giveWhatOneProcessOfFourGives() throws Exception {
-    Path config = dir.resolve("multi.yaml");
-    Files.writeString(config, TestProject.tinyExperiment("multi", 7, 2, 4));
-    Path two = dir.resolve("two-processes");
+  void run_aProcessKilled_failsNamingIt_aRerunResumesToTheUninterruptedBytes_whichMatchOneProcessOfFour()
+      throws Exception {
+    // The U-Net trains 50 steps past its step-100 save (seconds over gloo), so the kill
+    // lands before the end.
+    Path config = dir.resolve("killed.yaml");
+    Files.writeString(config, "name: killed\nseed: 9\n" + TestProject.TINY_MODELS_AND_DATA + """
+        train:
+          vae: {steps: 20, batch_size: 8}
+          unet: {steps: 150, batch_size: 8}
+        sample: {steps: 3, num_samples: 4}
+        """);
+    Path runs = dir.resolve("killed-runs");
+    Process launcher = start(config, runs, "--processes", "2");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+    java.util.regex.Pattern unetSave = java.util.regex.Pattern.compile("unet-\\d{8}");
+    while (!hasSave(runs, unetSave)) { // a complete Orbax save (its temporary folder has another name)
+      assertTrue(launcher.isAlive(), "the run ended before a U-Net checkpoint: " + log(runs));
+      assertTrue(System.nanoTime() < deadline, "no U-Net checkpoint within 240 s: " + log(runs));
+      Thread.sleep(50);
+    }
+    List<ProcessHandle> ranks = launcher.descendants().filter(p -> p.info().commandLine()
+        .map(c -> c.contains("latentlab.distributed")).orElse(false)).toList();
+    assertEquals(2, ranks.size(), "one process per rank");
+    ProcessHandle second = ranks.stream().filter(p -> p.info().commandLine().orElse("")
+        .contains("process-1.json")).findFirst().orElseThrow();
+    second.destroyForcibly(); // SIGKILL: no clean-up, its peer is left in a collective
+    // Bounded: the launcher stops the other one (SIGTERM, SIGKILL 5 s later).
+    assertTrue(launcher.waitFor(120, TimeUnit.SECONDS), "the run did not end after a process died");
+    assertEquals(1, launcher.exitValue(), log(runs));
+    String out = log(runs);
+    assertTrue(out.contains("run failed: process 1 of 2 failed (exit 137)"), out);
+    assertTrue(out.contains("process-1.log"), "names its log: " + out);
+    for (ProcessHandle rank : ranks) {
+      assertFalse(rank.isAlive(), "a process was left behind: " + rank.pid());
+    }
+    Path trial = trialDir(runs, "killed");
+    JsonNode provenance = JSON.readTree(trial.resolve("provenance.json").toFile());
+    assertEquals("failed", provenance.get("status").asText());
+    assertTrue(provenance.get("error").asText().contains("process 1 of 2"), provenance.toString());
+    assertFalse(Files.exists(trial.resolve("result.json")));
+
+    Process again = start(config, runs, "--processes", "2"); // resumes from the U-Net's save
+    assertTrue(again.waitFor(300, TimeUnit.SECONDS));
+    assertEquals(0, again.exitValue(), log(runs));
+    Path uninterrupted = dir.resolve("uninterrupted-runs");
+    Process reference = start(config, uninterrupted, "--processes", "2");
+    assertTrue(reference.waitFor(300, TimeUnit.SECONDS));
+    assertEquals(0, reference.exitValue(), log(uninterrupted));
+    JsonNode resumed = JSON.readTree(trial.resolve("result.json").toFile());
+    JsonNode whole = JSON.readTree(trialDir(uninterrupted, "killed").resolve("result.json").toFile());
+    assertTrue(resumed.at("/metrics/unet_resumed_from_step").asInt() >= 100, resumed.toString());
+    assertEquals(20, resumed.at("/metrics/vae_resumed_from_step").asInt());
+    assertEquals(whole.get("outputs"), resumed.get("outputs"), "samples.png and latents.arrow, byte for byte");
+    assertEquals(Files.readString(trialDir(uninterrupted, "killed").resolve("metrics.jsonl")),
+        Files.readString(trial.resolve("metrics.jsonl")), "the loss history is whole, with no repeats");
+
+    // The same config on one process of the four devices: the same trial, equal within rounding.
     Path one = dir.resolve("one-process");
-    Process multi = start(config, two, "--processes", "2");
-    assertTrue(multi.waitFor(300, TimeUnit.SECONDS), "the 2-process run ended");
-    assertEquals(0, multi.exitValue(), log(two));
     Process single = start(config, one);
     assertTrue(single.waitFor(300, TimeUnit.SECONDS), "the 1-process run ended");
     assertEquals(0, single.exitValue(), log(one));
+    compare(trialDir(uninterrupted, "killed"), trialDir(one, "killed"));
+  }
 
-    Path a = trialDir(two, "multi");
-    Path b = trialDir(one, "multi");
+  /** A 2-process run's directory {@code a} against a 1-process run's {@code b}. */
+  private static void compare(Path a, Path b) throws Exception {
     assertEquals(b.getFileName(), a.getFileName(), "the process count is not part of the trial id");
     JsonNode ra = JSON.readTree(a.resolve("result.json").toFile());
     JsonNode rb = JSON.readTree(b.resolve("result.json").toFile());
@@ -109,64 +160,26 @@ class MultiProcessRunTest {
       float[] y = latents(b, allocator);
       assertEquals(y.length, x.length);
       double worst = 0;
+      double largest = 0;
       for (int i = 0; i < x.length; i++) {
         worst = Math.max(worst, Math.abs(x[i] - y[i]));
+        largest = Math.max(largest, Math.abs(y[i]));
       }
-      assertTrue(worst <= LATENT_TOLERANCE, "latents differ by " + worst);
+      System.out.printf("2 x 2 against 1 x 4: latents differ by at most %.3g (largest %.3g)%n", worst, largest);
+      assertTrue(worst <= LATENT_TOLERANCE * largest, "latents differ by " + worst + " of " + largest);
     }
     assertTrue(Files.isRegularFile(a.resolve("logs").resolve("process-1.log")));
-    JsonNode provenance = JSON.readTree(a.resolve("provenance.json").toFile());
-    assertEquals("completed", provenance.get("status").asText(), provenance.toString());
+    assertEquals("completed", JSON.readTree(a.resolve("provenance.json").toFile()).get("status").asText());
   }
 
-  @Test
-  void run_aProcessKilled_failsTheRunInBoundedTimeNamingItAndLeavesNoProcess() throws Exception {
-    Path config = dir.resolve("killed.yaml");
-    Files.writeString(config, "name: killed\n" + TestProject.TINY_MODELS_AND_DATA + """
-        train:
-          vae: {steps: 100000, batch_size: 8}
-        """);
-    Path runs = dir.resolve("killed-runs");
-    Process launcher = start(config, runs, "--processes", "2");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
-    Optional<ProcessHandle> second = Optional.empty();
-    while (second.isEmpty() || !Files.isRegularFile(runs.resolve("killed").resolve(
-        trialId(runs)).resolve("metrics.jsonl"))) {
-      assertTrue(launcher.isAlive(), "the run ended early: " + log(runs));
-      assertTrue(System.nanoTime() < deadline, "no training step within 240 s: " + log(runs));
-      Thread.sleep(100);
-      second = launcher.descendants().filter(p -> p.info().commandLine()
-          .map(c -> c.contains("latentlab.distributed") && c.contains("process-1.json"))
-          .orElse(false)).findFirst();
+  private static boolean hasSave(Path runs, java.util.regex.Pattern name) throws Exception {
+    if (!Files.isDirectory(runs)) {
+      return false;
     }
-    List<ProcessHandle> ranks = launcher.descendants().filter(p -> p.info().commandLine()
-        .map(c -> c.contains("latentlab.distributed")).orElse(false)).toList();
-    assertEquals(2, ranks.size(), "one process per rank");
-    second.get().destroyForcibly(); // SIGKILL: no clean-up, its peer is left in a collective
-    // Bounded: the peer's heartbeat (20 s) or the launcher's grace (30 s) ends the other one.
-    assertTrue(launcher.waitFor(120, TimeUnit.SECONDS), "the run did not end after a process died");
-    assertEquals(1, launcher.exitValue(), log(runs));
-    String out = log(runs);
-    assertTrue(out.contains("run failed: process 1 of 2 failed (exit 137)"), out);
-    assertTrue(out.contains("process-1.log"), "names its log: " + out);
-    for (ProcessHandle rank : ranks) {
-      assertFalse(rank.isAlive(), "a process was left behind: " + rank.pid());
-    }
-    Path trial = runs.resolve("killed").resolve(trialId(runs));
-    JsonNode provenance = JSON.readTree(trial.resolve("provenance.json").toFile());
-    assertEquals("failed", provenance.get("status").asText());
-    assertTrue(provenance.get("error").asText().contains("process 1 of 2"), provenance.toString());
-    assertFalse(Files.exists(trial.resolve("result.json")));
-  }
-
-  private static String trialId(Path runs) throws Exception {
-    Path experiment = runs.resolve("killed");
-    if (!Files.isDirectory(experiment)) {
-      return "none-yet";
-    }
-    try (Stream<Path> found = Files.list(experiment)) {
-      return found.map(p -> p.getFileName().toString()).filter(n -> n.matches("[0-9a-f]{12}"))
-          .findFirst().orElse("none-yet");
+    try (Stream<Path> files = Files.walk(runs)) {
+      return files.anyMatch(p -> name.matcher(p.getFileName().toString()).matches());
+    } catch (java.io.UncheckedIOException | java.nio.file.NoSuchFileException e) {
+      return false; // a folder was renamed under the walk: look again
     }
   }
 }
