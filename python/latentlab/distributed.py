@@ -40,11 +40,7 @@ def initialize(spec: dict) -> None:
         kwargs.update(coordinator_address=spec["coordinator"],
                       num_processes=int(spec["num_processes"]),
                       process_id=int(spec["process_id"]))
-    try:
-        jax.distributed.initialize(**kwargs)
-    except TypeError:  # a jax without heartbeat_timeout_seconds
-        kwargs.pop("heartbeat_timeout_seconds")
-        jax.distributed.initialize(**kwargs)
+    jax.distributed.initialize(**kwargs)
     if jax.process_count() != int(spec["num_processes"]):
         raise RuntimeError(f"execution.processes: {spec['num_processes']} expected, the job "
                            f"has {jax.process_count()}")

@@ -84,25 +84,13 @@ def _data_parallel_step(step_fn, ex: execution_lib.Execution, num_inputs: int,
     replicated (each step's batch is split inside, see :func:`_split_batch`), the incoming
     state donated so its buffers hold the next one (no second copy of params, EMA and Adam
     moments per device). Over several processes the first ``batch_inputs`` inputs come split
-    (each process holds its rows) and the others are made replicated global arrays."""
+    (each process holds its rows; the others are placed once with :func:`execution.put`)."""
     replicated = ex.replicated
-    if not ex.multi_process:
-        return jax.jit(step_fn, in_shardings=(replicated,) * (1 + num_inputs),
-                       out_shardings=(replicated, replicated), donate_argnums=(0,))
-    shardings = (replicated,) + (ex.batch,) * batch_inputs \
+    batch = ex.batch if ex.multi_process else replicated
+    shardings = (replicated,) + (batch,) * batch_inputs \
         + (replicated,) * (num_inputs - batch_inputs)
-    jitted = jax.jit(step_fn, in_shardings=shardings, out_shardings=(replicated, replicated),
-                     donate_argnums=(0,))
-    placed = {}
-
-    def step(state, *inputs):
-        rest = inputs[batch_inputs:]
-        key = tuple(map(id, rest))  # the keys and the scale: the same objects every step
-        if key not in placed:
-            placed.clear()
-            placed[key] = (rest, execution_lib.put(ex, rest))
-        return jitted(state, *inputs[:batch_inputs], *placed[key][1])
-    return step
+    return jax.jit(step_fn, in_shardings=shardings, out_shardings=(replicated, replicated),
+                   donate_argnums=(0,))
 
 
 def _split_batch(batch, ex: execution_lib.Execution):
@@ -167,6 +155,7 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
         return state.apply_gradients(grads, ema_decay=0.0), loss
 
     step = _data_parallel_step(step_fn, ex, 2, batch_inputs=1)
+    noise_key = execution_lib.put(ex, noise_key)
     return _run("vae", state, lambda s, batch: step(s, batch, noise_key), steps, progress,
                 checkpoints, loader, ex)
 
@@ -262,7 +251,7 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     # Keys and the latent scale (measured per run) are arguments, not constants: runs that
     # differ only in their seed share one compiled step.
     step = _data_parallel_step(step_fn, ex, 5, batch_inputs=3)
-    scale_arg = jnp.float32(scale)
+    noise_key, scale_arg = execution_lib.put(ex, (noise_key, jnp.float32(scale)))
     return _run("unet", state,
                 lambda s, means, log_vars, batch_labels: step(s, means, log_vars, batch_labels,
                                                               noise_key, scale_arg),
