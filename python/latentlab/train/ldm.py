@@ -37,8 +37,6 @@ KEY_VAE, KEY_UNET, KEY_FLIP = 1, 2, 4
 # Trained VAE stages shared by runs whose VAE stage is equal, under the home (see
 # _stage_hash).
 VAE_STAGES = Path(".cache") / "vae-stages"
-# Training state is saved this often (steps) so a killed run resumes; it does not change results.
-CHECKPOINT_EVERY = 100
 
 
 class LdmResult(NamedTuple):
@@ -168,7 +166,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     stages: dict[str, Any] = {}
 
     checkpoints = None if checkpoint_dir is None else StageCheckpoints(
-        os.path.join(checkpoint_dir, "training"), CHECKPOINT_EVERY)
+        os.path.join(checkpoint_dir, "training"),
+        execution_lib.resolve(cfg.get("execution"))["checkpoint_every"])
     source = open_data(cfg["data"], data, home)
     experiment.check_data_shapes(cfg, source.shape, len(source.classes))
     # data.classes trains on some classes only (anomaly detection), data.limit on the first

@@ -31,12 +31,14 @@ import java.util.Map;
  * @param dataChoices the allowed values of the data section's choices, by Python's name
  *     ({@code datasets}, {@code resize_modes}, {@code flips}, {@code labels}, {@code on_error},
  *     {@code fingerprints})
+ * @param defaultCheckpointEvery steps between training checkpoints when a config names none
  */
 public record PythonConstants(List<String> samplers, List<String> spacings, String defaultSpacing,
     double defaultRho, List<String> betaSchedules, List<String> lossWeightings,
     String tensorExtension, String bfloat16TensorExtension, List<String> dtypes,
     List<String> precisions, String defaultPrecision, Map<String, Double> defaultEtas,
-    List<Double> etaRange, List<Double> guidanceRange, Map<String, List<String>> dataChoices) {
+    List<Double> etaRange, List<Double> guidanceRange, Map<String, List<String>> dataChoices,
+    int defaultCheckpointEvery) {
   /** Python's names of the data section's choices (its {@code constants()} keys). */
   public static final List<String> DATA_CHOICES =
       List.of("datasets", "resize_modes", "flips", "labels", "on_error", "fingerprints");
@@ -75,7 +77,7 @@ public record PythonConstants(List<String> samplers, List<String> spacings, Stri
         names(root.path("dtypes")), names(root.path("precisions")),
         root.path("default_precision").asText(), defaultEtas(root.path("samplers")),
         numbers(root.path("eta_range")), numbers(root.path("guidance_range")),
-        dataChoices(root));
+        dataChoices(root), root.path("default_checkpoint_every").asInt());
   }
 
   private static Map<String, List<String>> dataChoices(JsonNode root) {

@@ -12,8 +12,8 @@ import java.util.Map;
  * axis, the training state is replicated on each device.
  *
  * <p>Which keys name the trial: {@code precision} changes results, so a non-default precision
- * enters the trial id; {@code devices}, {@code mesh}, {@code processes} and {@code coordinator}
- * do not: with the same global batch, a
+ * enters the trial id; {@code devices}, {@code mesh}, {@code processes}, {@code coordinator}
+ * and {@code checkpoint_every} do not: with the same global batch, a
  * run on 4 devices equals a run on 1 within float32 rounding (the tests measure it), so the same
  * experiment on a laptop and on an 8-GPU host is one trial. A run records the devices it used in
  * {@code provenance.json} and {@code result.json}. See {@link #identity()}.
@@ -28,9 +28,14 @@ import java.util.Map;
  *     1 of 4 gives within float32 rounding
  * @param coordinator {@code host:port} of the first process's coordinator, or null: the
  *     launcher picks a free local port, and under Slurm JAX finds it from the job
+ * @param checkpointEvery steps between a stage's training checkpoints (default 100): what a
+ *     killed run loses at most. Not in the trial id: a resumed run ends on the bytes of an
+ *     uninterrupted one whatever the interval
  */
 public record ExecutionConfig(Object devices, String precision, Mesh mesh, Integer processes,
-    @JsonInclude(JsonInclude.Include.NON_NULL) String coordinator) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) String coordinator, Integer checkpointEvery) {
+  /** Steps between training checkpoints when a config names none (Python's, checked by a test). */
+  public static final int DEFAULT_CHECKPOINT_EVERY = 100;
   /** The precision a config gets when it names none (Python's, checked by a test). */
   public static final String DEFAULT_PRECISION = "float32";
   /** The precisions Python computes in ({@code latentlab.execution.PRECISIONS}). */
@@ -55,15 +60,17 @@ public record ExecutionConfig(Object devices, String precision, Mesh mesh, Integ
       throw new IllegalArgumentException("execution.coordinator: expected 'host:port', got '"
           + coordinator + "'");
     }
+    checkpointEvery = Checks.atLeast("execution.checkpoint_every",
+        orDefault(checkpointEvery, DEFAULT_CHECKPOINT_EVERY), 1, 1 << 30);
   }
 
   static ExecutionConfig defaults() {
-    return new ExecutionConfig(null, null, null, null, null);
+    return new ExecutionConfig(null, null, null, null, null, null);
   }
 
   /** This config run over {@code count} processes. */
   public ExecutionConfig withProcesses(int count) {
-    return new ExecutionConfig(devices, precision, mesh, count, coordinator);
+    return new ExecutionConfig(devices, precision, mesh, count, coordinator, checkpointEvery);
   }
 
   /**

@@ -138,6 +138,7 @@ class ConfigLoaderTest {
       "name: x\\nexecution: {devices: 0}\\n                | execution.devices: expected 'all' or a device count >= 1, got 0",
       "name: x\\nexecution: {processes: 0}\\n              | execution.processes: must be in [1, 65536], got 0",
       "name: x\\nexecution: {coordinator: node1}\\n       | execution.coordinator: expected 'host:port', got 'node1'",
+      "name: x\\nexecution: {checkpoint_every: 0}\\n       | execution.checkpoint_every: must be in [1, 1073741824], got 0",
       "name: x\\nexecution: {precision: float16}\\n        | execution.precision: must be one of float32, bfloat16",
       "name: x\\nexecution: {mesh: {data: 0}}\\n           | execution.mesh.data: must be in [1,",
   })
@@ -384,7 +385,7 @@ class ConfigLoaderTest {
   @Test
   void execution_unknownKeyOrWrongType_namesFileLineColumnAndKey() throws IOException {
     String unknown = failure("name: x\nexecution:\n  precison: bfloat16\n");
-    assertTrue(unknown.contains("experiment.yaml:3:3: execution.precison: unknown key; allowed: coordinator, devices, mesh, precision, processes"),
+    assertTrue(unknown.contains("experiment.yaml:3:3: execution.precison: unknown key; allowed: checkpoint_every, coordinator, devices, mesh, precision, processes"),
         unknown);
     String mesh = failure("name: x\nexecution:\n  mesh: {model: 2}\n");
     assertTrue(mesh.contains(":3:10: execution.mesh.model: unknown key; allowed: data"), mesh);
@@ -393,18 +394,18 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void identityJson_leavesOutDevicesMeshAndProcessesButNotPrecision() throws IOException {
+  void identityJson_leavesOutDevicesMeshProcessesAndCheckpointsButNotPrecision() throws IOException {
     ExperimentConfig plain = loader.load(write("name: x\nseed: 3\n"));
     String identity = loader.identityJson(plain);
     assertFalse(identity.contains("execution"), "no section, no default: ids from before it stay: " + identity);
     assertEquals(identity, loader.identityJson(loader.load(write(
         "name: x\nseed: 3\nexecution: {devices: 4, mesh: {data: 4}, precision: float32, processes: 2, "
-            + "coordinator: 'node1:4000'}\n"))));
+            + "coordinator: 'node1:4000', checkpoint_every: 7}\n"))));
     String bf16 = loader.identityJson(loader.load(write("name: x\nseed: 3\nexecution: {precision: bfloat16}\n")));
     assertNotEquals(identity, bf16);
     assertTrue(bf16.contains("\"execution\":{\"precision\":\"bfloat16\"}"), bf16);
     // The full canonical form (what Python runs, config.yaml) keeps every key.
-    assertTrue(loader.canonicalJson(plain).contains("\"execution\":{\"devices\":\"all\",\"mesh\":{\"data\":-1},\"precision\":\"float32\",\"processes\":1}"),
+    assertTrue(loader.canonicalJson(plain).contains("\"execution\":{\"checkpoint_every\":100,\"devices\":\"all\",\"mesh\":{\"data\":-1},\"precision\":\"float32\",\"processes\":1}"),
         loader.canonicalJson(plain));
     assertEquals(loader.canonicalJson(plain), loader.canonicalJson(loader.fromJson(loader.canonicalJson(plain))));
   }

@@ -49,9 +49,10 @@ class OneSourceOfTruthTest {
   }
 
   @Test
-  void precisions_agree() {
+  void executionDefaults_agree() {
     assertEquals(python.precisions(), ExecutionConfig.PRECISIONS);
     assertEquals(python.defaultPrecision(), ExecutionConfig.DEFAULT_PRECISION);
+    assertEquals(python.defaultCheckpointEvery(), ExecutionConfig.DEFAULT_CHECKPOINT_EVERY);
   }
 
   @Test
