@@ -9,7 +9,10 @@ distributed runtime. ``SPEC`` is a JSON file the launcher wrote::
      "coordinator": "127.0.0.1:41234" or null, "num_processes": 2,
      "process_id": 0 or null, "timeout_s": 120}
 
-``process_id`` null (and ``coordinator`` null) let JAX read them from Slurm's environment.
+``process_id`` null: the rank is Slurm's task id (``SLURM_PROCID``; the launcher started the
+processes as the tasks of one srun step); ``gpus_per_task`` k: the task takes its node's GPUs
+``k·SLURM_LOCALID`` to ``k·SLURM_LOCALID + k - 1``; ``coordinator`` null: JAX finds everything
+in Slurm's environment itself.
 Every process trains its share (:mod:`latentlab.execution`); process 0 alone reports progress,
 one JSON object per line on stdout, and writes the results into ``out_dir``: ``outputs.arrow``
 (the latents and images as tensor columns, which Java maps) and ``output.json`` (what the
@@ -37,10 +40,23 @@ def initialize(spec: dict) -> None:
     kwargs = {"initialization_timeout": int(spec.get("timeout_s") or 120),
               "heartbeat_timeout_seconds": HEARTBEAT_TIMEOUT_S}
     if spec.get("coordinator"):
+        # Under srun every task reads the same spec; its rank is Slurm's task id.
+        process_id = spec.get("process_id")
+        if process_id is None:
+            process_id = int(os.environ["SLURM_PROCID"])
         kwargs.update(coordinator_address=spec["coordinator"],
-                      num_processes=int(spec["num_processes"]),
-                      process_id=int(spec["process_id"]))
-    jax.distributed.initialize(**kwargs)
+                      num_processes=int(spec["num_processes"]), process_id=int(process_id))
+        if spec.get("gpus_per_task"):  # a node's GPUs shared by its tasks, by local task id
+            per_task, local = int(spec["gpus_per_task"]), int(os.environ.get("SLURM_LOCALID", 0))
+            kwargs["local_device_ids"] = list(range(local * per_task, (local + 1) * per_task))
+    try:
+        jax.distributed.initialize(**kwargs)
+    except Exception as e:  # noqa: BLE001 (the runtime raises several kinds; one line for each)
+        cause = next((line.strip() for line in str(e).splitlines() if line.strip()),
+                     type(e).__name__)
+        where = spec.get("coordinator") or "the address Slurm gives"
+        raise RuntimeError(f"cannot join the run's coordinator at {where} within "
+                           f"{kwargs['initialization_timeout']} s: {cause}") from e
     if jax.process_count() != int(spec["num_processes"]):
         raise RuntimeError(f"execution.processes: {spec['num_processes']} expected, the job "
                            f"has {jax.process_count()}")
@@ -105,7 +121,8 @@ def main(argv: list[str]) -> int:
     except Exception as e:  # the trace for the log; its last line for the launcher
         import traceback
         traceback.print_exc()
-        rank = spec.get("process_id", os.environ.get("SLURM_PROCID", "?"))
+        rank = spec.get("process_id")
+        rank = os.environ.get("SLURM_PROCID", "?") if rank is None else rank
         print(f"process {rank}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
               file=sys.stderr, flush=True)
         raise SystemExit(1) from None

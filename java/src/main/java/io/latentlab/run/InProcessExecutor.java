@@ -59,7 +59,7 @@ final class InProcessExecutor implements TrialExecutor {
     DataSource data = dataSource(trial); // a data mistake must not touch the run directory
     JsonNode machine = RunArtifacts.readJson(bridge.callForString("environment"));
     if (trial.config().execution().processes() > 1) {
-      ProcessGroup.devicesPerProcess(trial, machine); // nor a device count that does not split
+      ProcessGroup.checkDevices(trial, machine); // nor a device count that does not split
     }
     try (RunClaim claim = RunClaim.acquire(trial.directory())) {
       if (isComplete(trial)) {
@@ -176,7 +176,7 @@ final class InProcessExecutor implements TrialExecutor {
         Hashing.sha256(trial.canonicalJson().getBytes(StandardCharsets.UTF_8)),
         relative(trial.configFile()), GitState.of(home), javaSide,
         machine, data.files(), data, Instant.now(),
-        null, "running", null);
+        null, "running", null, Provenance.slurmJob(System.getenv()));
   }
 
   private String relative(Path file) {

@@ -24,14 +24,22 @@ import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 
 /**
- * One trial trained by several JAX processes on this host ({@code execution.processes} > 1):
- * starts {@code python -m latentlab.distributed} once per process, each with its share of this
- * host's devices, forwards the first process's progress, and waits for all of them. The
- * launching JVM's own Python never joins the distributed runtime.
+ * One trial trained by several JAX processes ({@code execution.processes} > 1): starts
+ * {@code python -m latentlab.distributed} once per process, each with its share of its host's
+ * devices, forwards the first process's progress, and waits for all of them. The launching
+ * JVM's own Python never joins the distributed runtime.
  *
- * <p>A process that fails fails the run: the others are stopped (SIGTERM, then SIGKILL after
- * {@link #GRACE_SECONDS}), since their next collective could only wait for the dead one, so
- * no process is left behind. The error names the process, its last line and its log
+ * <p>Where: on this host, as child processes; or, inside a Slurm allocation whose task count
+ * is the process count (a batch job of {@code ./latentlab run --executor slurm}, or an
+ * {@code salloc}), as one {@code srun} step with a task per process, spread over the
+ * allocation's nodes. Process 0 runs on this host (the allocation's first node), so the
+ * coordinator is this host's name and a free port here, unless {@code execution.coordinator}
+ * names one.
+ *
+ * <p>A process that fails fails the run: on this host the others are stopped (SIGTERM, then
+ * SIGKILL after {@link #GRACE_SECONDS}), since their next collective could only wait for the
+ * dead one, so no process is left behind; under srun, {@code --kill-on-bad-exit} has Slurm do
+ * the same. The error names the process, its last line and its log
  * ({@code logs/process-<i>.log} in the run directory).
  */
 final class ProcessGroup {
@@ -65,7 +73,9 @@ final class ProcessGroup {
       BufferAllocator allocator) {
     ExecutionConfig execution = trial.config().execution();
     String backend = machine.get("backend").asText();
-    int perProcess = devicesPerProcess(trial, machine);
+    SlurmTasks slurm = SlurmTasks.of(System.getenv(), processes);
+    int perProcess = slurm == null ? devicesPerProcess(trial, machine)
+        : devicesPerTask(trial, machine, slurm);
     Path job = dir.path().resolve(".job");
     Path logs = dir.path().resolve("logs");
     List<Process> started = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -76,20 +86,22 @@ final class ProcessGroup {
       Files.createDirectories(job);
       Files.createDirectories(logs);
       Files.deleteIfExists(job.resolve("output.json"));
+      if (slurm != null) {
+        String coordinator = execution.coordinator() != null ? execution.coordinator()
+            : InetAddress.getLocalHost().getHostName() + ":" + freePort(false);
+        Path specFile = job.resolve("tasks.json");
+        Files.writeString(specFile, JSON.writeValueAsString(
+            spec(trial, job, coordinator, null, backend.equals("gpu") ? perProcess : null)));
+        Process srun = srun(slurm, specFile, backend, perProcess, logs, progress, started);
+        waitForSrun(srun, slurm, logs);
+        return outputs(job, allocator);
+      }
       String coordinator = execution.coordinator() != null ? execution.coordinator()
-          : "127.0.0.1:" + freePort();
+          : "127.0.0.1:" + freePort(true);
       for (int rank = 0; rank < processes; rank++) {
-        ObjectNode spec = JSON.createObjectNode();
-        spec.set("config", JSON.readTree(trial.canonicalJson()));
-        spec.put("replicate", trial.id().replicate());
-        spec.put("home", home.toString());
-        spec.put("checkpoint_dir", dir.path().resolve(RunDirectory.CHECKPOINT).toString());
-        spec.put("out_dir", job.toString());
-        spec.put("coordinator", coordinator);
-        spec.put("num_processes", processes);
-        spec.put("process_id", rank);
         Path specFile = job.resolve("process-" + rank + ".json");
-        Files.writeString(specFile, JSON.writeValueAsString(spec));
+        Files.writeString(specFile, JSON.writeValueAsString(
+            spec(trial, job, coordinator, rank, null)));
         ProcessBuilder builder = new ProcessBuilder(
             home.resolve(".venv").resolve("bin").resolve("python").toString(),
             "-m", "latentlab.distributed", specFile.toString());
@@ -104,21 +116,199 @@ final class ProcessGroup {
       Thread reader = forwardProgress(started.get(0), progress, log(logs, 0));
       waitForAll(started, logs);
       reader.join(TimeUnit.SECONDS.toMillis(GRACE_SECONDS));
-      JsonNode output = RunArtifacts.readJson(job.resolve("output.json"));
-      List<Map<String, Tensor>> batches = TensorFiles.map(job.resolve("outputs.arrow"), allocator);
-      return new Outputs(output, batches.get(0).get("latents"), batches.get(0).get("images"));
+      return outputs(job, allocator);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start the run's processes in " + job, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ProcessFailedException("interrupted while waiting for the run's processes");
     } finally {
-      started.forEach(Process::destroyForcibly);
+      started.forEach(Process::destroy); // srun passes SIGTERM on to its tasks
+      started.forEach(p -> {
+        try {
+          p.waitFor(GRACE_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        p.destroyForcibly();
+      });
       try {
         Runtime.getRuntime().removeShutdownHook(killer);
       } catch (IllegalStateException shuttingDown) {
         // the hook is running: it kills them
       }
+    }
+  }
+
+  private ObjectNode spec(Trial trial, Path job, String coordinator, Integer rank,
+      Integer gpusPerTask) throws IOException {
+    ObjectNode spec = JSON.createObjectNode();
+    spec.set("config", JSON.readTree(trial.canonicalJson()));
+    spec.put("replicate", trial.id().replicate());
+    spec.put("home", home.toString());
+    spec.put("checkpoint_dir", dir.path().resolve(RunDirectory.CHECKPOINT).toString());
+    spec.put("out_dir", job.toString());
+    spec.put("coordinator", coordinator);
+    spec.put("num_processes", processes);
+    if (rank == null) {
+      spec.putNull("process_id"); // each srun task reads its own from SLURM_PROCID
+    } else {
+      spec.put("process_id", rank);
+    }
+    if (gpusPerTask != null) {
+      spec.put("gpus_per_task", gpusPerTask); // task i of a node: its GPUs by SLURM_LOCALID
+    }
+    return spec;
+  }
+
+  private static Outputs outputs(Path job, BufferAllocator allocator) throws IOException {
+    JsonNode output = RunArtifacts.readJson(job.resolve("output.json"));
+    List<Map<String, Tensor>> batches = TensorFiles.map(job.resolve("outputs.arrow"), allocator);
+    return new Outputs(output, batches.get(0).get("latents"), batches.get(0).get("images"));
+  }
+
+  /**
+   * The Slurm allocation this JVM runs in, where its task count is the run's process count:
+   * the processes are then its tasks, started with srun.
+   *
+   * @param tasks how many tasks the allocation has ({@code SLURM_NTASKS})
+   * @param tasksPerNode how many of them each node runs (the first entry of
+   *     {@code SLURM_TASKS_PER_NODE}, e.g. {@code 2(x3)})
+   * @param gpusBound Slurm gives each task its own GPUs ({@code --gpus-per-task})
+   */
+  record SlurmTasks(int tasks, int tasksPerNode, boolean gpusBound) {
+    static SlurmTasks of(Map<String, String> env, int processes) {
+      String tasks = env.get("SLURM_NTASKS");
+      if (env.get("SLURM_JOB_ID") == null || tasks == null || !tasks.equals(Integer.toString(processes))) {
+        return null;
+      }
+      java.util.regex.Matcher first = java.util.regex.Pattern.compile("^(\\d+)")
+          .matcher(env.getOrDefault("SLURM_TASKS_PER_NODE", tasks));
+      int perNode = first.find() ? Integer.parseInt(first.group(1)) : processes;
+      return new SlurmTasks(processes, perNode, env.get("SLURM_GPUS_PER_TASK") != null);
+    }
+  }
+
+  /**
+   * How many devices each srun task gets: its node's devices shared by the node's tasks (the
+   * nodes of an allocation are alike), or what {@code --gpus-per-task} gave it.
+   *
+   * @throws ConfigException naming the config file, if they do not split evenly
+   */
+  static int devicesPerTask(Trial trial, JsonNode machine, SlurmTasks slurm) {
+    int devices = machine.get("devices").size();
+    if (slurm.gpusBound() && machine.get("backend").asText().equals("gpu")) {
+      return devices; // this task's own, as Slurm bound them
+    }
+    if (devices < slurm.tasksPerNode() || devices % slurm.tasksPerNode() != 0) {
+      throw new ConfigException(String.format("%s: execution.processes: the %d tasks per node "
+          + "of this Slurm allocation do not share a node's %d %s device(s) evenly; ask for a "
+          + "divisor of %d tasks per node", trial.configFile(), slurm.tasksPerNode(), devices,
+          machine.get("backend").asText(), devices));
+    }
+    return devices / slurm.tasksPerNode();
+  }
+
+  /** One srun step of a task per process; its labelled output goes to each task's log. */
+  private Process srun(SlurmTasks slurm, Path specFile, String backend, int perProcess,
+      Path logs, ProgressListener progress, List<Process> started) throws IOException {
+    ProcessBuilder builder = new ProcessBuilder("srun", "--ntasks=" + slurm.tasks(),
+        "--kill-on-bad-exit=1", "--label", "--unbuffered",
+        home.resolve(".venv").resolve("bin").resolve("python").toString(),
+        "-m", "latentlab.distributed", specFile.toString());
+    builder.directory(home.toFile());
+    builder.redirectErrorStream(true);
+    builder.environment().put("PYTHONPATH", home.resolve("python").toString());
+    if (backend.equals("cpu")) {
+      share(builder.environment(), home, backend, 0, perProcess); // the same count for each
+    }
+    Process srun = builder.start();
+    started.add(srun);
+    Thread reader = new Thread(() -> routeLabelled(srun, logs, progress),
+        "latentlab-srun-output");
+    reader.setDaemon(true);
+    reader.start();
+    return srun;
+  }
+
+  private static final java.util.regex.Pattern LABELLED =
+      java.util.regex.Pattern.compile("^\\s*(\\d+): ?(.*)$");
+
+  /** srun's output: "i: line" of task i into its log (task 0's progress forwarded), the rest
+   * (srun's own words) into logs/srun.log. */
+  private static void routeLabelled(Process srun, Path logs, ProgressListener progress) {
+    try (BufferedReader lines = new BufferedReader(new InputStreamReader(
+        srun.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = lines.readLine()) != null) {
+        java.util.regex.Matcher labelled = LABELLED.matcher(line);
+        if (!labelled.matches()) {
+          append(logs.resolve("srun.log"), line);
+          continue;
+        }
+        int rank = Integer.parseInt(labelled.group(1));
+        String text = labelled.group(2);
+        append(log(logs, rank), text);
+        if (rank == 0 && text.startsWith("{\"stage\"")) {
+          report(JSON.readTree(text), progress);
+        }
+      }
+    } catch (IOException e) {
+      // srun ended; waitForSrun reports how
+    }
+  }
+
+  private static final java.util.regex.Pattern FAILED_TASK =
+      java.util.regex.Pattern.compile("task (\\d+): (.+)$");
+
+  /** Waits for the srun step; a task that failed fails the run, named with its log. */
+  private void waitForSrun(Process srun, SlurmTasks slurm, Path logs) throws InterruptedException,
+      IOException {
+    int exit = srun.waitFor();
+    Thread.sleep(200); // the reader's last lines
+    if (exit == 0) {
+      return;
+    }
+    Path srunLog = logs.resolve("srun.log");
+    List<String> said = Files.isRegularFile(srunLog)
+        ? Files.readAllLines(srunLog, StandardCharsets.UTF_8) : List.of();
+    for (String line : said) {
+      java.util.regex.Matcher failed = FAILED_TASK.matcher(line);
+      if (line.contains("error") && failed.find()) {
+        int rank = Integer.parseInt(failed.group(1));
+        throw new ProcessFailedException(String.format("process %d of %d (Slurm task %d) failed "
+            + "(%s): %s; its log: %s", rank, slurm.tasks(), rank, failed.group(2).strip(),
+            lastLine(log(logs, rank)), log(logs, rank)));
+      }
+    }
+    throw new ProcessFailedException(String.format("srun failed (exit %d): %s; its log: %s",
+        exit, lastLine(srunLog), srunLog));
+  }
+
+  private static void append(Path log, String line) throws IOException {
+    Files.writeString(log, line + System.lineSeparator(), StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  private static void report(JsonNode report, ProgressListener progress) {
+    progress.update(report.get("stage").asText(), report.get("step").asLong(),
+        report.get("total").asLong(),
+        report.get("loss").isNull() ? Double.NaN : report.get("loss").asDouble());
+  }
+
+  /**
+   * Checks, before anything is written, that the devices share out over the processes, here or
+   * in the Slurm allocation this JVM runs in.
+   *
+   * @throws ConfigException naming the config file, if they do not
+   */
+  static void checkDevices(Trial trial, JsonNode machine) {
+    int processes = trial.config().execution().processes();
+    SlurmTasks slurm = SlurmTasks.of(System.getenv(), processes);
+    if (slurm == null) {
+      devicesPerProcess(trial, machine);
+    } else {
+      devicesPerTask(trial, machine, slurm);
     }
   }
 
@@ -161,8 +351,10 @@ final class ProcessGroup {
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+  /** A port free now, on the loopback address or on every address (other hosts connect). */
+  private static int freePort(boolean loopback) throws IOException {
+    try (ServerSocket socket = loopback
+        ? new ServerSocket(0, 1, InetAddress.getLoopbackAddress()) : new ServerSocket(0)) {
       return socket.getLocalPort();
     }
   }
@@ -174,15 +366,10 @@ final class ProcessGroup {
           first.getInputStream(), StandardCharsets.UTF_8))) {
         String line;
         while ((line = lines.readLine()) != null) {
-          Files.writeString(log, line + System.lineSeparator(), StandardCharsets.UTF_8,
-              java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-          if (!line.startsWith("{\"stage\"")) {
-            continue;
+          append(log, line);
+          if (line.startsWith("{\"stage\"")) {
+            report(JSON.readTree(line), progress);
           }
-          JsonNode report = JSON.readTree(line);
-          progress.update(report.get("stage").asText(), report.get("step").asLong(),
-              report.get("total").asLong(),
-              report.get("loss").isNull() ? Double.NaN : report.get("loss").asDouble());
         }
       } catch (IOException e) {
         // the process ended; waitForAll reports how

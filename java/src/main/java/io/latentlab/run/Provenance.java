@@ -24,6 +24,8 @@ import java.util.Map;
  * @param endedAt when it ended, or null while running
  * @param status {@code running}, {@code completed} or {@code failed}
  * @param error the failure's one-line description, or null
+ * @param slurm the Slurm job the run ran in (job id, node list, task count, partition), or
+ *     null outside Slurm
  */
 public record Provenance(
     String experiment,
@@ -39,11 +41,33 @@ public record Provenance(
     Instant startedAt,
     Instant endedAt,
     String status,
-    String error) {
+    String error,
+    @JsonInclude(JsonInclude.Include.NON_NULL) Map<String, String> slurm) {
+
+  /**
+   * The Slurm job this process runs in, from the environment Slurm gives a job's processes.
+   *
+   * @return job id, nodes, tasks and partition; null outside a Slurm job
+   */
+  public static Map<String, String> slurmJob(Map<String, String> env) {
+    if (env.get("SLURM_JOB_ID") == null) {
+      return null;
+    }
+    Map<String, String> job = new java.util.TreeMap<>();
+    job.put("job_id", env.get("SLURM_JOB_ID"));
+    for (String[] key : new String[][] {{"SLURM_JOB_NODELIST", "nodes"},
+        {"SLURM_NTASKS", "tasks"}, {"SLURM_JOB_PARTITION", "partition"},
+        {"SLURM_RESTART_COUNT", "restarts"}}) {
+      if (env.get(key[0]) != null) {
+        job.put(key[1], env.get(key[0]));
+      }
+    }
+    return job;
+  }
 
   /** This record, ended now with a status (and an error for a failure). */
   public Provenance ended(String endStatus, String endError) {
     return new Provenance(experiment, trialId, replicate, configSha256, configFile, git, java,
-        python, data, dataSource, startedAt, Instant.now(), endStatus, endError);
+        python, data, dataSource, startedAt, Instant.now(), endStatus, endError, slurm);
   }
 }

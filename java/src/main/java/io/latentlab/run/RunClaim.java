@@ -60,6 +60,21 @@ public final class RunClaim implements AutoCloseable {
   }
 
   /**
+   * Whether another process holds the claim on a run directory now (a probe: takes the claim
+   * and lets it go at once where nobody holds it).
+   */
+  public static boolean isClaimed(Path runDirectory) {
+    if (!Files.exists(fileOf(runDirectory))) {
+      return false;
+    }
+    try (RunClaim probe = acquire(runDirectory)) {
+      return false;
+    } catch (RunClaimedException e) {
+      return true;
+    }
+  }
+
+  /**
    * Claims a trial's run directory, or fails at once if another process holds it.
    *
    * @throws RunClaimedException naming the holder, if the trial is claimed

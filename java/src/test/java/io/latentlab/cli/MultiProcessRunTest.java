@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.latentlab.tensor.Allocators;
 import io.latentlab.tensor.Tensor;
 import io.latentlab.tensor.TensorFiles;
+import io.latentlab.testing.LocalSlurm;
 import io.latentlab.testing.TestProject;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,12 +19,16 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * One run over two real JAX processes on this host (execution.processes), each with two of the
- * four simulated CPU devices the launching JVM sees, against one process of four.
+ * four simulated CPU devices the launching JVM sees: killed and resumed here, against the same
+ * run uninterrupted as a job of two tasks on a real one-node Slurm ({@link LocalSlurm}; run
+ * here where Slurm is not installed and not required), and against one process of four.
  */
 class MultiProcessRunTest {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -34,6 +39,19 @@ class MultiProcessRunTest {
   static final double LATENT_TOLERANCE = 1e-4; // of the largest latent
 
   @TempDir Path dir;
+  static LocalSlurm slurm;
+
+  @BeforeAll
+  static void cluster() {
+    slurm = LocalSlurm.startIfInstalled();
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (slurm != null) {
+      slurm.close();
+    }
+  }
 
   private Process start(Path config, Path runs, String... extra) throws Exception {
     List<String> command = new ArrayList<>(List.of(
@@ -45,6 +63,9 @@ class MultiProcessRunTest {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve(runs.getFileName() + ".log").toFile());
     builder.environment().put("XLA_FLAGS", FOUR_DEVICES);
+    if (slurm != null) {
+      builder.environment().putAll(slurm.environment());
+    }
     return builder.start();
   }
 
@@ -111,10 +132,25 @@ class MultiProcessRunTest {
     Process again = start(config, runs, "--processes", "2"); // resumes from the U-Net's save
     assertTrue(again.waitFor(300, TimeUnit.SECONDS));
     assertEquals(0, again.exitValue(), log(runs));
+    // The same run uninterrupted: one Slurm job of 2 tasks, whose batch step starts the two
+    // processes with srun.
     Path uninterrupted = dir.resolve("uninterrupted-runs");
-    Process reference = start(config, uninterrupted, "--processes", "2");
+    Process reference = slurm == null ? start(config, uninterrupted, "--processes", "2")
+        : start(config, uninterrupted, "--executor", "slurm", "--tasks-per-node", "2");
     assertTrue(reference.waitFor(300, TimeUnit.SECONDS));
     assertEquals(0, reference.exitValue(), log(uninterrupted));
+    if (slurm != null) {
+      String said = log(uninterrupted);
+      assertTrue(said.matches("(?s).*submitted as Slurm job \\d+: 2 process\\(es\\) on 1 node.*"), said);
+      assertTrue(said.contains("RUNNING"), "the wait showed the job's state: " + said);
+      assertTrue(said.contains("unet_final_loss"), "the result is reported as a local run's: " + said);
+      JsonNode job = JSON.readTree(trialDir(uninterrupted, "killed").resolve("provenance.json").toFile())
+          .get("slurm");
+      assertEquals("2", job.get("tasks").asText(), job.toString());
+      assertTrue(job.get("job_id").asText().matches("\\d+"), job.toString());
+      assertTrue(Files.isRegularFile(trialDir(uninterrupted, "killed").resolve("logs")
+          .resolve("process-1.log")), "srun's labelled output, split by task");
+    }
     JsonNode resumed = JSON.readTree(trial.resolve("result.json").toFile());
     JsonNode whole = JSON.readTree(trialDir(uninterrupted, "killed").resolve("result.json").toFile());
     assertTrue(resumed.at("/metrics/unet_resumed_from_step").asInt() >= 20, resumed.toString());

@@ -27,7 +27,7 @@ class DataSourcesTest {
     assertEquals(2, data.skipped());
 
     Provenance provenance = new Provenance("pets", "00", 0, "11", "pets.yaml", null, Map.of(), null,
-        data.files(), data, Instant.EPOCH, null, "running", null);
+        data.files(), data, Instant.EPOCH, null, "running", null, null);
     JsonNode written = RunArtifacts.readJson(new String(RunArtifacts.json(provenance),
         java.nio.charset.StandardCharsets.UTF_8));
     assertEquals(RunArtifacts.readJson("{\"location\": \"/data/pets\", \"examples\": 8, \"fingerprint\": \"ab12\","

@@ -117,14 +117,7 @@ public final class TrialRunner {
 
   @SuppressWarnings("try") // the claim is held for the try block, then released
   private static boolean isClaimed(Path claimed) {
-    if (!Files.exists(RunClaim.fileOf(claimed))) {
-      return false;
-    }
-    try (RunClaim probe = RunClaim.acquire(claimed)) {
-      return false;
-    } catch (RunClaimedException e) {
-      return true;
-    }
+    return RunClaim.isClaimed(claimed);
   }
 
   /** The metrics of a completed trial, or null. */

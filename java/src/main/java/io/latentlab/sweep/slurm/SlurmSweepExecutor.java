@@ -1,5 +1,8 @@
 package io.latentlab.sweep.slurm;
 
+import io.latentlab.slurm.SlurmCommands;
+import io.latentlab.slurm.SlurmException;
+
 import io.latentlab.run.RunClaimedException;
 import io.latentlab.sweep.SweepDirectory;
 import io.latentlab.sweep.SweepPlan;

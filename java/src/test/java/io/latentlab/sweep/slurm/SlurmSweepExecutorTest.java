@@ -1,5 +1,8 @@
 package io.latentlab.sweep.slurm;
 
+import io.latentlab.slurm.SlurmCommands;
+import io.latentlab.slurm.SlurmException;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -158,7 +161,7 @@ class SlurmSweepExecutorTest {
     SlurmException e = assertThrows(SlurmException.class,
         () -> executor(plan, true).execute(plan, directory, plan.trials(), progress));
 
-    assertTrue(e.getMessage().startsWith("sweep tiny: sbatch refused the job array"),
+    assertTrue(e.getMessage().startsWith("sweep tiny: sbatch refused the job"),
         e.getMessage());
     assertTrue(e.getMessage().contains("invalid partition"), e.getMessage());
     assertFalse(e.getMessage().contains("\n"), e.getMessage());
@@ -237,7 +240,7 @@ class SlurmSweepExecutorTest {
         () -> executor.execute(plan, directory, plan.trials(), progress));
 
     assertEquals("Slurm is not installed here (no sbatch on PATH): apt-get install slurm-wlm "
-        + "munge, or run the sweep with another executor", e.getMessage());
+        + "munge, or use another executor", e.getMessage());
   }
 
   // --- helpers

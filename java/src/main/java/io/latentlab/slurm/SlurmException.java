@@ -1,4 +1,4 @@
-package io.latentlab.sweep.slurm;
+package io.latentlab.slurm;
 
 /**
  * Slurm refused or failed a request ({@code sbatch} rejecting a job array, {@code squeue} not

@@ -1,4 +1,4 @@
-package io.latentlab.sweep.slurm;
+package io.latentlab.slurm;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,12 +18,14 @@ import java.util.regex.Pattern;
 /**
  * Slurm's client commands ({@code sbatch}, {@code squeue}, {@code scontrol}) run as child
  * processes with the JVM's environment plus the caller's additions (a test cluster's
- * {@code SLURM_CONF}, say). Stateless apart from that environment; thread-safe.
+ * {@code SLURM_CONF}, say). Stateless apart from that environment; thread-safe. Sweeps submit
+ * job arrays through it ({@code io.latentlab.sweep.slurm}), single runs one job each
+ * ({@code io.latentlab.run.SlurmRun}).
  */
-final class SlurmCommands {
+public final class SlurmCommands {
   /** The one line a user without Slurm sees. */
-  static final String INSTALL = "Slurm is not installed here (no sbatch on PATH): "
-      + "apt-get install slurm-wlm munge, or run the sweep with another executor";
+  public static final String INSTALL = "Slurm is not installed here (no sbatch on PATH): "
+      + "apt-get install slurm-wlm munge, or use another executor";
 
   private static final long COMMAND_TIMEOUT_SECONDS = 60;
   private static final Pattern FIELD = Pattern.compile("(?:^|\\s)(\\w+)=(\\S*)");
@@ -31,25 +33,25 @@ final class SlurmCommands {
   private final Map<String, String> environment;
 
   /** @param environment added to the JVM's environment for every command */
-  SlurmCommands(Map<String, String> environment) {
+  public SlurmCommands(Map<String, String> environment) {
     Map<String, String> merged = new HashMap<>(System.getenv());
     merged.putAll(environment);
     this.environment = Map.copyOf(merged);
   }
 
   /** A command's outcome. */
-  record Result(int exitCode, String out, String err) {
+  public record Result(int exitCode, String out, String err) {
     /** stderr, or stdout where stderr is empty, on one line. */
-    String message() {
+    public String message() {
       String text = err.isBlank() ? out : err;
       return text.strip().replaceAll("\\s*\\n\\s*", "; ");
     }
   }
 
-  /** What Slurm says about one finished array task ({@code scontrol show job}). */
-  record TaskEnd(String state, String exitCode) {
+  /** What Slurm says about one finished job or array task ({@code scontrol show job}). */
+  public record TaskEnd(String state, String exitCode) {
     /** The task's process exit status (the part before ':'), or -1 where unknown. */
-    int status() {
+    public int status() {
       try {
         return Integer.parseInt(exitCode.substring(0, exitCode.indexOf(':')));
       } catch (RuntimeException e) {
@@ -63,7 +65,7 @@ final class SlurmCommands {
    *
    * @throws IllegalStateException no {@code sbatch} on the PATH
    */
-  void requireInstalled() {
+  public void requireInstalled() {
     if (executable("sbatch") == null) {
       throw new IllegalStateException(INSTALL);
     }
@@ -77,7 +79,7 @@ final class SlurmCommands {
    * @return the job id
    * @throws SlurmException sbatch refused, with its message
    */
-  String submit(List<String> options, Path script) {
+  public String submit(List<String> options, Path script) {
     List<String> command = new ArrayList<>(List.of("sbatch", "--parsable"));
     command.addAll(options);
     command.add(script.toString());
@@ -88,7 +90,7 @@ final class SlurmCommands {
       jobId = jobId.substring(0, cluster);
     }
     if (result.exitCode() != 0 || !jobId.matches("\\d+")) {
-      throw new SlurmException("sbatch refused the job array (exit " + result.exitCode() + "): "
+      throw new SlurmException("sbatch refused the job (exit " + result.exitCode() + "): "
           + result.message());
     }
     return jobId;
@@ -101,7 +103,7 @@ final class SlurmCommands {
    *     ended are absent
    * @throws SlurmException squeue failed for another reason than the job being gone
    */
-  Map<Integer, String> queue(String jobId) {
+  public Map<Integer, String> queue(String jobId) {
     Result result = run(List.of("squeue", "--noheader", "--array", "--jobs=" + jobId,
         "--format=%K %T"));
     Map<Integer, String> tasks = new HashMap<>();
@@ -127,7 +129,7 @@ final class SlurmCommands {
    * @return its array job id
    * @throws SlurmException squeue failed
    */
-  java.util.Optional<String> findByName(String name) {
+  public java.util.Optional<String> findByName(String name) {
     Result result = run(List.of("squeue", "--noheader", "--name=" + name, "--format=%F"));
     if (result.exitCode() != 0) {
       throw new SlurmException("squeue failed (exit " + result.exitCode() + "): "
@@ -142,7 +144,7 @@ final class SlurmCommands {
    *
    * @return array index → its state and exit code; empty where the job is unknown
    */
-  Map<Integer, TaskEnd> tasks(String jobId) {
+  public Map<Integer, TaskEnd> tasks(String jobId) {
     Result result = run(List.of("scontrol", "--oneliner", "show", "job", jobId));
     Map<Integer, TaskEnd> tasks = new HashMap<>();
     if (result.exitCode() != 0) {
@@ -164,8 +166,47 @@ final class SlurmCommands {
     return tasks;
   }
 
+  /**
+   * The state of a job that is not an array ({@code squeue}), while Slurm holds it.
+   *
+   * @return e.g. {@code PENDING}, {@code RUNNING}; empty once it has ended
+   * @throws SlurmException squeue failed for another reason than the job being gone
+   */
+  public java.util.Optional<String> state(String jobId) {
+    Result result = run(List.of("squeue", "--noheader", "--jobs=" + jobId, "--format=%T"));
+    if (result.exitCode() != 0) {
+      if (result.message().contains("Invalid job id")) {
+        return java.util.Optional.empty();
+      }
+      throw new SlurmException("squeue failed (exit " + result.exitCode() + "): "
+          + result.message());
+    }
+    return result.out().lines().map(String::strip).filter(l -> !l.isEmpty()).findFirst();
+  }
+
+  /**
+   * How a job that is not an array ended, while the controller remembers it
+   * ({@code scontrol show job}; {@code MinJobAge}, 300 s by default).
+   *
+   * @return its state and exit code; empty where the job is unknown
+   */
+  public java.util.Optional<TaskEnd> end(String jobId) {
+    Result result = run(List.of("scontrol", "--oneliner", "show", "job", jobId));
+    if (result.exitCode() != 0) {
+      return java.util.Optional.empty();
+    }
+    Map<String, String> fields = new HashMap<>();
+    Matcher field = FIELD.matcher(result.out().lines().findFirst().orElse(""));
+    while (field.find()) {
+      fields.putIfAbsent(field.group(1), field.group(2));
+    }
+    return fields.containsKey("JobState")
+        ? java.util.Optional.of(new TaskEnd(fields.get("JobState"), fields.getOrDefault("ExitCode", "")))
+        : java.util.Optional.empty();
+  }
+
   /** Runs a Slurm client command, its first word looked up on the environment's PATH. */
-  Result run(List<String> command) {
+  public Result run(List<String> command) {
     String executable = executable(command.get(0));
     if (executable == null) {
       throw new IllegalStateException(INSTALL);
