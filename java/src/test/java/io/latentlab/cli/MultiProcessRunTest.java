@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.shell.LabRunProgram;
 import io.latentlab.tensor.Allocators;
 import io.latentlab.tensor.Tensor;
 import io.latentlab.tensor.TensorFiles;
@@ -26,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * One run over two real JAX processes on this host (execution.processes), each with two of the
- * four simulated CPU devices the launching JVM sees: killed and resumed here, against the same
+ * four simulated CPU devices the launching JVM sees: killed (the CLI) and resumed here (the
+ * JShell facade's {@code lab.run}), against the same
  * run uninterrupted as a job of two tasks on a real one-node Slurm ({@link LocalSlurm}; run
  * here where Slurm is not installed and not required), and against one process of four.
  */
@@ -129,9 +131,16 @@ class MultiProcessRunTest {
     assertTrue(provenance.get("error").asText().contains("process 1 of 2"), provenance.toString());
     assertFalse(Files.exists(trial.resolve("result.json")));
 
-    Process again = start(config, runs, "--processes", "2"); // resumes from the U-Net's save
+    // Resumed from the U-Net's save through the JShell facade:
+    // lab.run(lab.config(file).set("execution.processes", 2)), in a JVM of its own.
+    Path facadeLog = dir.resolve("facade.log");
+    ProcessBuilder facade = new ProcessBuilder(LabRunProgram.command(config, runs))
+        .redirectErrorStream(true).redirectOutput(facadeLog.toFile());
+    facade.environment().put("XLA_FLAGS", FOUR_DEVICES);
+    Process again = facade.start();
     assertTrue(again.waitFor(300, TimeUnit.SECONDS));
-    assertEquals(0, again.exitValue(), log(runs));
+    assertEquals(0, again.exitValue(), Files.readString(facadeLog));
+    assertTrue(Files.readString(facadeLog).contains("MARK Run killed "), Files.readString(facadeLog));
     // The same run uninterrupted: one Slurm job of 2 tasks, whose batch step starts the two
     // processes with srun.
     Path uninterrupted = dir.resolve("uninterrupted-runs");
