@@ -26,11 +26,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * One run over two real JAX processes on this host (execution.processes), each with two of the
- * four simulated CPU devices the launching JVM sees: killed (the CLI) and resumed here (the
- * JShell facade's {@code lab.run}), against the same
- * run uninterrupted as a job of two tasks on a real one-node Slurm ({@link LocalSlurm}; run
- * here where Slurm is not installed and not required), and against one process of four.
+ * One run over two real JAX processes, each with two of the four simulated CPU devices the
+ * launching JVM sees: as a job of two tasks on a real one-node Slurm ({@link LocalSlurm}), a
+ * task killed and the job submitted again, against the same run uninterrupted on this host
+ * through the JShell facade's {@code lab.run}, and against one process of four; and on this
+ * host alone ({@code --processes 2}), a process killed.
  */
 class MultiProcessRunTest {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -89,8 +89,46 @@ class MultiProcessRunTest {
   }
 
   @Test
-  void run_aProcessKilled_failsNamingIt_aRerunResumesToTheUninterruptedBytes_whichMatchOneProcessOfFour()
+  void run_processes2_aProcessKilled_failsNamingIt_theOtherIsStopped() throws Exception {
+    Path config = dir.resolve("local.yaml");
+    Files.writeString(config, "name: local\nseed: 5\n" + TestProject.TINY_MODELS_AND_DATA + """
+        train:
+          vae: {steps: 400, batch_size: 8}
+          unet: {steps: 4, batch_size: 8}
+        """);
+    Path runs = dir.resolve("local-runs");
+    Process launcher = start(config, runs, "--processes", "2");
+    List<ProcessHandle> ranks = List.of();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (ranks.size() < 2) {
+      assertTrue(launcher.isAlive(), "the run ended before its processes started: " + log(runs));
+      assertTrue(System.nanoTime() < deadline, "no 2 processes within 120 s: " + log(runs));
+      ranks = launcher.descendants().filter(p -> p.info().commandLine()
+          .map(c -> c.contains("latentlab.distributed")).orElse(false)).toList();
+      Thread.sleep(100);
+    }
+    Thread.sleep(3000); // into start-up or training: either way its peer waits for it
+    ranks.stream().filter(p -> p.info().commandLine().orElse("").contains("process-1.json"))
+        .findFirst().orElseThrow().destroyForcibly(); // SIGKILL: no clean-up
+    // Bounded: the launcher stops the other one (SIGTERM, SIGKILL 5 s later).
+    assertTrue(launcher.waitFor(120, TimeUnit.SECONDS), "the run did not end after a process died");
+    String out = log(runs);
+    assertEquals(1, launcher.exitValue(), out);
+    assertTrue(out.contains("run failed: process 1 of 2 failed (exit 137)"), out);
+    assertTrue(out.contains("process-1.log"), "names its log: " + out);
+    for (ProcessHandle rank : ranks) {
+      assertFalse(rank.isAlive(), "a process was left behind: " + rank.pid());
+    }
+    JsonNode provenance = JSON.readTree(trialDir(runs, "local").resolve("provenance.json").toFile());
+    assertEquals("failed", provenance.get("status").asText());
+    assertTrue(provenance.get("error").asText().contains("process 1 of 2"), provenance.toString());
+    assertTrue(provenance.get("slurm") == null, "not a Slurm job: " + provenance);
+  }
+
+  @Test
+  void slurmJob_aTaskKilled_failsNamingIt_resubmittedResumesToTheUninterruptedBytes_whichMatchOneProcessOfFour()
       throws Exception {
+    LocalSlurm.assumeRunning(slurm);
     // Checkpoints every 10 steps: the kill lands after the U-Net's first save and 10 steps
     // (seconds over gloo) before its end.
     Path config = dir.resolve("killed.yaml");
@@ -102,64 +140,56 @@ class MultiProcessRunTest {
         execution: {checkpoint_every: 10}
         """);
     Path runs = dir.resolve("killed-runs");
-    Process launcher = start(config, runs, "--processes", "2");
+    String[] onSlurm = {"--executor", "slurm", "--tasks-per-node", "2"};
+    Process submitter = start(config, runs, onSlurm);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
     java.util.regex.Pattern unetSave = java.util.regex.Pattern.compile("unet-\\d{8}");
     while (!hasSave(runs, unetSave)) { // a complete Orbax save (its temporary folder has another name)
-      assertTrue(launcher.isAlive(), "the run ended before a U-Net checkpoint: " + log(runs));
+      assertTrue(submitter.isAlive(), "the job ended before a U-Net checkpoint: " + log(runs));
       assertTrue(System.nanoTime() < deadline, "no U-Net checkpoint within 240 s: " + log(runs));
       Thread.sleep(50);
     }
-    List<ProcessHandle> ranks = launcher.descendants().filter(p -> p.info().commandLine()
-        .map(c -> c.contains("latentlab.distributed")).orElse(false)).toList();
-    assertEquals(2, ranks.size(), "one process per rank");
-    ProcessHandle second = ranks.stream().filter(p -> p.info().commandLine().orElse("")
-        .contains("process-1.json")).findFirst().orElseThrow();
-    second.destroyForcibly(); // SIGKILL: no clean-up, its peer is left in a collective
-    // Bounded: the launcher stops the other one (SIGTERM, SIGKILL 5 s later).
-    assertTrue(launcher.waitFor(120, TimeUnit.SECONDS), "the run did not end after a process died");
-    assertEquals(1, launcher.exitValue(), log(runs));
+    ProcessHandle task1 = ProcessHandle.allProcesses().filter(p -> isTask(p, 1)).findFirst()
+        .orElseThrow(() -> new AssertionError("no srun task 1 (SLURM_PROCID=1) is running"));
+    task1.destroyForcibly(); // SIGKILL: no clean-up, its peer is left in a collective
+    // Bounded: srun's --kill-on-bad-exit ends the other task.
+    assertTrue(submitter.waitFor(120, TimeUnit.SECONDS), "the job did not end after a task died");
     String out = log(runs);
-    assertTrue(out.contains("run failed: process 1 of 2 failed (exit 137)"), out);
-    assertTrue(out.contains("process-1.log"), "names its log: " + out);
-    for (ProcessHandle rank : ranks) {
-      assertFalse(rank.isAlive(), "a process was left behind: " + rank.pid());
-    }
+    assertEquals(1, submitter.exitValue(), out);
+    assertTrue(out.matches("(?s).*submitted as Slurm job \\d+: 2 process\\(es\\) on 1 node.*"), out);
+    assertTrue(out.contains("RUNNING"), "the wait showed the job's state: " + out);
+    assertTrue(out.contains("process 1 of 2 (Slurm task 1) failed"), out);
+    assertTrue(out.matches("(?s).*Slurm job \\d+ ended FAILED \\(exit 1\\).*"), out);
+    assertFalse(ProcessHandle.allProcesses().anyMatch(p -> isTask(p, 0) || isTask(p, 1)),
+        "no task left behind");
     Path trial = trialDir(runs, "killed");
     JsonNode provenance = JSON.readTree(trial.resolve("provenance.json").toFile());
     assertEquals("failed", provenance.get("status").asText());
     assertTrue(provenance.get("error").asText().contains("process 1 of 2"), provenance.toString());
     assertFalse(Files.exists(trial.resolve("result.json")));
 
-    // Resumed from the U-Net's save through the JShell facade:
+    // Submitted again: the job resumes from the U-Net's save and completes.
+    Process again = start(config, runs, onSlurm);
+    assertTrue(again.waitFor(300, TimeUnit.SECONDS));
+    assertEquals(0, again.exitValue(), log(runs));
+    assertTrue(log(runs).contains("unet_final_loss"), "the result, reported as a local run's: " + log(runs));
+    JsonNode job = JSON.readTree(trial.resolve("provenance.json").toFile()).get("slurm");
+    assertEquals("2", job.get("tasks").asText(), job.toString());
+    assertTrue(job.get("job_id").asText().matches("\\d+"), job.toString());
+    assertTrue(Files.isRegularFile(trial.resolve("logs").resolve("process-1.log")),
+        "srun's labelled output, split by task");
+
+    // The same run uninterrupted on this host through the JShell facade,
     // lab.run(lab.config(file).set("execution.processes", 2)), in a JVM of its own.
+    Path uninterrupted = dir.resolve("uninterrupted-runs");
     Path facadeLog = dir.resolve("facade.log");
-    ProcessBuilder facade = new ProcessBuilder(LabRunProgram.command(config, runs))
+    ProcessBuilder facade = new ProcessBuilder(LabRunProgram.command(config, uninterrupted))
         .redirectErrorStream(true).redirectOutput(facadeLog.toFile());
     facade.environment().put("XLA_FLAGS", FOUR_DEVICES);
-    Process again = facade.start();
-    assertTrue(again.waitFor(300, TimeUnit.SECONDS));
-    assertEquals(0, again.exitValue(), Files.readString(facadeLog));
-    assertTrue(Files.readString(facadeLog).contains("MARK Run killed "), Files.readString(facadeLog));
-    // The same run uninterrupted: one Slurm job of 2 tasks, whose batch step starts the two
-    // processes with srun.
-    Path uninterrupted = dir.resolve("uninterrupted-runs");
-    Process reference = slurm == null ? start(config, uninterrupted, "--processes", "2")
-        : start(config, uninterrupted, "--executor", "slurm", "--tasks-per-node", "2");
+    Process reference = facade.start();
     assertTrue(reference.waitFor(300, TimeUnit.SECONDS));
-    assertEquals(0, reference.exitValue(), log(uninterrupted));
-    if (slurm != null) {
-      String said = log(uninterrupted);
-      assertTrue(said.matches("(?s).*submitted as Slurm job \\d+: 2 process\\(es\\) on 1 node.*"), said);
-      assertTrue(said.contains("RUNNING"), "the wait showed the job's state: " + said);
-      assertTrue(said.contains("unet_final_loss"), "the result is reported as a local run's: " + said);
-      JsonNode job = JSON.readTree(trialDir(uninterrupted, "killed").resolve("provenance.json").toFile())
-          .get("slurm");
-      assertEquals("2", job.get("tasks").asText(), job.toString());
-      assertTrue(job.get("job_id").asText().matches("\\d+"), job.toString());
-      assertTrue(Files.isRegularFile(trialDir(uninterrupted, "killed").resolve("logs")
-          .resolve("process-1.log")), "srun's labelled output, split by task");
-    }
+    assertEquals(0, reference.exitValue(), Files.readString(facadeLog));
+    assertTrue(Files.readString(facadeLog).contains("MARK Run killed "), Files.readString(facadeLog));
     JsonNode resumed = JSON.readTree(trial.resolve("result.json").toFile());
     JsonNode whole = JSON.readTree(trialDir(uninterrupted, "killed").resolve("result.json").toFile());
     assertTrue(resumed.at("/metrics/unet_resumed_from_step").asInt() >= 10, resumed.toString());
@@ -173,7 +203,21 @@ class MultiProcessRunTest {
     Process single = start(config, one);
     assertTrue(single.waitFor(300, TimeUnit.SECONDS), "the 1-process run ended");
     assertEquals(0, single.exitValue(), log(one));
-    compare(trialDir(uninterrupted, "killed"), trialDir(one, "killed"));
+    compare(trial, trialDir(one, "killed"));
+  }
+
+  /** A process of a srun-started run with that Slurm task id. */
+  private static boolean isTask(ProcessHandle process, int rank) {
+    if (!process.info().commandLine().orElse("").contains("latentlab.distributed")) {
+      return false;
+    }
+    try {
+      String environ = Files.readString(Path.of("/proc", Long.toString(process.pid()), "environ"),
+          java.nio.charset.StandardCharsets.ISO_8859_1);
+      return ("\0" + environ).contains("\0SLURM_PROCID=" + rank + "\0");
+    } catch (Exception gone) {
+      return false;
+    }
   }
 
   /** A 2-process run's directory {@code a} against a 1-process run's {@code b}. */
