@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from latentlab import checkpoint, sampling
+from latentlab import checkpoint, sampling, tracking
 from latentlab import experiment
 from latentlab import execution as execution_lib
 from latentlab.data import latent_cache, mnist
@@ -183,91 +183,108 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
-    # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
-    # takes a while before step 1 arrives (a progress bar shows "compiling").
-    vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
-                                  home, replicate, metrics, stages)
+    # TensorBoard events beside the run (process 0 only): see latentlab.tracking.
+    board = None
+    if checkpoint_dir is not None and jax.process_index() == 0:
+        board = tracking.TensorBoardLog(
+            Path(checkpoint_dir).parent / tracking.FOLDER, cfg,
+            {stage: metrics[f"{stage}_resumed_from_step"] for stage in ("vae", "unet")})
+        progress = board.wrap(progress)
+    try:
+        # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
+        # takes a while before step 1 arrives (a progress bar shows "compiling").
+        vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
+                                      home, replicate, metrics, stages)
 
-    # Encoding and scoring run in each process on its own copy of the (replicated) weights.
-    local_vae_params = execution_lib.local_copy(vae_params)
-    held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
-    metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, local_vae_params, held)))
+        # Encoding and scoring run in each process on its own copy of the (replicated) weights.
+        local_vae_params = execution_lib.local_copy(vae_params)
+        held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
+        metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, local_vae_params, held)))
 
-    unet_batch = train_cfg["unet"]["batch_size"]
-    claim = contextlib.nullcontext()
-    if home is None:  # the latents in memory
-        means, log_vars = loops.encode_dataset(vae, local_vae_params,
-                                               read_all(source, train_idx))
-        scale = loops.latent_scale(means)
-        latent_shape = tuple(means.shape[1:])
+        unet_batch = train_cfg["unet"]["batch_size"]
+        claim = contextlib.nullcontext()
+        if home is None:  # the latents in memory
+            means, log_vars = loops.encode_dataset(vae, local_vae_params,
+                                                   read_all(source, train_idx))
+            scale = loops.latent_scale(means)
+            latent_shape = tuple(means.shape[1:])
 
-        def unet_data(data_key):
-            return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), train_labels),
-                          len(train_idx), data_key, unet_batch)
-    else:  # the latent cache: encoded once per (VAE weights, data, preprocessing)
-        vae_hash = checkpoint.weights_digest(vae_params)
-        path = latent_cache.folder(home) / latent_cache.name(vae_hash, source.fingerprint,
-                                                             cfg["data"])
-        encoded = not path.is_file()
-        if encoded:
-            latents = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
-            batches = ((m, v, train_labels[i * 500:i * 500 + len(m)])
-                       for i, (m, v) in enumerate(latents))
-            latent_cache.write(path, batches, {"vae": vae_hash, "fingerprint": source.fingerprint,
-                                               "examples": len(train_idx),
-                                               "preprocessing":
-                                                   latent_cache.preprocessing(cfg["data"])})
-        claim = latent_cache.Claim(path)
-        cache = latent_cache.Latents(path)
-        stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
-                                  "fingerprint": source.fingerprint, "encoded": encoded}
-        scale = loops.latent_scale(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
-        latent_shape = cache.latent_shape
+            def unet_data(data_key):
+                return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), train_labels),
+                              len(train_idx), data_key, unet_batch)
+        else:  # the latent cache: encoded once per (VAE weights, data, preprocessing)
+            vae_hash = checkpoint.weights_digest(vae_params)
+            path = latent_cache.folder(home) / latent_cache.name(vae_hash, source.fingerprint,
+                                                                 cfg["data"])
+            encoded = not path.is_file()
+            if encoded:
+                latents = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
+                batches = ((m, v, train_labels[i * 500:i * 500 + len(m)])
+                           for i, (m, v) in enumerate(latents))
+                latent_cache.write(path, batches, {"vae": vae_hash,
+                                                   "fingerprint": source.fingerprint,
+                                                   "examples": len(train_idx),
+                                                   "preprocessing":
+                                                       latent_cache.preprocessing(cfg["data"])})
+            claim = latent_cache.Claim(path)
+            cache = latent_cache.Latents(path)
+            stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
+                                      "fingerprint": source.fingerprint, "encoded": encoded}
+            scale = loops.latent_scale(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
+            latent_shape = cache.latent_shape
 
-        def unet_data(data_key):
-            return Loader(cache.take, len(cache), data_key, unet_batch)
-    metrics["latent_scale"] = scale
+            def unet_data(data_key):
+                return Loader(cache.take, len(cache), data_key, unet_batch)
+        metrics["latent_scale"] = scale
 
-    schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
-                                       diff_cfg["beta_start"], diff_cfg["beta_end"])
-    progress("unet", 0, train_cfg["unet"]["steps"], float("nan"))
-    started = time.perf_counter()
-    with claim:
-        unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
-            unet, unet_data, None, None, scale, schedule,
-            jax.random.fold_in(root, KEY_UNET), steps=train_cfg["unet"]["steps"],
-            batch_size=unet_batch,
-            learning_rate=train_cfg["unet"]["learning_rate"],
-            ema_decay=train_cfg["unet"]["ema_decay"],
-            label_dropout=train_cfg["unet"]["label_dropout"],
-            loss_weighting=train_cfg["unet"]["loss_weighting"],
-            min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
-            checkpoints=checkpoints, execution=ex)
-    metrics["unet_train_seconds"] = time.perf_counter() - started
+        schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
+                                           diff_cfg["beta_start"], diff_cfg["beta_end"])
+        progress("unet", 0, train_cfg["unet"]["steps"], float("nan"))
+        started = time.perf_counter()
+        with claim:
+            unet_state, metrics["unet_final_loss"] = loops.train_denoiser(
+                unet, unet_data, None, None, scale, schedule,
+                jax.random.fold_in(root, KEY_UNET), steps=train_cfg["unet"]["steps"],
+                batch_size=unet_batch,
+                learning_rate=train_cfg["unet"]["learning_rate"],
+                ema_decay=train_cfg["unet"]["ema_decay"],
+                label_dropout=train_cfg["unet"]["label_dropout"],
+                loss_weighting=train_cfg["unet"]["loss_weighting"],
+                min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
+                checkpoints=checkpoints, execution=ex)
+        metrics["unet_train_seconds"] = time.perf_counter() - started
 
-    model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params, schedule,
-                                            scale, latent_shape)
-    if checkpoint_dir is not None:
-        checkpoint.save(checkpoint_dir, model, cfg)
+        model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params,
+                                                schedule, scale, latent_shape)
+        if checkpoint_dir is not None:
+            checkpoint.save(checkpoint_dir, model, cfg)
 
-    labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
-    if classes is not None:  # only the digits it was trained on
-        labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
-    progress("sample", 0, sample_cfg["steps"], float("nan"))
-    started = time.perf_counter()
-    scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
-                             seed=cfg["seed"], labels=labels,
-                             guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
-                             spacing=sample_cfg["spacing"], rho=sample_cfg["rho"],
-                             replicate=replicate, execution=ex)
-    images_out = sampling.decode(model, scaled)
-    images_out.block_until_ready()
-    metrics["sample_seconds"] = time.perf_counter() - started
-    progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
-    where = ex.describe()
-    # Split over the mesh, the latents are gathered onto one device before they cross (a
-    # device-to-device copy); replicated or on one device, they are not.
-    where["latents_gathered_from_devices"] = (
-        1 if scaled.sharding.is_fully_replicated else len(scaled.sharding.device_set))
-    latents = execution_lib.gather(scaled / scale)
-    return LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where, stages)
+        labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
+        if classes is not None:  # only the digits it was trained on
+            labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
+        progress("sample", 0, sample_cfg["steps"], float("nan"))
+        started = time.perf_counter()
+        scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
+                                 seed=cfg["seed"], labels=labels,
+                                 guidance_scale=sample_cfg["guidance_scale"], eta=sample_cfg["eta"],
+                                 spacing=sample_cfg["spacing"], rho=sample_cfg["rho"],
+                                 replicate=replicate, execution=ex)
+        images_out = sampling.decode(model, scaled)
+        images_out.block_until_ready()
+        metrics["sample_seconds"] = time.perf_counter() - started
+        progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
+        where = ex.describe()
+        # Split over the mesh, the latents are gathered onto one device before they cross (a
+        # device-to-device copy); replicated or on one device, they are not.
+        where["latents_gathered_from_devices"] = (
+            1 if scaled.sharding.is_fully_replicated else len(scaled.sharding.device_set))
+        latents = execution_lib.gather(scaled / scale)
+        result = LdmResult(latents, execution_lib.gather(images_out), labels, metrics, where,
+                           stages)
+        if board is not None:
+            board.finish(result.images, metrics)
+            board = None
+        return result
+    finally:
+        if board is not None:  # the run failed: what was written stays readable
+            board.close()

@@ -18,7 +18,8 @@ from latentlab.diffusion.schedules import NoiseSchedule
 from latentlab.models.unet import UNet
 from latentlab.models.vae import VAE
 from latentlab.train.resume import StageCheckpoints
-from latentlab.train.state import ProgressFn, TrainState, adamw, check_finite, no_progress
+from latentlab.train.state import (ProgressFn, TrainState, adamw, check_finite,
+                                   learning_rate_schedule, no_progress)
 
 REPORT_EVERY = 25
 
@@ -42,6 +43,19 @@ def vae_loss(vae: VAE, params, images, key, kl_weight: float, compute_dtype=jnp.
     recon = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, images), axis=(1, 2, 3))
     kl = posterior.kl()
     return jnp.mean(recon + kl_weight * kl), (jnp.mean(recon), jnp.mean(kl))
+
+
+# Warm-up steps of each stage's learning rate (at most the stage's length).
+WARMUP_STEPS = {"vae": 100, "unet": 200}
+
+
+def warmup(stage: str, steps: int) -> int:
+    return min(WARMUP_STEPS[stage], steps)
+
+
+def learning_rate_at(stage: str, learning_rate: float, steps: int):
+    """Step → the learning rate a stage's optimiser applies at that step."""
+    return learning_rate_schedule(learning_rate, steps, warmup(stage, steps))
 
 
 def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn,
@@ -143,7 +157,7 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
     first = loader.batch(0)[0]
     params = initialise(vae, init_key, jnp.asarray(first[:1]), noise_key)
     state = execution_lib.put(
-        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=min(100, steps))))
+        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=warmup("vae", steps))))
 
     # The keys are arguments, not constants of the program: runs that differ only in their
     # seed share one compiled step (and one entry of the on-disk compilation cache).
@@ -234,7 +248,7 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     params = initialise(unet, init_key, jnp.asarray(first[:1]), jnp.zeros((1,), jnp.int32),
                          jnp.zeros((1,), jnp.int32))
     state = execution_lib.put(
-        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=min(200, steps))))
+        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=warmup("unet", steps))))
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
     def step_fn(state, means, log_vars, batch_labels, noise_key, scale):

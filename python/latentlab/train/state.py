@@ -35,12 +35,17 @@ class TrainState:
                             opt_state=opt_state)
 
 
-def adamw(learning_rate: float, total_steps: int, warmup_steps: int,
-          weight_decay: float = 0.0, clip_norm: float = 1.0) -> optax.GradientTransformation:
-    """AdamW with linear warm-up, cosine decay to 10% and global-norm gradient clipping."""
-    schedule = optax.warmup_cosine_decay_schedule(
+def learning_rate_schedule(learning_rate: float, total_steps: int, warmup_steps: int):
+    """Step → learning rate: linear warm-up from 0, then cosine decay to 10%."""
+    return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=learning_rate, warmup_steps=warmup_steps,
         decay_steps=max(total_steps, warmup_steps + 1), end_value=0.1 * learning_rate)
+
+
+def adamw(learning_rate: float, total_steps: int, warmup_steps: int,
+          weight_decay: float = 0.0, clip_norm: float = 1.0) -> optax.GradientTransformation:
+    """AdamW with :func:`learning_rate_schedule` and global-norm gradient clipping."""
+    schedule = learning_rate_schedule(learning_rate, total_steps, warmup_steps)
     return optax.chain(optax.clip_by_global_norm(clip_norm),
                        optax.adamw(schedule, weight_decay=weight_decay))
 

@@ -82,6 +82,7 @@ public final class Lab implements AutoCloseable {
       "caches()", "prints the latent caches in .cache/latents/ and returns them",
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
+      "tensorboard()", "TensorBoard over the runs' events on a free local port; prints its address, .close() stops it",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
       "tensor(shape, values)", "a float32 tensor of the lab's scope (e.g. for setLatents)",
       "save(images, file)", "writes images [N, H, W, 1 or 3] as a PNG grid and prints the path",
@@ -163,6 +164,21 @@ public final class Lab implements AutoCloseable {
     return guard(() -> {
       runsDir = Path.of(Objects.requireNonNull(dir, "dir: give a folder")).toAbsolutePath().normalize();
       return runsDir;
+    });
+  }
+
+  /**
+   * Starts TensorBoard over the runs folder's event files (every training run writes them) on
+   * a free local port, as {@code ./latentlab tensorboard} does, and prints its address.
+   *
+   * @return the server; {@code close()} stops it (so does the JVM's exit)
+   */
+  public io.latentlab.lab.TensorBoardServer tensorboard() {
+    return guard(() -> {
+      io.latentlab.lab.TensorBoardServer server = io.latentlab.lab.TensorBoardServer.start(
+          home, runsDir, runsDir.resolve(".tensorboard.log"));
+      System.out.println("TensorBoard: " + server.address());
+      return server;
     });
   }
 

@@ -31,6 +31,74 @@ class RunCommandTest {
     return Cli.execute(args);
   }
 
+  /**
+   * {@code latentlab tensorboard RUNS} (the packaged jar, as a user runs it) serves the run's
+   * events: TensorBoard's HTTP API lists the run and gives the U-Net's losses of metrics.jsonl;
+   * stopping the command stops TensorBoard.
+   */
+  private static void servesTensorBoardEvents(Path runs, Path run) throws IOException {
+    assertTrue(Files.isDirectory(run.resolve("tensorboard")), "the run wrote TensorBoard events");
+    Process command = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + TestProject.home(), "-jar",
+        TestProject.home().resolve("target").resolve("latentlab.jar").toString(),
+        "tensorboard", runs.toString()).redirectErrorStream(true).start();
+    List<ProcessHandle> started = List.of();
+    try {
+      String first = new java.io.BufferedReader(new java.io.InputStreamReader(
+          command.getInputStream(), java.nio.charset.StandardCharsets.UTF_8)).readLine();
+      java.util.regex.Matcher address = java.util.regex.Pattern
+          .compile("TensorBoard: (http://127\\.0\\.0\\.1:\\d+/) \\(runs under .*\\)").matcher(String.valueOf(first));
+      assertTrue(address.find(), "prints its address: " + first);
+      started = command.descendants().toList();
+      java.net.URI base = java.net.URI.create(address.group(1));
+      String name = "tiny/" + run.getFileName() + "/tensorboard";
+      assertTrue(get(base.resolve("data/runs")).contains(name), "lists the run as " + name);
+      JsonNode rows = new ObjectMapper().readTree(get(base.resolve("data/plugin/scalars/scalars?tag="
+          + java.net.URLEncoder.encode("unet/loss", java.nio.charset.StandardCharsets.UTF_8) + "&run="
+          + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8))));
+      List<JsonNode> losses = new java.util.ArrayList<>();
+      for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+        JsonNode report = new ObjectMapper().readTree(line);
+        if (report.get("stage").asText().equals("unet")) {
+          losses.add(report);
+        }
+      }
+      assertEquals(losses.size(), rows.size(), rows.toString());
+      for (int i = 0; i < rows.size(); i++) { // [wall time, step, value], the value in float32
+        assertEquals(losses.get(i).get("step").asLong(), rows.get(i).get(1).asLong());
+        assertEquals(losses.get(i).get("loss").asDouble(), rows.get(i).get(2).asDouble(),
+            1e-6 * Math.abs(losses.get(i).get("loss").asDouble()));
+      }
+    } finally {
+      command.destroy(); // SIGTERM: its shutdown hook stops TensorBoard
+      try {
+        assertTrue(command.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        Thread.sleep(1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    assertFalse(started.isEmpty(), "TensorBoard ran as the command's child");
+    for (ProcessHandle child : started) { // (an exited child not yet reaped has no command line)
+      assertFalse(child.isAlive() && child.info().commandLine().isPresent(),
+          "TensorBoard was left running: " + child.info().commandLine());
+    }
+  }
+
+  private static String get(java.net.URI uri) throws IOException {
+    try {
+      java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(uri).timeout(java.time.Duration.ofSeconds(30)).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, answer.statusCode(), uri + ": " + answer.body());
+      return answer.body();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+  }
+
   private Path config(String yaml) throws IOException {
     Path file = dir.resolve("config.yaml");
     Files.writeString(file, yaml);
@@ -229,6 +297,8 @@ class RunCommandTest {
         "--runs-dir", runs().toString(), "--csv", csv.toString());
     assertEquals(0, exported.exitCode(), exported.err());
     assertEquals("stage,n", Files.readAllLines(csv).get(0));
+    servesTensorBoardEvents(runs(), run);
+
     Cli.Outcome shown = execute("show", run.getFileName().toString(), "--runs-dir", runs().toString());
     assertTrue(shown.out().contains("\"status\" : \"completed\""), shown.out());
     Cli.Outcome badSql = execute("query", "SELEC 1", "--runs-dir", runs().toString());
