@@ -49,6 +49,8 @@ def initialize(spec: dict) -> None:
         if spec.get("gpus_per_task"):  # a node's GPUs shared by its tasks, by local task id
             per_task, local = int(spec["gpus_per_task"]), int(os.environ.get("SLURM_LOCALID", 0))
             kwargs["local_device_ids"] = list(range(local * per_task, (local + 1) * per_task))
+        if int(process_id) != 0:  # process 0 serves the coordinator; the others connect to it
+            await_coordinator(spec["coordinator"], kwargs["initialization_timeout"])
     try:
         jax.distributed.initialize(**kwargs)
     except Exception as e:  # noqa: BLE001 (the runtime raises several kinds; one line for each)
@@ -60,6 +62,30 @@ def initialize(spec: dict) -> None:
     if jax.process_count() != int(spec["num_processes"]):
         raise RuntimeError(f"execution.processes: {spec['num_processes']} expected, the job "
                            f"has {jax.process_count()}")
+
+
+def await_coordinator(address: str, timeout_s: float) -> None:
+    """Waits until the coordinator at ``host:port`` accepts connections. JAX's client ends the
+    process (a C++ abort and a stack trace) when it cannot reach the coordinator; this says it
+    in one line instead.
+
+    Raises:
+      RuntimeError: naming the address and the last connection error, after ``timeout_s``.
+    """
+    import socket
+    import time
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                return
+        except OSError as e:
+            cause = e.strerror or str(e) or type(e).__name__
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"cannot reach the run's coordinator at {address} within "
+                               f"{timeout_s:g} s: {cause}")
+        time.sleep(0.2)
 
 
 def write_outputs(out_dir: Path, result) -> None:

@@ -98,3 +98,31 @@ def _export(host):
     field._export_to_c(schema_ptr)
     _export.keep = (array, schema)
     return array_ptr, schema_ptr
+
+
+def test_a_coordinator_that_cannot_be_reached_fails_in_one_line_naming_it(tmp_path):
+    """A process of a multi-process run whose coordinator never answers gives up after the
+    spec's timeout with one line naming the address (latentlab.distributed)."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+    with socket.socket() as probe:  # a port nobody listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = tmp_path / "process-1.json"
+    spec.write_text(json.dumps({
+        "config": {}, "replicate": 0, "home": str(tmp_path), "out_dir": str(tmp_path),
+        "checkpoint_dir": str(tmp_path / "checkpoint"), "coordinator": f"127.0.0.1:{port}",
+        "num_processes": 2, "process_id": 1, "timeout_s": 3}))
+    python = Path(execution.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "latentlab.distributed", str(spec)],
+                          cwd=python, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(python),
+                                           "JAX_PLATFORMS": "cpu"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"process 1: RuntimeError: cannot reach the run's coordinator at "
+                           f"127.0.0.1:{port} within 3 s: Connection refused"), last
+    assert len(last) < 400, last

@@ -303,12 +303,57 @@ final class ProcessGroup {
    * @throws ConfigException naming the config file, if they do not
    */
   static void checkDevices(Trial trial, JsonNode machine) {
+    checkCoordinator(trial);
     int processes = trial.config().execution().processes();
     SlurmTasks slurm = SlurmTasks.of(System.getenv(), processes);
     if (slurm == null) {
       devicesPerProcess(trial, machine);
     } else {
       devicesPerTask(trial, machine, slurm);
+    }
+  }
+
+  /**
+   * A coordinator the config names must be this host (process 0, which serves it, runs here,
+   * also under srun) and its port free (JAX binds it on every interface).
+   *
+   * @throws ConfigException naming the config file and execution.coordinator, if not
+   */
+  static void checkCoordinator(Trial trial) {
+    String coordinator = trial.config().execution().coordinator();
+    if (coordinator == null) {
+      return;
+    }
+    int colon = coordinator.lastIndexOf(':');
+    String host = coordinator.substring(0, colon);
+    int port = Integer.parseInt(coordinator.substring(colon + 1));
+    String where = trial.configFile() + ": execution.coordinator: ";
+    InetAddress address;
+    try {
+      address = InetAddress.getByName(host);
+    } catch (java.net.UnknownHostException e) {
+      throw new ConfigException(where + "cannot resolve '" + host + "'; name this host, or "
+          + "leave the key out and the launcher picks a free local port");
+    }
+    boolean local;
+    try {
+      local = address.isLoopbackAddress() || address.isAnyLocalAddress()
+          || java.net.NetworkInterface.getByInetAddress(address) != null;
+    } catch (java.net.SocketException e) {
+      local = false;
+    }
+    if (!local) {
+      throw new ConfigException(where + host + " is not this host, where process 0 (which "
+          + "serves the coordinator) runs; name this host, or leave the key out");
+    }
+    if (port < 1 || port > 65535) {
+      throw new ConfigException(where + "port " + port + " is not in 1..65535");
+    }
+    try (ServerSocket probe = new ServerSocket(port)) {
+      // free
+    } catch (IOException e) {
+      throw new ConfigException(where + "port " + port + " is taken on this host (" + e.getMessage()
+          + "); choose a free port, or leave the key out and the launcher picks one");
     }
   }
 
@@ -414,6 +459,16 @@ final class ProcessGroup {
     }
     List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
         .filter(l -> !l.isBlank() && !l.startsWith("[Gloo]")).toList();
+    // latentlab.distributed's own one line; else a fatal error of JAX's runtime (an absl
+    // "F<date> ..." line, before its stack trace); else the last line.
+    for (java.util.regex.Pattern wanted : List.of(java.util.regex.Pattern.compile("^process \\d+: .*"),
+        java.util.regex.Pattern.compile("^F\\d{4} .*"))) {
+      List<String> found = lines.stream().filter(l -> wanted.matcher(l).matches()).toList();
+      if (!found.isEmpty()) {
+        String line = found.get(found.size() - 1);
+        return line.length() > 400 ? line.substring(0, 400) + "..." : line;
+      }
+    }
     return lines.isEmpty() ? "(no output)" : lines.get(lines.size() - 1);
   }
 }

@@ -28,7 +28,7 @@ public final class SweepLoader {
   private static final Set<String> RANDOM = Set.of("n", "seed", "space");
   private static final Set<String> EVALUATE = Set.of("samples", "preview");
   private static final Set<String> SLURM = Set.of("partition", "time", "memory", "cpus", "gpus",
-      "max_parallel", "retries");
+      "max_parallel", "retries", "nodes", "tasks_per_node");
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
   private static final Pattern KEY_PATH = Pattern.compile("[a-z_][a-z0-9_]*(\\.[a-z_][a-z0-9_]*)*");
   /** Distributions of a random space: name(arguments). */
@@ -288,13 +288,14 @@ public final class SweepLoader {
     SweepSpec.Slurm slurm(ObjectNode top) {
       ObjectNode section = section(top, "slurm");
       if (section == null) {
-        return new SweepSpec.Slurm(null, null, null, null, null, null, null);
+        return new SweepSpec.Slurm(null, null, null, null, null, null, null, null, null);
       }
       onlyKeys(section, "slurm", SLURM);
       return new SweepSpec.Slurm(string(section, "slurm.partition", false),
           string(section, "slurm.time", false), string(section, "slurm.memory", false), optionalInt(section, "slurm.cpus", 1, 1024),
           optionalInt(section, "slurm.gpus", 0, 64), optionalInt(section, "slurm.max_parallel", 1, 100_000),
-          optionalInt(section, "slurm.retries", 0, 10));
+          optionalInt(section, "slurm.retries", 0, 10), optionalInt(section, "slurm.nodes", 1, 100_000),
+          optionalInt(section, "slurm.tasks_per_node", 1, 1024));
     }
 
     Integer optionalInt(ObjectNode section, String path, int low, int high) {

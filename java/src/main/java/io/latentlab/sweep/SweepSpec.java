@@ -60,7 +60,10 @@ public record SweepSpec(Path file, String name, String run, Path base,
    * @param gpus {@code --gpus-per-task}
    * @param maxParallel the array's {@code %N} throttle
    * @param retries how many times a failed or preempted task is submitted again
+   * @param nodes {@code --nodes} of each array task (default 1)
+   * @param tasksPerNode {@code --ntasks-per-node} of each array task: a training trial runs
+   *     over {@code nodes × tasksPerNode} JAX processes (not part of its trial id)
    */
   public record Slurm(String partition, String time, String memory, Integer cpus, Integer gpus,
-      Integer maxParallel, Integer retries) {}
+      Integer maxParallel, Integer retries, Integer nodes, Integer tasksPerNode) {}
 }

@@ -31,6 +31,30 @@ class RunCommandTest {
     return Cli.execute(args);
   }
 
+  @Test
+  void run_processesThatCannotStart_exit2NamingTheKey_nothingWritten() throws IOException {
+    Path file = config(TINY);
+    // 3 processes share no device count this JVM's Python can have here (1, 2 or 4) evenly.
+    Cli.Outcome devices = execute("run", file.toString(), "--processes", "3", "--runs-dir",
+        runs().toString());
+    assertEquals(2, devices.exitCode(), devices.err());
+    assertTrue(devices.err().contains("execution.processes: 3 processes do not share this host's"),
+        devices.err());
+    try (java.net.ServerSocket taken = new java.net.ServerSocket(0)) {
+      Cli.Outcome port = execute("run", file.toString(), "execution.coordinator=127.0.0.1:"
+          + taken.getLocalPort(), "--processes", "2", "--runs-dir", runs().toString());
+      assertEquals(2, port.exitCode(), port.err());
+      assertTrue(port.err().contains("execution.coordinator: port " + taken.getLocalPort()
+          + " is taken on this host"), port.err());
+    }
+    Cli.Outcome elsewhere = execute("run", file.toString(), "execution.coordinator=192.0.2.7:4000",
+        "--processes", "2", "--runs-dir", runs().toString());
+    assertEquals(2, elsewhere.exitCode(), elsewhere.err());
+    assertTrue(elsewhere.err().contains("execution.coordinator: 192.0.2.7 is not this host"),
+        elsewhere.err());
+    assertFalse(Files.exists(runs().resolve("tiny")), "nothing written");
+  }
+
   /**
    * {@code latentlab tensorboard RUNS} (the packaged jar, as a user runs it) serves the run's
    * events: TensorBoard's HTTP API lists the run and gives the U-Net's losses of metrics.jsonl;

@@ -217,12 +217,28 @@ public final class TrialRunner {
     }
   }
 
+  /**
+   * The trial's overrides, plus {@code execution.processes} in a Slurm array task of several
+   * tasks (a sweep file's {@code slurm: {nodes, tasks_per_node}}): the trial runs over them
+   * ({@code run.ProcessGroup} starts one process per task with srun). The process count is not
+   * part of the trial id.
+   */
+  static java.util.List<String> overridesHere(SweepPlan.PlannedTrial trial) {
+    java.util.List<String> overrides = new java.util.ArrayList<>(trial.overrides());
+    String tasks = System.getenv("SLURM_NTASKS");
+    if (System.getenv("SLURM_ARRAY_TASK_ID") != null && tasks != null && tasks.matches("\\d+")
+        && Integer.parseInt(tasks) > 1) {
+      overrides.add("execution.processes=" + tasks);
+    }
+    return overrides;
+  }
+
   private static Map<String, Object> train(Path home, PythonBridge bridge, SweepPlan plan,
       SweepPlan.PlannedTrial trial, ProgressListener progress) {
     ConfigLoader loader = new ConfigLoader();
     Path runsRoot = trial.directory().getParent().getParent();
     Trial planned = new TrialPlanner(runsRoot, bridge).plan(plan.spec().base(),
-        loader.load(plan.spec().base(), trial.overrides()), trial.replicate());
+        loader.load(plan.spec().base(), overridesHere(trial)), trial.replicate());
     if (!planned.id().shortId().equals(trial.trial())) {
       throw new IllegalStateException("trial " + trial.trial() + " now resolves to "
           + planned.id().shortId() + " (its base config changed since the sweep was planned); "

@@ -258,10 +258,11 @@ public final class SlurmExecutors {
       List<String> command = taskCommand != null ? taskCommand
           : TaskCommand.program(project);
       SweepSpec.Slurm chosen = settings == null
-          ? new SweepSpec.Slurm(null, null, null, null, null, null, null) : settings;
+          ? new SweepSpec.Slurm(null, null, null, null, null, null, null, null, null) : settings;
       if (maxParallel != null) {
         chosen = new SweepSpec.Slurm(chosen.partition(), chosen.time(), chosen.memory(),
-            chosen.cpus(), chosen.gpus(), maxParallel, chosen.retries());
+            chosen.cpus(), chosen.gpus(), maxParallel, chosen.retries(), chosen.nodes(),
+            chosen.tasksPerNode());
       }
       return new SlurmSweepExecutor(home, chosen, environment, wait, command, pollInterval,
           messages);

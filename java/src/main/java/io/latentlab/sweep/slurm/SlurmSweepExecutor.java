@@ -228,6 +228,12 @@ final class SlurmSweepExecutor implements SweepExecutor {
     if (settings.gpus() != null) {
       options.add("--gpus-per-task=" + settings.gpus());
     }
+    if (settings.nodes() != null) {
+      options.add("--nodes=" + settings.nodes());
+    }
+    if (settings.tasksPerNode() != null) { // the trial runs over its tasks (TrialRunner)
+      options.add("--ntasks-per-node=" + settings.tasksPerNode());
+    }
     // Recorded before sbatch runs: a sweep killed while sbatch runs leaves this record
     // without a job id, and the next run finds the job by its name instead of submitting
     // the trials again.

@@ -284,7 +284,7 @@ class SlurmSweepExecutorTest {
 
   private static SweepSpec.Slurm slurmSettings(String partition, Integer maxParallel,
       Integer retries) {
-    return new SweepSpec.Slurm(partition, "00:05:00", null, 1, null, maxParallel, retries);
+    return new SweepSpec.Slurm(partition, "00:05:00", null, 1, null, maxParallel, retries, null, null);
   }
 
   private static SweepPlan plan(int trials, SweepSpec.Slurm settings) {
