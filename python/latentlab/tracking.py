@@ -9,8 +9,8 @@ TensorFlow; not a hand-written protobuf encoder):
 - ``vae/steps_per_second``, ``unet/steps_per_second`` between two reports;
 - ``samples``: the run's sample grid, once sampled;
 - ``config`` (text): the resolved config;
-- the trial's HParams (the config's scalar keys, dotted) with its final metrics, so that a
-  sweep's trials line up in TensorBoard's HParams view.
+- the trial's HParams session (the config's scalar keys, dotted) with its final metrics
+  (``final/...``), so that a sweep's trials line up in TensorBoard's HParams view.
 
 A resumed run appends a new event file; the reports it replays from its checkpoint (steps at
 or before the resumed step) are already in the killed run's file and are not written again.
@@ -91,7 +91,15 @@ class TensorBoardLog:
         final = {f"final/{name}": float(value) for name, value in metrics.items()
                  if isinstance(value, (int, float)) and not isinstance(value, bool)
                  and math.isfinite(float(value))}
-        self.writer.add_hparams(flatten(self.cfg), final, name=".")  # this run's folder
+        # The session's hyperparameters and its end, in this run's own events; no experiment
+        # summary, so TensorBoard infers the experiment from all the runs it serves and marks
+        # which hyperparameters differ between them (one written per run would hide that).
+        from tensorboardX.summary import hparams
+        _, start, end = hparams(flatten(self.cfg), final)
+        self.writer.file_writer.add_summary(start)
+        self.writer.file_writer.add_summary(end)
+        for name, value in final.items():
+            self.writer.add_scalar(name, value, 0)
         self.close()
 
     def close(self) -> None:

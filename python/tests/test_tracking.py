@@ -54,8 +54,10 @@ def test_a_run_writes_its_losses_rates_speed_samples_config_and_hparams(tmp_path
     assert texts, tags
     config_text = events.Tensors(texts[0])[0].tensor_proto.string_val[0].decode()
     assert '"num_timesteps": 100' in config_text
-    # HParams: the experiment, the session's hyperparameters and its final metrics
-    assert "_hparams_/experiment" in events.summary_metadata
+    # HParams: the session's hyperparameters (no experiment summary: TensorBoard infers one
+    # across the runs it serves) and its final metrics
+    assert "_hparams_/session_start_info" in events.summary_metadata
+    assert "_hparams_/experiment" not in events.summary_metadata
     assert any(t.startswith("final/unet_final_loss") for t in tags["scalars"]), tags["scalars"]
     final = events.Scalars(next(t for t in tags["scalars"] if t.startswith("final/unet_final")))
     assert final[0].value == pytest.approx(result.metrics["unet_final_loss"], rel=1e-6)

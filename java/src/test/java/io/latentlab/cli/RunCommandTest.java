@@ -56,31 +56,18 @@ class RunCommandTest {
   }
 
   /**
-   * {@code latentlab tensorboard RUNS} (the packaged jar, as a user runs it) serves the run's
-   * events: TensorBoard's HTTP API lists the run and gives the U-Net's losses of metrics.jsonl;
-   * stopping the command stops TensorBoard.
+   * {@code latentlab tensorboard RUNS} serves the run's events: TensorBoard's HTTP API lists
+   * the run and gives the U-Net's losses of metrics.jsonl; stopping the command stops it.
    */
-  private static void servesTensorBoardEvents(Path runs, Path run) throws IOException {
+  private static void servesTensorBoardEvents(Path runs, Path run) throws Exception {
     assertTrue(Files.isDirectory(run.resolve("tensorboard")), "the run wrote TensorBoard events");
-    Process command = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dlatentlab.home=" + TestProject.home(), "-jar",
-        TestProject.home().resolve("target").resolve("latentlab.jar").toString(),
-        "tensorboard", runs.toString()).redirectErrorStream(true).start();
-    List<ProcessHandle> started = List.of();
-    try {
-      String first = new java.io.BufferedReader(new java.io.InputStreamReader(
-          command.getInputStream(), java.nio.charset.StandardCharsets.UTF_8)).readLine();
-      java.util.regex.Matcher address = java.util.regex.Pattern
-          .compile("TensorBoard: (http://127\\.0\\.0\\.1:\\d+/) \\(runs under .*\\)").matcher(String.valueOf(first));
-      assertTrue(address.find(), "prints its address: " + first);
-      started = command.descendants().toList();
-      java.net.URI base = java.net.URI.create(address.group(1));
+    try (TensorBoardProbe board = new TensorBoardProbe(java.util.Map.of(), runs.toString())) {
+      assertTrue(board.firstLine.contains("(runs under " + runs + ")"), board.firstLine);
       String name = "tiny/" + run.getFileName() + "/tensorboard";
-      assertTrue(get(base.resolve("data/runs")).contains(name), "lists the run as " + name);
-      JsonNode rows = new ObjectMapper().readTree(get(base.resolve("data/plugin/scalars/scalars?tag="
+      assertTrue(board.get("data/runs").contains(name), "lists the run as " + name);
+      JsonNode rows = new ObjectMapper().readTree(board.get("data/plugin/scalars/scalars?tag="
           + java.net.URLEncoder.encode("unet/loss", java.nio.charset.StandardCharsets.UTF_8) + "&run="
-          + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8))));
+          + java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8)));
       List<JsonNode> losses = new java.util.ArrayList<>();
       for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
         JsonNode report = new ObjectMapper().readTree(line);
@@ -94,32 +81,6 @@ class RunCommandTest {
         assertEquals(losses.get(i).get("loss").asDouble(), rows.get(i).get(2).asDouble(),
             1e-6 * Math.abs(losses.get(i).get("loss").asDouble()));
       }
-    } finally {
-      command.destroy(); // SIGTERM: its shutdown hook stops TensorBoard
-      try {
-        assertTrue(command.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
-        Thread.sleep(1000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    assertFalse(started.isEmpty(), "TensorBoard ran as the command's child");
-    for (ProcessHandle child : started) { // (an exited child not yet reaped has no command line)
-      assertFalse(child.isAlive() && child.info().commandLine().isPresent(),
-          "TensorBoard was left running: " + child.info().commandLine());
-    }
-  }
-
-  private static String get(java.net.URI uri) throws IOException {
-    try {
-      java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newHttpClient().send(
-          java.net.http.HttpRequest.newBuilder(uri).timeout(java.time.Duration.ofSeconds(30)).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, answer.statusCode(), uri + ": " + answer.body());
-      return answer.body();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException(e);
     }
   }
 
@@ -266,7 +227,7 @@ class RunCommandTest {
   }
 
   @Test
-  void run_tinyExperiment_writesRunDirectoryThenReusesIt() throws IOException {
+  void run_tinyExperiment_writesRunDirectoryThenReusesIt() throws Exception {
     Path file = config(TINY);
     Cli.Outcome first = execute("run", file.toString(), "--runs-dir", runs().toString());
     assertEquals(0, first.exitCode(), first.err());

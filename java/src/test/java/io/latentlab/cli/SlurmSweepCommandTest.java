@@ -190,6 +190,25 @@ class SlurmSweepCommandTest {
         assertEquals(1, trialLog.lines().filter(l -> l.contains("started")).count(), "trained once: " + trialLog);
       }
     }
+    // TensorBoard over the sweep's trials: each its own run, both in the HParams tab.
+    try (TensorBoardProbe board = new TensorBoardProbe(slurm.environment(), "--sweep",
+        "train-on-slurm", "--runs-dir", runs)) {
+      assertTrue(board.firstLine.contains("(2 trial(s) of sweep train-on-slurm)"), board.firstLine);
+      JsonNode listed = json.readTree(board.get("data/runs"));
+      assertEquals(2, listed.size(), listed.toString());
+      JsonNode experiment = json.readTree(board.post("data/plugin/hparams/experiment",
+          "{\"experimentName\": \"\"}"));
+      List<String> differing = new ArrayList<>();
+      experiment.path("hparamInfos").forEach(h -> {
+        if (h.path("differs").asBoolean()) {
+          differing.add(h.path("name").asText());
+        }
+      });
+      assertEquals(List.of("seed"), differing, "the trials' one axis, seen across both: " + experiment);
+      List<String> metrics = new ArrayList<>();
+      experiment.path("metricInfos").forEach(m -> metrics.add(m.path("name").path("tag").asText()));
+      assertTrue(metrics.contains("final/unet_final_loss"), metrics.toString());
+    }
   }
 
   private static Process start(Path log, String... args) throws Exception {
