@@ -13,7 +13,13 @@ from latentlab import tracking
 from latentlab.train import ldm, loops
 from test_streaming import RGB, tiny_source
 
-STEPS = 2 * loops.REPORT_EVERY  # two reports per stage
+REPORT_EVERY = 2  # instead of loops.REPORT_EVERY (25): two reports per stage in 4 steps
+STEPS = 2 * REPORT_EVERY
+
+
+@pytest.fixture(autouse=True)
+def _frequent_reports(monkeypatch):
+    monkeypatch.setattr(loops, "REPORT_EVERY", REPORT_EVERY)
 
 
 def _config(**execution) -> dict:
@@ -39,14 +45,14 @@ def test_a_run_writes_its_losses_rates_speed_samples_config_and_hparams(tmp_path
     for stage in ("vae", "unet"):
         losses = events.Scalars(f"{stage}/loss")
         expected = [(step, loss) for s, step, _, loss in reports if s == stage and step > 0]
-        assert [e.step for e in losses] == [step for step, _ in expected] == [25, 50]
+        assert [e.step for e in losses] == [step for step, _ in expected] == [2, 4]
         # TensorBoard stores float32
         assert [e.value for e in losses] == pytest.approx([loss for _, loss in expected], rel=1e-6)
         rate = loops.learning_rate_at(stage, RGB["train"][stage]["learning_rate"], STEPS)
         assert [e.value for e in events.Scalars(f"{stage}/learning_rate")] == pytest.approx(
-            [float(rate(24)), float(rate(49))], rel=1e-6)
+            [float(rate(1)), float(rate(3))], rel=1e-6)
         speed = events.Scalars(f"{stage}/steps_per_second")
-        assert [e.step for e in speed] == [50] and speed[0].value > 0
+        assert [e.step for e in speed] == [4] and speed[0].value > 0
     assert "samples" in tags["images"]
     image = events.Images("samples")[0]
     assert image.width > 0 and image.height > 0
@@ -74,22 +80,22 @@ class Killed(Exception):
 
 
 def test_a_resumed_run_writes_each_step_once(tmp_path):
-    cfg = _config(checkpoint_every=25)
+    cfg = _config(checkpoint_every=2)
 
     def killed_at_the_second_unet_report(stage, step, total, loss):
-        if stage == "unet" and step == 50:
-            raise Killed()  # after the step-25 save, before the step-50 one
+        if stage == "unet" and step == 4:
+            raise Killed()  # after the step-2 save, before the step-4 one
 
     with pytest.raises(Killed):
         ldm.train_and_sample(cfg, tiny_source(), killed_at_the_second_unet_report,
                              checkpoint_dir=str(tmp_path / "checkpoint"))
     resumed = ldm.train_and_sample(cfg, tiny_source(), checkpoint_dir=str(tmp_path / "checkpoint"))
-    assert resumed.metrics["unet_resumed_from_step"] == 25
+    assert resumed.metrics["unet_resumed_from_step"] == 2
     events = _events(tmp_path)
     assert len(list((tmp_path / tracking.FOLDER).glob("events.out.tfevents.*"))) >= 2
     for stage in ("vae", "unet"):
         steps = [e.step for e in events.Scalars(f"{stage}/loss")]
-        assert steps == [25, 50], (stage, steps)
+        assert steps == [2, 4], (stage, steps)
     assert all(math.isfinite(e.value) for e in events.Scalars("unet/loss"))
 
 

@@ -306,10 +306,32 @@ final class ProcessGroup {
     checkCoordinator(trial);
     int processes = trial.config().execution().processes();
     SlurmTasks slurm = SlurmTasks.of(System.getenv(), processes);
-    if (slurm == null) {
-      devicesPerProcess(trial, machine);
-    } else {
-      devicesPerTask(trial, machine, slurm);
+    int perProcess = slurm == null ? devicesPerProcess(trial, machine)
+        : devicesPerTask(trial, machine, slurm);
+    Object devices = trial.config().execution().devices();
+    int used = devices instanceof Integer n ? Math.min(n, perProcess) : perProcess;
+    checkBatches(trial, used * processes);
+  }
+
+  /**
+   * Each training batch must split evenly over the global mesh's data axis (Python checks it
+   * too, but only once the run has started).
+   *
+   * @throws ConfigException naming the config file and the batch key, if one does not
+   */
+  static void checkBatches(Trial trial, int globalDevices) {
+    int split = trial.config().execution().mesh().data() == -1 ? globalDevices
+        : trial.config().execution().mesh().data();
+    var train = trial.config().train();
+    for (Object[] batch : new Object[][] {{"train.vae.batch_size", train.vae().batchSize()},
+        {"train.unet.batch_size", train.unet().batchSize()}}) {
+      int size = (Integer) batch[1];
+      if (size % split != 0) {
+        throw new ConfigException(String.format("%s: %s: %d does not split over the %d devices "
+            + "of %d process(es); use a multiple of %d, or set execution.devices",
+            trial.configFile(), batch[0], size, split,
+            trial.config().execution().processes(), split));
+      }
     }
   }
 

@@ -97,6 +97,13 @@ class MultiProcessRunTest {
           unet: {steps: 4, batch_size: 8}
         """);
     Path runs = dir.resolve("local-runs");
+    // A batch the 4 devices of the 2 processes do not split: refused before anything starts.
+    Process refused = start(config, runs, "--processes", "2", "train.vae.batch_size=6");
+    assertTrue(refused.waitFor(120, TimeUnit.SECONDS));
+    assertEquals(2, refused.exitValue(), log(runs));
+    assertTrue(log(runs).contains("train.vae.batch_size: 6 does not split over the 4 devices of 2 "
+        + "process(es)"), log(runs));
+    assertFalse(Files.exists(runs.resolve("local")), "nothing written");
     Process launcher = start(config, runs, "--processes", "2");
     List<ProcessHandle> ranks = List.of();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

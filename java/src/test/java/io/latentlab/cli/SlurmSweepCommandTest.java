@@ -27,8 +27,8 @@ import picocli.CommandLine;
  * {@code latentlab sweep --executor slurm} end to end on a real one-node Slurm
  * ({@link LocalSlurm}): the command (the packaged jar, as a user runs it) submits a job array
  * whose tasks are real {@code sweep-task} processes sampling a really trained run, waits for it,
- * and {@code sweep status} reads Slurm's side back. A tiny training sweep runs there too, each
- * trial over the 2 tasks of its job, through a sweep killed mid-submission and run again.
+ * and {@code sweep status} reads Slurm's side back. A tiny training sweep runs there too,
+ * through a sweep killed mid-submission and run again, and TensorBoard serves its trials.
  */
 class SlurmSweepCommandTest {
   @TempDir static Path dir;
@@ -120,8 +120,8 @@ class SlurmSweepCommandTest {
         base: tiny.yaml
         grid:
           seed: [61, 62]
-        slurm: {time: "00:20:00", max_parallel: 2, tasks_per_node: 2}
-        """); // each trial: one job of 2 tasks, a 2-process run over them
+        slurm: {time: "00:20:00", max_parallel: 2}
+        """);
     String runs = dir.resolve("runs").toString();
     Path killedLog = dir.resolve("killed-sweep.log");
     Path rerunLog = dir.resolve("rerun-sweep.log");
@@ -181,11 +181,7 @@ class SlurmSweepCommandTest {
       for (Path state : files) {
         JsonNode trial = json.readTree(state.toFile());
         assertEquals("completed", trial.get("state").asText(), trial + logs());
-        Path run = Path.of(trial.get("directory").asText());
-        JsonNode result = json.readTree(run.resolve("result.json").toFile());
-        assertEquals(2, result.at("/execution/processes").asInt(), "over the array task's 2 tasks: " + result);
-        assertEquals("2", json.readTree(run.resolve("provenance.json").toFile()).at("/slurm/tasks").asText());
-        assertTrue(Files.isRegularFile(run.resolve("logs").resolve("process-1.log")), "srun's task 1");
+        assertTrue(Files.isRegularFile(Path.of(trial.get("directory").asText()).resolve("result.json")));
         String trialLog = Files.readString(sweepDir.resolve("logs").resolve(trial.get("trial").asText() + ".log"));
         assertEquals(1, trialLog.lines().filter(l -> l.contains("started")).count(), "trained once: " + trialLog);
       }
@@ -220,8 +216,6 @@ class SlurmSweepCommandTest {
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(log.toFile());
     builder.environment().putAll(slurm.environment());
-    // 2 simulated CPU devices: one for each of a trial's 2 processes
-    builder.environment().put("XLA_FLAGS", "--xla_force_host_platform_device_count=2");
     return builder.start();
   }
 

@@ -223,10 +223,11 @@ public final class TrialRunner {
    * ({@code run.ProcessGroup} starts one process per task with srun). The process count is not
    * part of the trial id.
    */
-  static java.util.List<String> overridesHere(SweepPlan.PlannedTrial trial) {
+  static java.util.List<String> overridesHere(SweepPlan.PlannedTrial trial,
+      Map<String, String> environment) {
     java.util.List<String> overrides = new java.util.ArrayList<>(trial.overrides());
-    String tasks = System.getenv("SLURM_NTASKS");
-    if (System.getenv("SLURM_ARRAY_TASK_ID") != null && tasks != null && tasks.matches("\\d+")
+    String tasks = environment.get("SLURM_NTASKS");
+    if (environment.get("SLURM_ARRAY_TASK_ID") != null && tasks != null && tasks.matches("\\d+")
         && Integer.parseInt(tasks) > 1) {
       overrides.add("execution.processes=" + tasks);
     }
@@ -238,7 +239,8 @@ public final class TrialRunner {
     ConfigLoader loader = new ConfigLoader();
     Path runsRoot = trial.directory().getParent().getParent();
     Trial planned = new TrialPlanner(runsRoot, bridge).plan(plan.spec().base(),
-        loader.load(plan.spec().base(), overridesHere(trial)), trial.replicate());
+        loader.load(plan.spec().base(), overridesHere(trial, System.getenv())),
+        trial.replicate());
     if (!planned.id().shortId().equals(trial.trial())) {
       throw new IllegalStateException("trial " + trial.trial() + " now resolves to "
           + planned.id().shortId() + " (its base config changed since the sweep was planned); "

@@ -104,6 +104,18 @@ class SlurmSweepExecutorTest {
   }
 
   @Test
+  void execute_tasksPerNode_eachArrayTaskIsAJobOfThatManyTasks() throws IOException {
+    SweepSpec.Slurm settings = new SweepSpec.Slurm(null, "00:05:00", null, 1, null, null, null, 1, 2);
+    SweepPlan plan = plan(1, settings);
+    behave(plan, "complete");
+
+    executor(plan, true).execute(plan, directory, plan.trials(), progress);
+
+    assertEquals("2", Files.readString(task.resolve("tasks-0")).strip(),
+        "the array task's batch step sees its 2 tasks (TrialRunner runs the trial over them)");
+  }
+
+  @Test
   void execute_failingTask_retriedThenRecordedFailed() throws IOException {
     SweepPlan plan = plan(2, slurmSettings(null, null, 1));
     behave(plan, "complete", "fail");
@@ -268,6 +280,7 @@ class SlurmSweepExecutorTest {
         "$((10 + index))" > "$tmp"
       mv "$tmp" "$dir/trials/$trial.json"
       echo "$start $(date +%s.%N)" >> "$here/spans"
+      echo "${SLURM_NTASKS:-unset}" > "$here/tasks-$index"
       exit "$code"
       """;
 
