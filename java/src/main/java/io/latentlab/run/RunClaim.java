@@ -63,6 +63,7 @@ public final class RunClaim implements AutoCloseable {
    * Whether another process holds the claim on a run directory now (a probe: takes the claim
    * and lets it go at once where nobody holds it).
    */
+  @SuppressWarnings("try") // the probe is only taken and let go
   public static boolean isClaimed(Path runDirectory) {
     if (!Files.exists(fileOf(runDirectory))) {
       return false;

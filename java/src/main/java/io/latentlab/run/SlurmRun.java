@@ -119,7 +119,7 @@ public final class SlurmRun {
         set -euo pipefail
         exec %s
         """.formatted(trial.config().name(), name, resources.processes(),
-        command.stream().map(SlurmRun::quote).collect(Collectors.joining(" ")));
+        command.stream().map(SlurmCommands::quote).collect(Collectors.joining(" ")));
     try {
       Files.createDirectories(folder);
       RunDirectory.writeAtomically(script, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
@@ -262,8 +262,4 @@ public final class SlurmRun {
     return experiment.getParent().resolve(".slurm").resolve(experiment.getFileName().toString());
   }
 
-  /** A word for bash, in single quotes. */
-  static String quote(String word) {
-    return "'" + word.replace("'", "'\\''") + "'";
-  }
 }

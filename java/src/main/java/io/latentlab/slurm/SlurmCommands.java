@@ -205,6 +205,11 @@ public final class SlurmCommands {
         : java.util.Optional.empty();
   }
 
+  /** A word for a batch script (bash), in single quotes. */
+  public static String quote(String word) {
+    return "'" + word.replace("'", "'\\''") + "'";
+  }
+
   /** Runs a Slurm client command, its first word looked up on the environment's PATH. */
   public Result run(List<String> command) {
     String executable = executable(command.get(0));

@@ -56,11 +56,7 @@ class MultiProcessRunTest {
   }
 
   private Process start(Path config, Path runs, String... extra) throws Exception {
-    List<String> command = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dlatentlab.home=" + TestProject.home(), "-jar",
-        TestProject.home().resolve("target").resolve("latentlab.jar").toString(),
-        "run", config.toString(), "--runs-dir", runs.toString()));
+    List<String> command = TestProject.cli("run", config.toString(), "--runs-dir", runs.toString());
     command.addAll(List.of(extra));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve(runs.getFileName() + ".log").toFile());

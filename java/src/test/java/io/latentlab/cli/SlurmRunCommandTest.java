@@ -51,11 +51,7 @@ class SlurmRunCommandTest {
 
   /** The packaged command line with the test cluster's SLURM_CONF and 4 CPU devices. */
   private static Process start(Path log, String... args) throws Exception {
-    List<String> command = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dlatentlab.home=" + TestProject.home(), "-jar",
-        TestProject.home().resolve("target").resolve("latentlab.jar").toString()));
-    command.addAll(List.of(args));
+    List<String> command = TestProject.cli(args);
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(log.toFile());
     builder.environment().putAll(slurm.environment());

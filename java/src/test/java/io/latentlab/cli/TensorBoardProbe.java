@@ -34,10 +34,7 @@ final class TensorBoardProbe implements AutoCloseable {
   final String firstLine;
 
   TensorBoardProbe(java.util.Map<String, String> environment, String... args) throws IOException {
-    List<String> line = new ArrayList<>(List.of(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Dlatentlab.home=" + TestProject.home(), "-jar",
-        TestProject.home().resolve("target").resolve("latentlab.jar").toString(), "tensorboard"));
+    List<String> line = TestProject.cli("tensorboard");
     line.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(line).redirectErrorStream(true);
     builder.environment().putAll(environment);

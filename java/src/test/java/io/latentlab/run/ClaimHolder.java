@@ -2,14 +2,10 @@ package io.latentlab.run;
 
 import io.latentlab.testing.TestProject;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * A separate process that claims a trial's run directory and holds the claim until it is
@@ -38,7 +34,7 @@ public final class ClaimHolder {
    */
   public static Process start(Path runDirectory) throws IOException {
     Process holder = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", classPath(),
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", TestProject.testClassPath(),
         ClaimHolder.class.getName(), runDirectory.toString())
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     BufferedReader out = new BufferedReader(
@@ -54,11 +50,4 @@ public final class ClaimHolder {
     return holder;
   }
 
-  private static String classPath() throws IOException {
-    Path target = TestProject.home().resolve("target");
-    try (Stream<Path> jars = Files.list(target.resolve("lib"))) {
-      return Stream.concat(Stream.of(target.resolve("test-classes"), target.resolve("classes")),
-          jars.sorted()).map(Path::toString).collect(Collectors.joining(File.pathSeparator));
-    }
-  }
 }

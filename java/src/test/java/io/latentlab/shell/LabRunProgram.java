@@ -1,13 +1,9 @@
 package io.latentlab.shell;
 
 import io.latentlab.testing.TestProject;
-import java.io.File;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * {@code lab.run(lab.config(FILE).set("execution.processes", 2))}, the JShell facade's call, in
@@ -36,14 +32,8 @@ public final class LabRunProgram {
 
   /** The command that runs this program: the test classes, the classes and the jars. */
   public static List<String> command(Path config, Path runs) throws IOException {
-    Path target = TestProject.home().resolve("target");
-    String classPath;
-    try (Stream<Path> jars = Files.list(target.resolve("lib"))) {
-      classPath = Stream.concat(Stream.of(target.resolve("test-classes"), target.resolve("classes")),
-          jars.sorted()).map(Path::toString).collect(Collectors.joining(File.pathSeparator));
-    }
     return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", classPath,
+        "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", TestProject.testClassPath(),
         LabRunProgram.class.getName(), TestProject.home().toString(), config.toString(),
         runs.toString());
   }

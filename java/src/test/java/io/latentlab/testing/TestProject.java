@@ -1,6 +1,13 @@
 package io.latentlab.testing;
 
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /** What tests share about the project they run in. */
 public final class TestProject {
@@ -9,6 +16,28 @@ public final class TestProject {
   /** The project root: Surefire sets {@code latentlab.home}; the launcher's JMH run does too. */
   public static Path home() {
     return Path.of(System.getProperty("latentlab.home", ".")).toAbsolutePath().normalize();
+  }
+
+  /**
+   * The packaged command line as a user runs it, with this JVM's {@code java}:
+   * {@code java -Dlatentlab.home=<home> -jar <home>/target/latentlab.jar ARGS}.
+   */
+  public static List<String> cli(String... args) {
+    List<String> command = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dlatentlab.home=" + home(), "-jar",
+        home().resolve("target").resolve("latentlab.jar").toString()));
+    command.addAll(List.of(args));
+    return command;
+  }
+
+  /** The class path of a test program in a JVM of its own: test classes, classes, jars. */
+  public static String testClassPath() throws IOException {
+    Path target = home().resolve("target");
+    try (Stream<Path> jars = Files.list(target.resolve("lib"))) {
+      return Stream.concat(Stream.of(target.resolve("test-classes"), target.resolve("classes")),
+          jars.sorted()).map(Path::toString).collect(Collectors.joining(File.pathSeparator));
+    }
   }
 
   /**

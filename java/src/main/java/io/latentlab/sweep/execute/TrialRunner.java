@@ -66,7 +66,7 @@ public final class TrialRunner {
     if (completedMetrics(plan, trial) != null) {
       return TrialState.COMPLETED;
     }
-    if (isClaimed(claimPath(plan, trial))) {
+    if (RunClaim.isClaimed(claimPath(plan, trial))) {
       return TrialState.RUNNING;
     }
     return directory.state(trial.trial()).map(TrialState::state)
@@ -81,7 +81,7 @@ public final class TrialRunner {
 
   /** Whether another process holds the trial's claim now. */
   public static boolean isClaimed(SweepPlan plan, SweepPlan.PlannedTrial trial) {
-    return isClaimed(claimPath(plan, trial));
+    return RunClaim.isClaimed(claimPath(plan, trial));
   }
 
   /**
@@ -94,7 +94,7 @@ public final class TrialRunner {
    */
   static void awaitRelease(SweepPlan plan, SweepPlan.PlannedTrial trial) {
     Path claimed = claimPath(plan, trial);
-    while (isClaimed(claimed)) {
+    while (RunClaim.isClaimed(claimed)) {
       try {
         Thread.sleep(CLAIM_POLL_MILLIS);
       } catch (InterruptedException e) {
@@ -113,11 +113,6 @@ public final class TrialRunner {
         // free: the trial's own code claims it for its run
       }
     }
-  }
-
-  @SuppressWarnings("try") // the claim is held for the try block, then released
-  private static boolean isClaimed(Path claimed) {
-    return RunClaim.isClaimed(claimed);
   }
 
   /** The metrics of a completed trial, or null. */

@@ -268,7 +268,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
 
   private String script(SweepPlan plan, SweepDirectory directory, int number,
       List<Integer> indexes) {
-    String command = taskCommand.stream().map(SlurmSweepExecutor::quote)
+    String command = taskCommand.stream().map(SlurmCommands::quote)
         .collect(Collectors.joining(" "));
     return """
         #!/bin/bash
@@ -279,7 +279,7 @@ final class SlurmSweepExecutor implements SweepExecutor {
         exec %s %s "${PLAN_INDEXES[$SLURM_ARRAY_TASK_ID]}"
         """.formatted(plan.name(), number, number,
         indexes.stream().map(String::valueOf).collect(Collectors.joining(" ")),
-        command, quote(directory.path().toString()));
+        command, SlurmCommands.quote(directory.path().toString()));
   }
 
   /**
@@ -411,8 +411,4 @@ final class SlurmSweepExecutor implements SweepExecutor {
     }
   }
 
-  /** A word for bash, in single quotes. */
-  static String quote(String word) {
-    return "'" + word.replace("'", "'\\''") + "'";
-  }
 }
