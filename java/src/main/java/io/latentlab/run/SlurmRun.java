@@ -163,8 +163,8 @@ public final class SlurmRun {
    *
    * @param state called with Slurm's state each time it changes ({@code PENDING},
    *     {@code RUNNING}, ...)
-   * @throws SlurmException squeue kept failing for two minutes, or the wait was interrupted
-   *     (the job keeps running)
+   * @throws SlurmException squeue kept failing for {@link SlurmCommands#QUEUE_FAILURE_LIMIT}, or
+   *     the wait was interrupted (the job keeps running)
    */
   public Ended await(Trial trial, Job job, ProgressListener progress,
       java.util.function.Consumer<String> state) {
@@ -175,25 +175,25 @@ public final class SlurmRun {
     String last = null;
     java.time.Instant failingSince = null;
     while (true) {
-      Optional<String> now;
+      Optional<String> now = null; // unknown while squeue fails
       try {
         now = slurm.state(job.id());
         failingSince = null;
       } catch (SlurmException e) {
         failingSince = failingSince == null ? java.time.Instant.now() : failingSince;
-        if (Duration.between(failingSince, java.time.Instant.now()).toMinutes() >= 2) {
+        if (Duration.between(failingSince, java.time.Instant.now())
+            .compareTo(SlurmCommands.QUEUE_FAILURE_LIMIT) > 0) {
           throw new SlurmException("stopped waiting for Slurm job " + job.id()
               + ", which keeps running: " + e.getMessage());
         }
-        now = Optional.ofNullable(last);
       }
-      if (now.isPresent() && !now.get().equals(last)) {
+      if (now != null && now.isPresent() && !now.get().equals(last)) {
         last = now.get();
         state.accept(last);
       }
       seen = forward(metrics, seen, totals, progress);
-      if (now.isEmpty()) {
-        break;
+      if (now != null && now.isEmpty()) {
+        break; // the queue no longer holds it: ended
       }
       try {
         Thread.sleep(pollInterval.toMillis());

@@ -27,6 +27,8 @@ public final class SlurmCommands {
   public static final String INSTALL = "Slurm is not installed here (no sbatch on PATH): "
       + "apt-get install slurm-wlm munge, or use another executor";
 
+  /** How long a waiting caller tolerates squeue failing before it gives up on a job. */
+  public static final java.time.Duration QUEUE_FAILURE_LIMIT = java.time.Duration.ofMinutes(2);
   private static final long COMMAND_TIMEOUT_SECONDS = 60;
   private static final Pattern FIELD = Pattern.compile("(?:^|\\s)(\\w+)=(\\S*)");
 

@@ -33,8 +33,6 @@ import java.util.stream.Collectors;
  * failed.
  */
 final class SlurmSweepExecutor implements SweepExecutor {
-  /** How long squeue may keep failing before waiting gives up. */
-  private static final Duration QUEUE_FAILURE_LIMIT = Duration.ofMinutes(2);
   /** The task command's exit status for "claimed by another process". */
   private static final int CLAIMED_ELSEWHERE = RunClaimedException.EXIT_STATUS;
 
@@ -307,7 +305,8 @@ final class SlurmSweepExecutor implements SweepExecutor {
         } catch (SlurmException e) {
           Instant now = Instant.now();
           queueFailingSince = queueFailingSince == null ? now : queueFailingSince;
-          if (Duration.between(queueFailingSince, now).compareTo(QUEUE_FAILURE_LIMIT) > 0) {
+          if (Duration.between(queueFailingSince, now)
+              .compareTo(SlurmCommands.QUEUE_FAILURE_LIMIT) > 0) {
             throw new SlurmException("sweep " + plan.name() + ": stopped waiting for job array "
                 + submission.jobId() + ", which keeps running: " + e.getMessage());
           }
