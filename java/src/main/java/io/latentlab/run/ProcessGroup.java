@@ -92,8 +92,14 @@ final class ProcessGroup {
         Path specFile = job.resolve("tasks.json");
         Files.writeString(specFile, JSON.writeValueAsString(
             spec(trial, job, coordinator, null, backend.equals("gpu") ? perProcess : null)));
-        Process srun = srun(slurm, specFile, backend, perProcess, logs, progress, started);
-        waitForSrun(srun, slurm, logs);
+        Process srun = srun(slurm, specFile, backend, perProcess, started);
+        Thread reader = new Thread(() -> routeLabelled(srun, logs, progress),
+            "latentlab-srun-output");
+        reader.setDaemon(true);
+        reader.start();
+        int exit = srun.waitFor();
+        reader.join(TimeUnit.SECONDS.toMillis(GRACE_SECONDS)); // its last lines
+        failedTask(exit, slurm, logs);
         return outputs(job, allocator);
       }
       String coordinator = execution.coordinator() != null ? execution.coordinator()
@@ -209,9 +215,9 @@ final class ProcessGroup {
     return devices / slurm.tasksPerNode();
   }
 
-  /** One srun step of a task per process; its labelled output goes to each task's log. */
+  /** One srun step of a task per process, its output labelled by task (see routeLabelled). */
   private Process srun(SlurmTasks slurm, Path specFile, String backend, int perProcess,
-      Path logs, ProgressListener progress, List<Process> started) throws IOException {
+      List<Process> started) throws IOException {
     ProcessBuilder builder = new ProcessBuilder("srun", "--ntasks=" + slurm.tasks(),
         "--kill-on-bad-exit=1", "--label", "--unbuffered",
         home.resolve(".venv").resolve("bin").resolve("python").toString(),
@@ -224,10 +230,6 @@ final class ProcessGroup {
     }
     Process srun = builder.start();
     started.add(srun);
-    Thread reader = new Thread(() -> routeLabelled(srun, logs, progress),
-        "latentlab-srun-output");
-    reader.setDaemon(true);
-    reader.start();
     return srun;
   }
 
@@ -254,18 +256,15 @@ final class ProcessGroup {
         }
       }
     } catch (IOException e) {
-      // srun ended; waitForSrun reports how
+      // srun ended; failedTask reports how
     }
   }
 
   private static final java.util.regex.Pattern FAILED_TASK =
       java.util.regex.Pattern.compile("task (\\d+): (.+)$");
 
-  /** Waits for the srun step; a task that failed fails the run, named with its log. */
-  private void waitForSrun(Process srun, SlurmTasks slurm, Path logs) throws InterruptedException,
-      IOException {
-    int exit = srun.waitFor();
-    Thread.sleep(200); // the reader's last lines
+  /** An srun step that ended with {@code exit} != 0 fails the run, naming the task and log. */
+  private static void failedTask(int exit, SlurmTasks slurm, Path logs) throws IOException {
     if (exit == 0) {
       return;
     }
