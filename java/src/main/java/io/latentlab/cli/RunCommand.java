@@ -167,17 +167,20 @@ final class RunCommand implements Callable<Integer> {
       return null;
     }
     int n = nodes == null ? 1 : nodes;
-    if (n < 1 || (tasksPerNode != null && tasksPerNode < 1) || (gpusPerTask != null && gpusPerTask < 1)) {
-      throw new CommandLine.ParameterException(spec.commandLine(),
-          "--nodes, --tasks-per-node and --gpus-per-task must be >= 1");
+    int perNode = tasksPerNode != null ? tasksPerNode
+        : processes == null || n < 1 ? 1 : processes / n;
+    SlurmRun.Resources resources;
+    try {
+      resources = new SlurmRun.Resources(n, perNode, gpusPerTask, partition, time);
+    } catch (IllegalArgumentException e) { // the counts, checked by the record
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
     }
-    int perNode = tasksPerNode != null ? tasksPerNode : processes == null ? 1 : processes / n;
-    if (processes != null && processes != n * perNode) {
+    if (processes != null && processes != resources.processes()) {
       throw new CommandLine.ParameterException(spec.commandLine(), String.format(
           "--processes %d is not --nodes %d × --tasks-per-node %d; give --nodes and "
               + "--tasks-per-node alone", processes, n, perNode));
     }
-    return new SlurmRun.Resources(n, perNode, gpusPerTask, partition, time);
+    return resources;
   }
 
   /** Submits the trial as one Slurm job and, unless --no-wait, waits for it. */

@@ -111,19 +111,16 @@ public final class TensorBoardServer implements AutoCloseable {
             + lastLine(log) + "; its log: " + log);
       }
       try {
-        HttpResponse<Void> answer = client.send(HttpRequest.newBuilder(address.resolve("data/runs"))
-            .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.discarding());
-        if (answer.statusCode() == 200) {
-          return;
+        try {
+          HttpResponse<Void> answer = client.send(HttpRequest.newBuilder(
+              address.resolve("data/runs")).timeout(Duration.ofSeconds(5)).build(),
+              HttpResponse.BodyHandlers.discarding());
+          if (answer.statusCode() == 200) {
+            return;
+          }
+        } catch (IOException notYet) {
+          // not listening yet
         }
-      } catch (IOException notYet) {
-        // not listening yet
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        close();
-        throw new IllegalStateException("interrupted while TensorBoard started");
-      }
-      try {
         Thread.sleep(250);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
