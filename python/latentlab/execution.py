@@ -19,10 +19,10 @@ The section, as Java validates and fills it::
       checkpoint_every: 100  # steps between a stage's training checkpoints
 
 ``devices``, ``mesh``, ``processes``, ``coordinator`` and ``checkpoint_every`` do not enter
-the trial id (a resumed run ends on the bytes of an uninterrupted one, whatever the interval): with the
-same global batch, a run on 4 devices equals a run on 1 within float32 rounding (the
-gradient's sum is taken in another order; tests state the measured tolerance), and 2 processes
-of 2 devices equal 1 of 4 the same way. ``precision`` changes results, so it does.
+the trial id. With the same global batch, a run on 4 devices equals a run on 1 within float32
+rounding (the gradient's sum is taken in another order; tests state the measured tolerance),
+and 2 processes of 2 devices equal 1 of 4 the same way; a resumed run ends on the bytes of an
+uninterrupted one whatever the checkpoint interval. ``precision`` changes results, so it does.
 
 **Several processes** (``latentlab.distributed``): each process joins JAX's distributed
 runtime, ``devices`` counts its own devices, and the mesh spans every process's selected

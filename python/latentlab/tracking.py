@@ -50,10 +50,9 @@ class TensorBoardLog:
 
     def __init__(self, folder: str | Path, cfg: dict, resumed: dict[str, int]):
         from tensorboardX import SummaryWriter
-        self.folder = Path(folder)
         self.cfg = cfg
         self.resumed = dict(resumed)
-        self.writer = SummaryWriter(str(self.folder), flush_secs=10)
+        self.writer = SummaryWriter(str(folder), flush_secs=10)
         self.rates = {stage: loops.learning_rate_at(stage, cfg["train"][stage]["learning_rate"],
                                                     cfg["train"][stage]["steps"])
                       for stage in STAGES}

@@ -1,6 +1,12 @@
 """latentlab.execution: the section's defaults and refusals, the mesh on this machine, the
 bfloat16 compute policy, and the doctor's probes (Java's side runs them through the bridge)."""
 
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -103,11 +109,6 @@ def _export(host):
 def test_a_coordinator_that_cannot_be_reached_fails_in_one_line_naming_it(tmp_path):
     """A process of a multi-process run whose coordinator never answers gives up after the
     spec's timeout with one line naming the address (latentlab.distributed)."""
-    import json
-    import socket
-    import subprocess
-    import sys
-    from pathlib import Path
     with socket.socket() as probe:  # a port nobody listens on once this closes
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
