@@ -207,6 +207,42 @@ def sample_text_to_image(model_dir: str, request_json: str, out_dir: str, progre
 
 
 @register
+def mlflow_start(run_dir: str, config_json: str, trial: str, configured, parent, sweep) -> str:
+    """Opens a run's MLflow run when a server is asked for (:func:`latentlab.mlflow_log.start`);
+    its record as JSON ({} without a server). Never raises for the server's sake."""
+    from latentlab import mlflow_log
+    return json.dumps(mlflow_log.start(run_dir, config_json, trial, configured, parent, sweep))
+
+
+@register
+def mlflow_finish(run_dir: str, configured, status: str) -> str:
+    """Ends a run's MLflow run, sending what the server lacks (:func:`latentlab.mlflow_log.finish`)."""
+    from latentlab import mlflow_log
+    return json.dumps(mlflow_log.finish(run_dir, configured, status))
+
+
+@register
+def mlflow_sync(run_dir: str, config_json: str, trial: str, configured, parent, sweep) -> str:
+    """``track sync`` of one run (:func:`latentlab.mlflow_log.sync`); raises when it cannot."""
+    from latentlab import mlflow_log
+    return json.dumps(mlflow_log.sync(run_dir, config_json, trial, configured, parent, sweep))
+
+
+@register
+def mlflow_start_sweep(sweep_dir: str, experiment: str, sweep: str, configured) -> str:
+    """A sweep's parent run (:func:`latentlab.mlflow_log.start_sweep`)."""
+    from latentlab import mlflow_log
+    return json.dumps(mlflow_log.start_sweep(sweep_dir, experiment, sweep, configured))
+
+
+@register
+def mlflow_finish_sweep(sweep_dir: str, configured, failed: bool) -> str:
+    """Ends a sweep's parent run (:func:`latentlab.mlflow_log.finish_sweep`)."""
+    from latentlab import mlflow_log
+    return json.dumps(mlflow_log.finish_sweep(sweep_dir, configured, bool(failed)))
+
+
+@register
 def latent_cache_list(home: str) -> str:
     """The latent cache's files under ``home`` as a JSON list of {name, path, bytes, vae,
     fingerprint, examples, in_use} (see :mod:`latentlab.data.latent_cache`)."""

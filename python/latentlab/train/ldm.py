@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from latentlab import checkpoint, sampling, tracking
+from latentlab import checkpoint, mlflow_log, sampling, tracking
 from latentlab import experiment
 from latentlab import execution as execution_lib
 from latentlab.data import latent_cache, mnist
@@ -190,6 +190,12 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
             Path(checkpoint_dir).parent / tracking.FOLDER, cfg,
             {stage: metrics[f"{stage}_resumed_from_step"] for stage in ("vae", "unet")})
         progress = board.wrap(progress)
+        # The losses to MLflow as they come, if Java opened an MLflow run for this run.
+        live = mlflow_log.LiveLog(
+            Path(checkpoint_dir).parent, (cfg.get("tracking") or {}).get("mlflow"),
+            {stage: metrics[f"{stage}_resumed_from_step"] for stage in ("vae", "unet")})
+        if live.active:
+            progress = live.wrap(progress)
     try:
         # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
         # takes a while before step 1 arrives (a progress bar shows "compiling").

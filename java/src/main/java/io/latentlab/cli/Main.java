@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
     subcommands = {RunCommand.class, RunsCommand.class, ShowCommand.class, QueryCommand.class,
         EvaluateCommand.class, DenoiseCommand.class, InpaintCommand.class, AnomalyCommand.class, ReproduceCommand.class, SweepCommand.class, SweepTaskCommand.class,
         DataCommand.class, CacheCommand.class, ImportCommand.class, SampleCommand.class, DoctorCommand.class,
-        TensorBoardCommand.class,
+        TensorBoardCommand.class, TrackCommand.class,
         CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 done, 1 the run failed, 2 bad usage or input,",
         "3 the trial is already running in another process.",

@@ -296,14 +296,15 @@ public final class ConfigLoader {
 
   /**
    * What a trial id hashes: the canonical JSON without the keys that do not change results
-   * (the execution section's devices and mesh; its precision only where it is not the
-   * default, see {@link ExecutionConfig#identity()}).
+   * (the tracking section; the execution section's devices and mesh, its precision only where
+   * it is not the default, see {@link ExecutionConfig#identity()}).
    */
   public String identityJson(ExperimentConfig config) {
     try {
       ObjectNode tree = canonical.valueToTree(config);
       tree.remove(ConfigFormat.KEY); // describes the file, not the experiment
       tree.remove("execution");
+      tree.remove("tracking"); // where a run is watched changes none of its results
       Map<String, Object> identity = config.execution().identity();
       if (!identity.isEmpty()) {
         tree.set("execution", canonical.valueToTree(identity));

@@ -2,6 +2,7 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -21,6 +22,8 @@ import java.util.regex.Pattern;
  * @param sample how samples are drawn at the end of the run
  * @param execution devices, mesh and precision; only the precision enters the trial id (see
  *     {@link ExecutionConfig#identity()})
+ * @param tracking where the run is tracked besides its directory (an MLflow server), or null;
+ *     not in the trial id (see {@link TrackingConfig})
  * @param format the layout version of the file it was read from, always
  *     {@link ConfigFormat#CURRENT} once loaded (older files are migrated); not part of the trial id
  */
@@ -33,6 +36,7 @@ public record ExperimentConfig(
     TrainConfig train,
     SampleConfig sample,
     ExecutionConfig execution,
+    @JsonInclude(JsonInclude.Include.NON_NULL) TrackingConfig tracking,
     Integer format) {
 
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");

@@ -40,10 +40,12 @@ final class InProcessExecutor implements TrialExecutor {
   private final Path home;
   private final PythonBridge bridge;
   private final ConfigLoader loader = new ConfigLoader();
+  private final MlflowTracking.Parent mlflowParent;
 
-  InProcessExecutor(Path home, PythonBridge bridge) {
+  InProcessExecutor(Path home, PythonBridge bridge, MlflowTracking.Parent mlflowParent) {
     this.home = home;
     this.bridge = bridge;
+    this.mlflowParent = Objects.requireNonNull(mlflowParent, "mlflowParent");
   }
 
   @Override
@@ -86,6 +88,7 @@ final class InProcessExecutor implements TrialExecutor {
       }
     }, "latentlab-interrupted-run");
     Runtime.getRuntime().addShutdownHook(onInterrupt);
+    MlflowTracking.start(bridge, dir.path(), trial, mlflowParent);
     try (BufferAllocator allocator = Allocators.aligned();
         TensorSlot latentSlot = TensorSlot.allocate(allocator);
         TensorSlot imageSlot = TensorSlot.allocate(allocator)) {
@@ -118,14 +121,17 @@ final class InProcessExecutor implements TrialExecutor {
       try (Tensor latents = latentsOut; Tensor images = imagesOut) {
         ObjectNode result = RunArtifacts.write(dir, trial, output, latents, images);
         provenance.end("completed", null);
+        MlflowTracking.finish(bridge, dir.path(), trial, "FINISHED");
         return new RunResult(dir.path(), RunArtifacts.toMap(result), false);
       }
     } catch (CallInterruptedException e) {
       provenance.end("interrupted", "stopped by an interrupt of the calling thread (a notebook's "
           + "interrupt, JShell's Ctrl-C)");
+      MlflowTracking.finish(bridge, dir.path(), trial, "KILLED");
       throw e;
     } catch (RuntimeException e) {
       provenance.end("failed", e.getMessage());
+      MlflowTracking.finish(bridge, dir.path(), trial, "FAILED");
       throw e;
     } finally {
       try {

@@ -34,6 +34,14 @@ public interface TrialExecutor {
    * @param bridge the JVM's Python
    */
   static TrialExecutor inProcess(Path home, PythonBridge bridge) {
-    return new InProcessExecutor(home.toAbsolutePath().normalize(), bridge);
+    return inProcess(home, bridge, MlflowTracking.Parent.NONE);
+  }
+
+  /**
+   * The in-process executor for a sweep's trials: their MLflow runs (where one is asked for)
+   * are children of the sweep's.
+   */
+  static TrialExecutor inProcess(Path home, PythonBridge bridge, MlflowTracking.Parent parent) {
+    return new InProcessExecutor(home.toAbsolutePath().normalize(), bridge, parent);
   }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.latentlab.run.MlflowTracking;
 import io.latentlab.run.RunDirectory;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -47,9 +48,10 @@ final class RunFiles {
    * @param result its result.json, or null if missing (not finished) or damaged
    * @param metrics its metrics.jsonl, or null if missing or damaged
    * @param problem what is damaged, naming the file, or null if nothing is
+   * @param mlflowRunId the run's MLflow run id ({@code mlflow.json}), or null if it has none
    */
   record Folder(String experiment, String trial, Path path, boolean replaced, Path provenance,
-      Path result, Path metrics, String problem) {}
+      Path result, Path metrics, String problem, String mlflowRunId) {}
 
   private record Check(Object fileKey, long size, FileTime modified, String problem) {}
 
@@ -104,7 +106,7 @@ final class RunFiles {
         hasProvenance && provenanceProblem == null ? provenance : null,
         seen.containsKey(result) && resultProblem == null ? result : null,
         seen.containsKey(metrics) && metricsProblem == null ? metrics : null,
-        problems.isEmpty() ? null : String.join("; ", problems));
+        problems.isEmpty() ? null : String.join("; ", problems), MlflowTracking.runId(folder));
   }
 
   /**

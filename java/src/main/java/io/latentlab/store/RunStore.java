@@ -232,12 +232,13 @@ public final class RunStore implements AutoCloseable {
     String folderRows = folders.isEmpty()
         ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS trial, NULL::VARCHAR AS path, "
             + "NULL::BOOLEAN AS replaced, NULL::VARCHAR AS provenance_file, NULL::VARCHAR AS result_file, "
-            + "NULL::VARCHAR AS problem WHERE false"
+            + "NULL::VARCHAR AS problem, NULL::VARCHAR AS mlflow_run_id WHERE false"
         : "SELECT * FROM (VALUES " + String.join(", ", folders.stream().map(f -> "("
             + literal(f.experiment()) + ", " + literal(f.trial()) + ", " + literal(f.path()) + ", "
             + f.replaced() + ", " + literal(f.provenance()) + ", " + literal(f.result()) + ", "
-            + literal(f.problem()) + ")").toList())
-            + ") AS f(experiment, trial, path, replaced, provenance_file, result_file, problem)";
+            + literal(f.problem()) + ", " + literal(f.mlflowRunId()) + ")").toList())
+            + ") AS f(experiment, trial, path, replaced, provenance_file, result_file, problem, "
+            + "mlflow_run_id)";
     String provenanceRows = provenance.isEmpty()
         ? "SELECT NULL::VARCHAR AS experiment, NULL::VARCHAR AS status, NULL::VARCHAR AS started_at, "
             + "NULL::VARCHAR AS ended_at, NULL::JSON AS git, NULL::VARCHAR AS filename WHERE false"
@@ -262,7 +263,8 @@ public final class RunStore implements AutoCloseable {
                TRY_CAST(json_extract(r.metrics, '$.vae_heldout_psnr_db') AS DOUBLE) AS vae_psnr_db,
                TRY_CAST(json_extract(r.metrics, '$.unet_final_loss') AS DOUBLE) AS unet_loss,
                f.problem,
-               f.path
+               f.path,
+               f.mlflow_run_id
         FROM (%s) f
         LEFT JOIN (%s) p ON p.filename = f.provenance_file
         LEFT JOIN (%s) r ON r.filename = f.result_file

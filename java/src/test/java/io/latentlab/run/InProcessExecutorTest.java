@@ -25,7 +25,8 @@ class InProcessExecutorTest {
         RunDirectory.locate(runs, config.name(), id));
     // No Python is needed: the check comes before any call (the bridge is never touched).
     NullPointerException e = assertThrows(NullPointerException.class,
-        () -> new InProcessExecutor(TestProject.home(), null).execute(trial, null, false));
+        () -> new InProcessExecutor(TestProject.home(), null, MlflowTracking.Parent.NONE)
+            .execute(trial, null, false));
     assertEquals("progress: give ProgressListener.NONE for no progress reports", e.getMessage());
     assertFalse(Files.exists(trial.directory()), "nothing written");
   }

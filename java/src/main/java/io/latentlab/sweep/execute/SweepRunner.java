@@ -2,6 +2,9 @@ package io.latentlab.sweep.execute;
 
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.config.ConfigException;
+import io.latentlab.config.ConfigLoader;
+import io.latentlab.config.ExperimentConfig;
+import io.latentlab.run.MlflowTracking;
 import io.latentlab.sweep.SweepDirectory;
 import io.latentlab.sweep.SweepPlan;
 import io.latentlab.sweep.SweepPlanner;
@@ -144,9 +147,20 @@ public final class SweepRunner {
         progress.step(stage, step, total, value);
       }
     };
+    ExperimentConfig base = plan.spec().sampling() || pending.isEmpty() ? null
+        : new ConfigLoader().load(plan.spec().base());
+    if (base != null) { // its trials' MLflow runs become children of the sweep's
+      MlflowTracking.startSweep(bridge, directory.path(), base, plan.name());
+    }
     executor.execute(plan, directory, pending, reporting);
     refreshQuietly(plan, directory);
-    return results(plan);
+    SweepResults results = results(plan);
+    if (base != null && results.trials().stream().noneMatch(trial ->
+        trial.state().equals(TrialState.PENDING) || trial.state().equals(TrialState.RUNNING))) {
+      MlflowTracking.finishSweep(bridge, directory.path(), base, results.trials().stream()
+          .anyMatch(trial -> trial.state().equals(TrialState.FAILED)));
+    }
+    return results;
   }
 
   /** Every trial's state now, as recorded (pending for those that have none yet). */

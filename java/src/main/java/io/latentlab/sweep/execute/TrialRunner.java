@@ -5,6 +5,7 @@ import io.latentlab.bridge.ProgressListener;
 import io.latentlab.bridge.PythonBridge;
 import io.latentlab.bridge.PythonException;
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.run.MlflowTracking;
 import io.latentlab.run.RunClaim;
 import io.latentlab.run.RunClaimedException;
 import io.latentlab.run.RunDirectory;
@@ -197,7 +198,7 @@ public final class TrialRunner {
     try {
       metrics = plan.spec().sampling()
           ? SamplingScorer.run(bridge.get(), home, plan, trial, progress)
-          : train(home, bridge.get(), plan, trial, progress);
+          : train(home, bridge.get(), plan, directory.path(), trial, progress);
       log(directory, trial, "completed at " + Instant.now());
       return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
     } catch (RunClaimedException e) {
@@ -230,7 +231,7 @@ public final class TrialRunner {
   }
 
   private static Map<String, Object> train(Path home, PythonBridge bridge, SweepPlan plan,
-      SweepPlan.PlannedTrial trial, ProgressListener progress) {
+      Path sweepDirectory, SweepPlan.PlannedTrial trial, ProgressListener progress) {
     ConfigLoader loader = new ConfigLoader();
     Path runsRoot = trial.directory().getParent().getParent();
     Trial planned = new TrialPlanner(runsRoot, bridge).plan(plan.spec().base(),
@@ -241,7 +242,8 @@ public final class TrialRunner {
           + planned.id().shortId() + " (its base config changed since the sweep was planned); "
           + "plan the sweep again");
     }
-    RunResult result = TrialExecutor.inProcess(home, bridge).execute(planned, progress, false);
+    RunResult result = TrialExecutor.inProcess(home, bridge,
+        MlflowTracking.parentOf(sweepDirectory, plan.name())).execute(planned, progress, false);
     if (plan.spec().evaluate() == null) {
       return result.metrics();
     }
