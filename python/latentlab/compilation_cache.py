@@ -50,6 +50,37 @@ def enable(home: Path) -> Path | None:
     return folder
 
 
+def share_between_processes() -> None:
+    """Lets every process of a multi-process CPU run write its programs to the cache, not only
+    process 0. Call it after ``jax.distributed.initialize`` and :func:`enable`.
+
+    JAX writes cache entries from process 0 alone, assuming every process looks up the same
+    key. On CPU that is not so: a key holds the topology's fingerprint, and each process's CPU
+    topology fingerprints differently, so process 1 never found an entry and compiled every
+    program in every run (measured: 2 of 2 train steps compiled again, 6.7 s and 9.5 s, in a
+    run whose process 0 read both). Each process's keys are its own, so its writes race no
+    one's. Elsewhere (GPU, TPU) the keys agree and nothing changes.
+    """
+    if jax.process_count() == 1 or jax.default_backend() != "cpu" or folder() is None:
+        return
+    from jax._src import compiler, distributed  # the one place written for process 0 alone
+
+    write = compiler._cache_write
+    if getattr(write, "latentlab_every_process", False):
+        return
+
+    def write_from_any_process(*args, **kwargs):
+        process = distributed.global_state.process_id
+        distributed.global_state.process_id = 0
+        try:
+            return write(*args, **kwargs)
+        finally:
+            distributed.global_state.process_id = process
+
+    write_from_any_process.latentlab_every_process = True
+    compiler._cache_write = write_from_any_process
+
+
 def folder() -> str | None:
     """This process's cache folder, or None when it is off (for provenance)."""
     return jax.config.jax_compilation_cache_dir

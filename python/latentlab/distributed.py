@@ -122,6 +122,7 @@ def run(spec: dict) -> None:
     from latentlab.train import ldm
 
     compilation_cache.enable(Path(spec["home"]))
+    compilation_cache.share_between_processes()
     first = jax.process_index() == 0
 
     def report(stage, step, total, loss):

@@ -70,3 +70,52 @@ def test_the_environment_variable_moves_the_cache(tmp_path):
     assert moved["folder"] == str(elsewhere.resolve())
     assert any(p.name.endswith("-cache") for p in elsewhere.iterdir())
     assert not (tmp_path / "project" / ".cache").exists()
+
+
+# Two processes of one distributed CPU run, each compiling a program after joining the runtime;
+# each prints its persistent-cache hits. argv: home, port, process id.
+_PROCESS = r"""
+import json, sys
+import jax, jax.numpy as jnp
+from jax import monitoring
+from latentlab import compilation_cache, distributed
+
+hits = []
+monitoring.register_event_listener(
+    lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
+home, port, process = sys.argv[1], sys.argv[2], int(sys.argv[3])
+distributed.initialize({"coordinator": f"127.0.0.1:{port}", "num_processes": 2,
+                        "process_id": process, "timeout_s": 60})
+compilation_cache.enable(home)
+compilation_cache.share_between_processes()
+value = jax.jit(lambda x: jnp.tanh(x @ x.T).sum())(jnp.arange(64.0).reshape(8, 8) / 64)
+print(json.dumps({"process": jax.process_index(), "hits": len(hits), "value": float(value)}))
+"""
+
+
+def _run_two_processes(home, tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "LATENTLAB_COMPILATION_CACHE"}
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(home), str(port), str(i)],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    return outputs
+
+
+@pytest.mark.cpu_only
+def test_every_process_of_a_cpu_run_reads_its_programs_from_the_cache(tmp_path):
+    home = tmp_path / "project"
+    first = _run_two_processes(home, tmp_path)
+    assert [o["hits"] for o in first] == [0, 0]
+    second = _run_two_processes(home, tmp_path)
+    assert second[0]["hits"] >= 1
+    assert second[1]["hits"] >= 1, "process 1 compiled again: its programs were never cached"
+    assert [o["value"] for o in second] == [o["value"] for o in first]
