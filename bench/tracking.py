@@ -44,11 +44,16 @@ def main(out_path: str) -> None:
     labels = np.arange(1024) % 10
     schedule = schedules.make_schedule("linear", 1000)
 
-    def train(progress) -> float:
+    def _gradient_norms(board):
+        """The step hook a run gives the writer: each reported step's gradient norm."""
+        return lambda stage, step, state, values: (board.measure(stage, step, values)
+                                                   if values else None)
+
+    def train(progress, on_step=None) -> float:
         started = time.perf_counter()
         loops.train_denoiser(unet, means, log_vars, labels, 1.0, schedule, jax.random.PRNGKey(0),
                              steps=STEPS, batch_size=batch, learning_rate=2e-3, ema_decay=0.999,
-                             label_dropout=0.1, progress=progress)
+                             label_dropout=0.1, progress=progress, on_step=on_step)
         return time.perf_counter() - started
 
     load = os.getloadavg()[0]
@@ -58,12 +63,13 @@ def main(out_path: str) -> None:
         for pair in range(PAIRS):
             without.append(train(no_progress))
             board = tracking.TensorBoardLog(os.path.join(folder, str(pair)), cfg, {})
-            with_writer.append(train(board.wrap(no_progress)))
+            with_writer.append(train(board.wrap(no_progress), _gradient_norms(board)))
             board.close()
         board = tracking.TensorBoardLog(os.path.join(folder, "direct"), cfg, {})
         started = time.perf_counter()
         for i in range(REPORTS):
             board.report("unet", (i + 1) * loops.REPORT_EVERY, 0.5)
+            board.measure("unet", (i + 1) * loops.REPORT_EVERY, {"grad_norm": 0.7})
         per_report = (time.perf_counter() - started) / REPORTS
         started = time.perf_counter()
         board.finish(np.zeros((64, 28, 28, 1), np.float32), {"unet_final_loss": 0.5})
@@ -80,7 +86,9 @@ def main(out_path: str) -> None:
         f"The product's U-Net loop (`loops.train_denoiser`, quickstart's U-Net, batch {batch}), "
         f"{STEPS} steps ({STEPS // loops.REPORT_EVERY} progress reports), median of {PAIRS} "
         "runs alternated with and without `latentlab.tracking.TensorBoardLog` (the writer every "
-        "run uses), after a compiling run:",
+        "run uses, with its step hook writing each report's gradient norm), after a compiling "
+        "run. Both rows compute the gradient norm inside the jitted step, which every run "
+        "does:",
         "",
         "| | seconds per run (median) | fastest – slowest | steps/s | relative |",
         "|---|---:|---:|---:|---:|",
@@ -89,7 +97,8 @@ def main(out_path: str) -> None:
         f"| with the writer | {b:.3f} | {min(with_writer):.3f} – {max(with_writer):.3f} | "
         f"{STEPS / b:.1f} | {a / b:.3f} |",
         "",
-        f"Directly: one progress report (loss, learning rate, steps/s: three scalars) takes the "
+        f"Directly: one progress report (loss, learning rate, steps/s, gradient norm: four "
+        f"scalars) takes the "
         f"writer **{per_report * 1e6:.0f} µs** (mean of {REPORTS:,}), against "
         f"{between_reports * 1e3:.0f} ms of training between two reports: "
         f"**{per_report / between_reports:.4%}** of the loop's time. The end of a run (the "

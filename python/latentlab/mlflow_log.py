@@ -12,7 +12,8 @@ A run is logged in three moves, each keyed on its run directory:
   ``latentlab.experiment``, ``latentlab.sweep``, the git commit and dirty flag; for a sweep's
   trial, ``mlflow.parentRunId`` is the sweep's run (:func:`start_sweep`). It writes
   ``<run>/mlflow.json``: the address, experiment and run id (the store reads the run id).
-- :class:`LiveLog` (Python, process 0, as the run trains): the losses at each progress report.
+- :class:`LiveLog` (Python, process 0, as the run trains): the losses and gradient norms at each
+  progress report.
 - :func:`finish` (Java, once the run's files exist): whatever per-step metric the server lacks
   (read from ``metrics.jsonl``), the final metrics of ``result.json``, the artifacts
   (``samples.png``, ``result.json``, ``config.yaml``, ``provenance.json``), and the run ended.
@@ -216,8 +217,9 @@ def start(run_dir: str, config_json: str, trial: str, configured: str | None,
 
 
 class LiveLog:
-    """Sends a run's losses as it trains, if :func:`start` opened an MLflow run for it. Steps
-    at or before ``resumed`` (replayed from a checkpoint) are left to :func:`finish`."""
+    """Sends a run's losses and gradient norms as it trains, if :func:`start` opened an MLflow
+    run for it. Steps at or before ``resumed`` (replayed from a checkpoint) are left to
+    :func:`finish` (which has their losses; their gradient norms are TensorBoard's only)."""
 
     def __init__(self, run_dir: str | Path, configured: str | None, resumed: dict[str, int]):
         self.folder = Path(run_dir)
@@ -233,14 +235,18 @@ class LiveLog:
         return self.client is not None
 
     def report(self, stage: str, step: int, loss: float) -> None:
-        if self.client is None or stage not in ("vae", "unet") or math.isnan(loss):
-            return
-        if step <= self.resumed.get(stage, 0):
+        if stage in ("vae", "unet") and not math.isnan(loss):
+            self.measure(stage, step, {"loss": loss})
+
+    def measure(self, stage: str, step: int, values: dict[str, float]) -> None:
+        """A reported step's measurements (``grad_norm``), as ``<stage>/<name>``."""
+        if self.client is None or not values or step <= self.resumed.get(stage, 0):
             return
         from mlflow.entities import Metric
+        now = int(time.time() * 1000)
         try:
             self.client.log_batch(self.state["run_id"], metrics=[
-                Metric(f"{stage}/loss", loss, int(time.time() * 1000), step)])
+                Metric(f"{stage}/{name}", value, now, step) for name, value in values.items()])
         except Exception as e:  # noqa: BLE001 - tracking never fails a run
             self.client = None
             self.state.update(state=UNSENT, error=_warn(self.uri, e, self.folder))

@@ -7,6 +7,10 @@ TensorFlow; not a hand-written protobuf encoder):
 - ``vae/loss``, ``unet/loss`` at each progress report (every ``loops.REPORT_EVERY`` steps);
 - ``vae/learning_rate``, ``unet/learning_rate``: what the optimiser's schedule applies there;
 - ``vae/steps_per_second``, ``unet/steps_per_second`` between two reports;
+- ``vae/grad_norm``, ``unet/grad_norm``: the global norm of that step's gradients, before
+  clipping (clipped at 1.0: a norm above it means the step was scaled down);
+- ``previews``: with ``tracking.previews: N``, a grid of samples from the U-Net's EMA weights
+  every N U-Net steps (the same noise and labels each time, so they show the model learning);
 - ``samples``: the run's sample grid, once sampled;
 - ``config`` (text): the resolved config;
 - the trial's HParams session (the config's scalar keys, dotted) with its final metrics
@@ -75,6 +79,18 @@ class TensorBoardLog:
             self.writer.add_scalar(f"{stage}/steps_per_second",
                                    (step - previous[0]) / (now - previous[1]), step)
         self.last[stage] = (step, now)
+
+    def measure(self, stage: str, step: int, values: dict[str, float]) -> None:
+        """A reported step's measurements (``grad_norm``), as ``<stage>/<name>``."""
+        if step <= self.resumed.get(stage, 0):
+            return
+        for name, value in values.items():
+            self.writer.add_scalar(f"{stage}/{name}", value, step)
+
+    def preview(self, step: int, images) -> None:
+        """A preview grid of samples [N, H, W, C] in [0, 1] at U-Net step ``step``."""
+        grid = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+        self.writer.add_images("previews", grid, step, dataformats="NHWC")
 
     def wrap(self, progress):
         """``progress``, writing each report here too."""

@@ -104,6 +104,7 @@ def test_a_run_its_params_metrics_artifacts_and_tags(server, tmp_path):
     progress = live.wrap(lambda *report: reports.append(report))
     for step in (1, 2, 3):
         progress("unet", step, 6, 1.0 / step)
+        live.measure("unet", step, {"grad_norm": 10.0 * step})  # what the run's step hook sends
     progress("sample", 0, 2, float("nan"))  # no loss: not a metric
     assert len(reports) == 4  # the wrapped progress still sees every report
     ended = mlflow_log.finish(str(run), server.uri)
@@ -123,6 +124,8 @@ def test_a_run_its_params_metrics_artifacts_and_tags(server, tmp_path):
     assert "mlflow.parentRunId" not in got.data.tags
     history = client.get_metric_history(state["run_id"], "unet/loss")
     assert sorted((m.step, m.value) for m in history) == [(s, 1.0 / s) for s in range(1, 7)]
+    norms = client.get_metric_history(state["run_id"], "unet/grad_norm")
+    assert sorted((m.step, m.value) for m in norms) == [(1, 10.0), (2, 20.0), (3, 30.0)]
     assert got.data.metrics["unet_final_loss"] == 0.125
     assert got.data.metrics["vae_heldout_psnr_db"] == 17.5
     assert "note" not in got.data.metrics

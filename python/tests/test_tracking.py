@@ -3,10 +3,12 @@ the right tags, steps and values, the sample grid, the config, the HParams; a re
 writes each step once."""
 
 import copy
+import io
 import math
 
 import numpy as np
 import pytest
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from latentlab import tracking
@@ -53,6 +55,10 @@ def test_a_run_writes_its_losses_rates_speed_samples_config_and_hparams(tmp_path
             [float(rate(1)), float(rate(3))], rel=1e-6)
         speed = events.Scalars(f"{stage}/steps_per_second")
         assert [e.step for e in speed] == [4] and speed[0].value > 0
+        norms = events.Scalars(f"{stage}/grad_norm")
+        assert [e.step for e in norms] == [2, 4]
+        assert all(e.value > 0 and math.isfinite(e.value) for e in norms)
+    assert "previews" not in tags["images"], "no previews unless tracking.previews asks"
     assert "samples" in tags["images"]
     image = events.Images("samples")[0]
     assert image.width > 0 and image.height > 0
@@ -67,6 +73,35 @@ def test_a_run_writes_its_losses_rates_speed_samples_config_and_hparams(tmp_path
     assert any(t.startswith("final/unet_final_loss") for t in tags["scalars"]), tags["scalars"]
     final = events.Scalars(next(t for t in tags["scalars"] if t.startswith("final/unet_final")))
     assert final[0].value == pytest.approx(result.metrics["unet_final_loss"], rel=1e-6)
+
+
+def test_previews_sample_the_ema_weights_every_n_unet_steps(tmp_path):
+    cfg = _config()
+    cfg["tracking"] = {"previews": 2}
+    result = ldm.train_and_sample(cfg, tiny_source(), checkpoint_dir=str(tmp_path / "checkpoint"))
+    previews = _events(tmp_path).Images("previews")
+    assert [p.step for p in previews] == [2, 4]
+    # The last preview is the EMA weights at the end, sampled as the run samples: its first
+    # pictures are the run's first samples (same seed, labels and settings).
+    n = min(ldm.PREVIEW_SAMPLES, cfg["sample"]["num_samples"])
+    grid = tracking_grid(result.images[:n])
+    last = np.asarray(Image.open(io.BytesIO(previews[-1].encoded_image_string)))
+    assert last.shape == grid.shape
+    assert np.array_equal(last, grid), "the last preview is not the EMA weights' samples"
+    assert previews[0].encoded_image_string != previews[-1].encoded_image_string
+
+
+def tracking_grid(images):
+    """The picture TensorBoard stores for ``add_images``: tensorboardX's grid as 8-bit RGB."""
+    from tensorboardX.utils import make_grid
+    grid = make_grid(np.transpose(np.clip(np.asarray(images, np.float32), 0, 1), (0, 3, 1, 2)))
+    return (np.transpose(grid, (1, 2, 0)).astype(np.float32) * 255).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("value", [0, -3, 1.5, "often"])
+def test_a_bad_preview_interval_is_one_line_naming_the_key(value):
+    with pytest.raises(ValueError, match=r"^tracking\.previews: must be"):
+        ldm.previews_every({"tracking": {"previews": value}})
 
 
 def test_without_a_run_directory_nothing_is_written(tmp_path, monkeypatch):

@@ -4,9 +4,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from latentlab.data import mnist
+from latentlab.data.loader import Loader, array_fetch
 from latentlab.diffusion import schedules
 from latentlab.models import UNet, VAE
 from latentlab.train import loops
@@ -38,6 +40,31 @@ def test_vae_training_lowers_the_loss_and_is_deterministic(images):
     assert int(state.step) == 30
     _, again = loops.train_vae(vae, x, jax.random.PRNGKey(0), **kwargs)
     assert again == final  # bitwise: same keys, same data, same CPU
+
+
+def test_the_step_hook_gets_the_norm_of_the_steps_gradients_on_reported_steps(images,
+                                                                            monkeypatch):
+    x, _ = images
+    vae, key, kl_weight = VAE(channels=8), jax.random.PRNGKey(0), 1e-3
+    monkeypatch.setattr(loops, "REPORT_EVERY", 2)
+    seen = []
+    loops.train_vae(vae, x, key, steps=3, batch_size=16, learning_rate=1e-3,
+                    kl_weight=kl_weight, on_step=lambda *a: seen.append(a))
+    assert [(stage, step, sorted(values)) for stage, step, _, values in seen] == [
+        ("vae", 1, []), ("vae", 2, ["grad_norm"]), ("vae", 3, ["grad_norm"])]
+    # The first step's gradient, computed here as the loop does: its three keys (init, data,
+    # noise), its first batch, its noise key folded with the step.
+    once = []
+    loops.train_vae(vae, x, key, steps=1, batch_size=16, learning_rate=1e-3,
+                    kl_weight=kl_weight, on_step=lambda *a: once.append(a[3]["grad_norm"]))
+    init_key, data_key, noise_key = jax.random.split(key, 3)
+    batch = jnp.asarray(Loader(array_fetch(np.asarray(x)), len(x), data_key, 16).batch(0)[0])
+    params = loops.initialise(vae, init_key, batch[:1], noise_key)
+    grads = jax.grad(lambda p: loops.vae_loss(vae, p, batch, jax.random.fold_in(noise_key, 0),
+                                              kl_weight)[0])(params)
+    expected = float(optax.tree.norm(grads))
+    assert expected > 1.0, "large enough that clipping (at 1.0) would show if it were measured after"
+    assert once[0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_denoiser_steps_move_params_at_the_scheduled_rate_and_ema_follows(images):

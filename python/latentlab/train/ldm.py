@@ -56,6 +56,34 @@ def sample_labels(num_samples: int, num_classes: int) -> np.ndarray:
     return (np.arange(num_samples) % max(num_classes, 1)).astype(np.int32)
 
 
+def _labels(num_samples: int, num_classes: int, classes) -> np.ndarray:
+    """The labels a run samples: every class in turn, or only the ``data.classes`` it trained
+    on. [S] int32"""
+    labels = sample_labels(num_samples, num_classes)
+    if classes is not None:
+        labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
+    return labels
+
+
+def _preview_sampler(cfg, vae, vae_params, unet, schedule, scale, latent_shape, ex, replicate):
+    """EMA weights → a preview grid [PREVIEW_SAMPLES, H, W, C]: the run's own sampling
+    settings, seed and first labels, so each preview starts from the same noise."""
+    sample_cfg = cfg["sample"]
+    labels = _labels(min(PREVIEW_SAMPLES, sample_cfg["num_samples"]), unet.num_classes,
+                     cfg["data"].get("classes"))
+
+    def sampler(ema_params):
+        model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, ema_params, schedule,
+                                                scale, latent_shape)
+        scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],
+                                 seed=cfg["seed"], labels=labels,
+                                 guidance_scale=sample_cfg["guidance_scale"],
+                                 eta=sample_cfg["eta"], spacing=sample_cfg["spacing"],
+                                 rho=sample_cfg["rho"], replicate=replicate, execution=ex)
+        return np.asarray(execution_lib.gather(sampling.decode(model, scaled)))
+    return sampler
+
+
 def digit_source(digits: mnist.Digits, fingerprint: str) -> source_lib.ArraySource:
     """Digits as a Source: uint8 [N, 32, 32, 1], zero-padded as the models see them."""
     border = (mnist.MODEL_INPUT_SIZE - mnist.IMAGE_SIZE) // 2
@@ -93,8 +121,41 @@ def _stage_hash(cfg: dict, fingerprint: str, replicate: int) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
+PREVIEW_SAMPLES = 16  # two rows of eight in TensorBoard
+
+
+class _Watch:
+    """The run's step hook (:data:`~latentlab.train.state.StepHook`): each reported step's
+    gradient norm to TensorBoard and MLflow, and with ``tracking.previews: N`` a grid of samples
+    from the U-Net's EMA weights every N U-Net steps (``sampler`` set once the U-Net's inputs
+    are known)."""
+
+    def __init__(self, board, live, previews):
+        self.board, self.live, self.previews = board, live, previews
+        self.sampler = None
+
+    def __call__(self, stage, step, state, values):
+        if values:
+            self.board.measure(stage, step, values)
+            self.live.measure(stage, step, values)
+        if (stage == "unet" and self.previews and step % self.previews == 0
+                and self.sampler is not None and step > self.board.resumed.get(stage, 0)):
+            self.board.preview(step, self.sampler(state.ema_params))
+
+
+def previews_every(cfg: dict) -> int:
+    """``tracking.previews``: U-Net steps between two preview grids, 0 for none."""
+    every = (cfg.get("tracking") or {}).get("previews")
+    if every is None:
+        return 0
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"tracking.previews: must be a whole number of U-Net steps >= 1, "
+                         f"got {every!r}")
+    return every
+
+
 def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex, home,
-                     replicate, metrics, stages):
+                     replicate, metrics, stages, on_step=None):
     """The VAE's parameters: trained here, or read back from ``<home>/.cache/vae-stages/``
     where a run with an equal VAE stage left them (then no step is trained)."""
     train_cfg = cfg["train"]["vae"]
@@ -129,7 +190,7 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
         vae, make_loader, jax.random.fold_in(root, KEY_VAE), steps=train_cfg["steps"],
         batch_size=train_cfg["batch_size"], learning_rate=train_cfg["learning_rate"],
         kl_weight=train_cfg["kl_weight"], progress=progress, checkpoints=checkpoints,
-        execution=ex)
+        execution=ex, on_step=on_step)
     metrics["vae_train_seconds"] = time.perf_counter() - started
     if stage_dir is not None:  # Orbax renames its folder into place; stage.json comes last
         checkpoint.save_tree(stage_dir / "weights", vae_state.params, {"stage": "vae"})
@@ -184,7 +245,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
     # TensorBoard events beside the run (process 0 only): see latentlab.tracking.
-    board = None
+    board = watch = None
+    previews = previews_every(cfg)
     if checkpoint_dir is not None and jax.process_index() == 0:
         board = tracking.TensorBoardLog(
             Path(checkpoint_dir).parent / tracking.FOLDER, cfg,
@@ -196,11 +258,13 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
             {stage: metrics[f"{stage}_resumed_from_step"] for stage in ("vae", "unet")})
         if live.active:
             progress = live.wrap(progress)
+        # Previews sample on this process alone, so not in a run over several processes.
+        watch = _Watch(board, live, previews if jax.process_count() == 1 else 0)
     try:
         # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
         # takes a while before step 1 arrives (a progress bar shows "compiling").
         vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
-                                      home, replicate, metrics, stages)
+                                      home, replicate, metrics, stages, watch)
 
         # Encoding and scoring run in each process on its own copy of the (replicated) weights.
         local_vae_params = execution_lib.local_copy(vae_params)
@@ -245,6 +309,9 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
 
         schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
                                            diff_cfg["beta_start"], diff_cfg["beta_end"])
+        if watch is not None and watch.previews:
+            watch.sampler = _preview_sampler(cfg, vae, vae_params, unet, schedule, scale,
+                                             latent_shape, ex, replicate)
         progress("unet", 0, train_cfg["unet"]["steps"], float("nan"))
         started = time.perf_counter()
         with claim:
@@ -257,7 +324,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                 label_dropout=train_cfg["unet"]["label_dropout"],
                 loss_weighting=train_cfg["unet"]["loss_weighting"],
                 min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
-                checkpoints=checkpoints, execution=ex)
+                checkpoints=checkpoints, execution=ex, on_step=watch)
         metrics["unet_train_seconds"] = time.perf_counter() - started
 
         model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params,
@@ -265,9 +332,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         if checkpoint_dir is not None:
             checkpoint.save(checkpoint_dir, model, cfg)
 
-        labels = sample_labels(sample_cfg["num_samples"], unet.num_classes)
-        if classes is not None:  # only the digits it was trained on
-            labels = np.asarray(classes, np.int32)[np.arange(len(labels)) % len(classes)]
+        labels = _labels(sample_cfg["num_samples"], unet.num_classes, classes)
         progress("sample", 0, sample_cfg["steps"], float("nan"))
         started = time.perf_counter()
         scaled = sampling.sample(model, sampler=sample_cfg["sampler"], steps=sample_cfg["steps"],

@@ -18,7 +18,7 @@ from latentlab.diffusion.schedules import NoiseSchedule
 from latentlab.models.unet import UNet
 from latentlab.models.vae import VAE
 from latentlab.train.resume import StageCheckpoints
-from latentlab.train.state import (ProgressFn, TrainState, adamw, check_finite,
+from latentlab.train.state import (ProgressFn, StepHook, TrainState, adamw, check_finite,
                                    learning_rate_schedule, no_progress)
 
 REPORT_EVERY = 25
@@ -60,11 +60,13 @@ def learning_rate_at(stage: str, learning_rate: float, steps: int):
 
 def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressFn,
          checkpoints: StageCheckpoints | None = None, loader: Loader | None = None,
-         ex: execution_lib.Execution | None = None):
-    """Runs jitted steps up to ``steps``, reporting the loss every REPORT_EVERY steps and at
-    the end. With ``checkpoints``, starts from the stage's saved state (replaying its reports)
-    and saves every ``checkpoints.every`` steps and at the end. Over several processes
-    (``ex``), each loads its rows of every batch and the step gets the global batch."""
+         ex: execution_lib.Execution | None = None, on_step: StepHook | None = None):
+    """Runs jitted steps (``step_fn(state, *batch) -> (state, (loss, grad_norm))``) up to
+    ``steps``, reporting the loss every REPORT_EVERY steps and at the end, and calling
+    ``on_step`` after every step (with the gradient norm on the reported ones). With
+    ``checkpoints``, starts from the stage's saved state (replaying its reports) and saves every
+    ``checkpoints.every`` steps and at the end. Over several processes (``ex``), each loads its
+    rows of every batch and the step gets the global batch."""
     history: list[tuple[int, float]] = []
     if checkpoints is not None:
         state, history = checkpoints.restore(stage, state)
@@ -81,21 +83,26 @@ def _run(stage: str, state: TrainState, step_fn, steps: int, progress: ProgressF
             batches = (tuple(execution_lib.global_batch(ex, part, loader.batch_size)
                              for part in batch) for batch in batches)
     for step in range(start, steps):
-        state, loss = step_fn(state) if batches is None else step_fn(state, *next(batches))
+        state, (loss, grad_norm) = (step_fn(state) if batches is None
+                                    else step_fn(state, *next(batches)))
+        values = {}
         if (step + 1) % REPORT_EVERY == 0 or step + 1 == steps:
             value = float(loss)
             check_finite(value, stage, step + 1)
             history.append((step + 1, value))
             progress(stage, step + 1, steps, value)
+            values["grad_norm"] = float(grad_norm)
         if checkpoints is not None and ((step + 1) % checkpoints.every == 0 or step + 1 == steps):
             checkpoints.save(stage, state, history)
+        if on_step is not None:
+            on_step(stage, step + 1, state, values)
     return state, (history[-1][1] if history else float("nan"))
 
 
 def _data_parallel_step(step_fn, ex: execution_lib.Execution, num_inputs: int,
                         batch_inputs: int):
-    """``step_fn(state, *inputs) -> (state, loss)`` jitted for the mesh: state, inputs and loss
-    replicated (each step's batch is split inside, see :func:`_split_batch`), the incoming
+    """``step_fn(state, *inputs) -> (state, (loss, grad_norm))`` jitted for the mesh: state,
+    inputs and outputs replicated (each step's batch is split inside, see :func:`_split_batch`), the incoming
     state donated so its buffers hold the next one (no second copy of params, EMA and Adam
     moments per device). Over several processes the first ``batch_inputs`` inputs come split
     (each process holds its rows; the others are placed once with :func:`execution.put`)."""
@@ -142,7 +149,8 @@ def _create_state(params, tx) -> TrainState:
 def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
               learning_rate: float, kl_weight: float, progress: ProgressFn = no_progress,
               checkpoints: StageCheckpoints | None = None,
-              execution: execution_lib.Execution | None = None):
+              execution: execution_lib.Execution | None = None,
+              on_step: StepHook | None = None):
     """Trains the VAE on images [N, H, W, C] in [0, 1] (an array, or ``make_loader(data_key)``
     returning a :class:`Loader` of (images,) batches), data-parallel over ``execution``'s mesh
     (default: every local device, float32). Each step's batch is gathered on the host by the
@@ -166,12 +174,12 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
         grad_fn = jax.value_and_grad(partial(vae_loss, vae), has_aux=True)
         (loss, _), grads = grad_fn(state.params, _split_batch(batch, ex), key, kl_weight,
                                    ex.compute_dtype)
-        return state.apply_gradients(grads, ema_decay=0.0), loss
+        return state.apply_gradients(grads, ema_decay=0.0), (loss, optax.tree.norm(grads))
 
     step = _data_parallel_step(step_fn, ex, 2, batch_inputs=1)
     noise_key = execution_lib.put(ex, noise_key)
     return _run("vae", state, lambda s, batch: step(s, batch, noise_key), steps, progress,
-                checkpoints, loader, ex)
+                checkpoints, loader, ex, on_step)
 
 
 def encode_batches(vae: VAE, params, batches):
@@ -227,7 +235,8 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
                    learning_rate: float, ema_decay: float, label_dropout: float,
                    loss_weighting: str = "uniform", min_snr_gamma: float = 5.0,
                    progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None,
-                   execution: execution_lib.Execution | None = None):
+                   execution: execution_lib.Execution | None = None,
+                   on_step: StepHook | None = None):
     """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step, data-parallel over
     ``execution``'s mesh (default: every local device, float32).
 
@@ -260,7 +269,7 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
                                      schedule, unet.prediction, label_dropout,
                                      unet.null_label, loss_weighting,
                                      min_snr_gamma))(state.params)
-        return state.apply_gradients(grads, ema_decay), loss
+        return state.apply_gradients(grads, ema_decay), (loss, optax.tree.norm(grads))
 
     # Keys and the latent scale (measured per run) are arguments, not constants: runs that
     # differ only in their seed share one compiled step.
@@ -269,4 +278,4 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
     return _run("unet", state,
                 lambda s, means, log_vars, batch_labels: step(s, means, log_vars, batch_labels,
                                                               noise_key, scale_arg),
-                steps, progress, checkpoints, loader, ex)
+                steps, progress, checkpoints, loader, ex, on_step)

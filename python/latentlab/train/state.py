@@ -59,6 +59,14 @@ def check_finite(loss: float, stage: str, step: int) -> None:
 
 ProgressFn = Callable[[str, int, int, float], None]
 
+# Called after each training step as (stage, step, state, values). ``values`` holds the step's
+# measurements ({"grad_norm": ...}, the global norm of the gradients before clipping) on the
+# steps that report their loss, and is empty on the others: reading them costs one device
+# sync per report, as the loss does. The state is the one the step returned; the hook may read
+# it (sample previews from its EMA weights) but must not keep it: the next step reuses its
+# buffers.
+StepHook = Callable[[str, int, Any, dict[str, float]], None]
+
 
 def no_progress(stage: str, step: int, total: int, loss: float) -> None:
     """A :data:`ProgressFn` that reports nothing."""

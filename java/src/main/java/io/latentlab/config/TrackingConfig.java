@@ -12,10 +12,16 @@ import java.net.URISyntaxException;
  *     only from MLflow's environment variables ({@code MLFLOW_TRACKING_USERNAME} and
  *     {@code MLFLOW_TRACKING_PASSWORD}, or {@code MLFLOW_TRACKING_TOKEN}), so an address with a
  *     user name or password is refused: configs are recorded in every run
+ * @param previews U-Net steps between two preview grids of samples in the run's TensorBoard
+ *     events (drawn from the EMA weights with the run's sampling settings), or null for none
  */
-public record TrackingConfig(String mlflow) {
-  /** Checks the address. */
+public record TrackingConfig(String mlflow, Integer previews) {
+  /** Checks the address and the preview interval. */
   public TrackingConfig {
+    if (previews != null && previews < 1) {
+      throw new IllegalArgumentException("tracking.previews: must be a number of U-Net steps "
+          + ">= 1, got " + previews + "; leave it out for no previews");
+    }
     if (mlflow != null) {
       mlflow = mlflow.strip();
       URI uri;

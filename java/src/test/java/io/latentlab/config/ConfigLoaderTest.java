@@ -401,6 +401,9 @@ class ConfigLoaderTest {
     assertEquals(identity, loader.identityJson(loader.load(write(
         "name: x\nseed: 3\nexecution: {devices: 4, mesh: {data: 4}, precision: float32, processes: 2, "
             + "coordinator: 'node1:4000', checkpoint_every: 7}\n"))));
+    assertEquals(identity, loader.identityJson(loader.load(write(
+        "name: x\nseed: 3\ntracking: {previews: 50, mlflow: 'http://127.0.0.1:5000'}\n"))),
+        "where a run is watched changes none of its results");
     String bf16 = loader.identityJson(loader.load(write("name: x\nseed: 3\nexecution: {precision: bfloat16}\n")));
     assertNotEquals(identity, bf16);
     assertTrue(bf16.contains("\"execution\":{\"precision\":\"bfloat16\"}"), bf16);
