@@ -201,7 +201,7 @@ public final class SampleTask {
    *
    * @throws UsageException naming the imported models if there is no such model
    */
-  Path modelFolder(String model) {
+  public Path modelFolder(String model) {
     List<Path> candidates = new ArrayList<>();
     if (!model.contains("/") && !model.contains("\\") && !model.startsWith(".")) {
       candidates.add(home.resolve(ImportTask.MODELS).resolve(model));

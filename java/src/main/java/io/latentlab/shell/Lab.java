@@ -83,6 +83,10 @@ public final class Lab implements AutoCloseable {
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
       "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
       "tensorboard()", "TensorBoard over the runs' events on a free local port; prints its address, .close() stops it",
+      "importModel(path)", "imports Stable Diffusion weights (a diffusers folder or .safetensors) into models/",
+      "importModel(path, name)", "the same under another name",
+      "models()", "the imported models' names",
+      "model(name)", "an imported model: .steps(25).seed(7).sample(\"a prompt\", ...); .picture() shows them",
       "python(expression)", "evaluates Python in the embedded interpreter and returns its repr",
       "tensor(shape, values)", "a float32 tensor of the lab's scope (e.g. for setLatents)",
       "save(images, file)", "writes images [N, H, W, 1 or 3] as a PNG grid and prints the path",
@@ -484,6 +488,54 @@ public final class Lab implements AutoCloseable {
   public String python(String source) {
     return guard(() -> python().callForString("repl_evaluate",
         Objects.requireNonNull(source, "give Python source, e.g. lab.python(\"1 + 1\")")));
+  }
+
+  /**
+   * Imports Stable Diffusion weights as {@code ./latentlab import PATH} does: a diffusers folder,
+   * one {@code .safetensors} checkpoint beside its diffusers configs, or one component; the model
+   * is named by the source's file name. Prints what was imported and returns it.
+   *
+   * @throws LabException in one line for anything refused (not a model, a pickle checkpoint,
+   *     missing or unexpected tensors, a name already taken by other weights)
+   */
+  public io.latentlab.lab.ImportTask.Result importModel(String path) {
+    return importModel(path, null);
+  }
+
+  /** {@link #importModel(String)} under {@code name} ({@code --name}). */
+  public io.latentlab.lab.ImportTask.Result importModel(String path, String name) {
+    return guard(() -> {
+      io.latentlab.lab.ImportTask.Request request = new io.latentlab.lab.ImportTask.Request(
+          resolve(Objects.requireNonNull(path, "path: give a model folder or .safetensors file")),
+          name, null);
+      io.latentlab.lab.ImportTask.Result result = runTask(io.latentlab.lab.ImportTask.KIND,
+          bars -> new io.latentlab.lab.ImportTask(home).run(request, bars));
+      System.out.print(result.text());
+      System.out.flush();
+      return result;
+    });
+  }
+
+  /** The names of the models imported into {@code models/}, sorted. */
+  public List<String> models() {
+    return io.latentlab.lab.SampleTask.importedModels(home);
+  }
+
+  /**
+   * An imported model to sample prompts from: {@code lab.model("sd15").sample("a prompt")}.
+   *
+   * @throws LabException in one line if no model of that name was imported
+   */
+  public TextModel model(String name) {
+    return guard(() -> {
+      try {
+        new io.latentlab.lab.SampleTask(home, runsDir).modelFolder(
+            Objects.requireNonNull(name, "name: give an imported model's name"));
+      } catch (io.latentlab.lab.UsageException e) {
+        throw new LabException(e.getMessage());
+      }
+      return new TextModel(this, name);
+    });
   }
 
   /**
