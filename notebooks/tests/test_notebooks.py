@@ -44,10 +44,10 @@ def test_setup_installed_the_kernelspec_and_the_notebooks_exist():
     spec = json.loads(SPEC.read_text())
     assert spec["argv"][:2] == [str(HOME / "latentlab"), "kernel"]
     assert spec["interrupt_mode"] == "message"
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
-    # the three that draw pictures say which cells must show one (04 shows tables and text)
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    # those that draw pictures say which cells must show one (04 shows tables and text)
     drawing = [p.stem[:2] for p in NOTEBOOKS if image_cells(nbformat.read(p, as_version=4))]
-    assert drawing == ["01", "02", "03"]
+    assert drawing == ["01", "02", "03", "05"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -103,7 +103,7 @@ public final class Display {
   }
 
   /** Pictures one above the other, with a black gap; in colour if any of them is. */
-  static BufferedImage stack(List<BufferedImage> pictures) {
+  public static BufferedImage stack(List<BufferedImage> pictures) {
     boolean grey = pictures.stream().allMatch(p -> p.getType() == BufferedImage.TYPE_BYTE_GRAY);
     int width = pictures.stream().mapToInt(BufferedImage::getWidth).max().orElse(1);
     int height = pictures.stream().mapToInt(BufferedImage::getHeight).sum()
