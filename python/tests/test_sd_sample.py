@@ -159,3 +159,92 @@ def test_a_lone_component_or_no_model_is_refused(store, tmp_path):
         text_to_image.check_request(store / "encoder-only", request())
     with pytest.raises(ValueError, match=r"not an imported model \(no sd_model.json\)"):
         text_to_image.check_request(tmp_path, request())
+
+
+# Image to image (SDEdit) on the same tiny model.
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory) -> Path:
+    """A 20×12 colour gradient (not square: the request's size crops it)."""
+    from PIL import Image
+    y, x = np.mgrid[0:12, 0:20]
+    path = tmp_path_factory.mktemp("init") / "gradient.png"
+    Image.fromarray(np.stack([x * 12, y * 20, 255 - x * 12], -1).astype(np.uint8)).save(path)
+    return path
+
+
+def test_image_to_image_starts_from_the_images_latents_noised_to_the_first_kept_sigma(
+        store, model, picture, monkeypatch):
+    handed = []
+    original = model.sample
+    monkeypatch.setattr(model, "sample", lambda *a, **k: handed.append(a) or original(*a, **k))
+    text = text_to_image.check_request(store / "tiny", request(steps=10))
+    text_to_image.generate(model, text)
+    image = text_to_image.check_request(store / "tiny", request(
+        steps=10, init_image=str(picture), strength=0.35))
+    text_to_image.generate(model, image)
+    (_, _, noise, full, *_), (_, _, latents, kept, *_) = handed
+    # diffusers' rule: the last int(10 · 0.35) = 3 steps of the 10-step grid
+    np.testing.assert_array_equal(kept, full[7:])
+    z0 = np.asarray(text_to_image.init_latents(model, image))
+    sigma = float(kept[0])
+    # in σ coordinates the sampler starts at z0 + σ ε, with the text-to-image request's ε
+    np.testing.assert_allclose(np.asarray(latents) * np.sqrt(1 + sigma ** 2),
+                               z0 + sigma * np.asarray(noise), rtol=1e-5, atol=1e-6)
+
+
+def test_image_to_image_keeps_more_of_the_picture_at_low_strength(store, model, picture):
+    z0 = text_to_image.init_latents(model, text_to_image.check_request(
+        store / "tiny", request(init_image=str(picture))))
+    decoded = np.asarray(model.vae.apply({"params": model.vae_params}, z0 / model.scaling_factor,
+                                         method="decode"))[0]
+    reconstruction = np.round(np.clip(decoded / 2 + 0.5, 0, 1) * 255)
+    def distance(strength):
+        pixels = text_to_image.generate(model, text_to_image.check_request(store / "tiny", request(
+            steps=50, init_image=str(picture), strength=strength)))[0]
+        return float(np.abs(pixels.astype(float) - reconstruction).mean())
+    low, high = distance(0.02), distance(1.0)
+    assert low < 0.6 * high, (low, high)
+
+
+def test_image_to_image_is_recorded_and_another_image_is_another_request(store, cache, picture,
+                                                                         tmp_path):
+    chosen = request(init_image=str(picture), strength=0.5)
+    first = text_to_image.sample(store / "tiny", chosen, tmp_path / "a", cache.get)
+    again = text_to_image.sample(store / "tiny", first["request"], tmp_path / "b", cache.get)
+    assert pngs(tmp_path / "a") == pngs(tmp_path / "b"), "the checked request samples the same bytes"
+    import hashlib
+    assert first["request"]["init_image"] == str(picture)
+    assert first["request"]["init_image_sha256"] == hashlib.sha256(picture.read_bytes()).hexdigest()
+    assert first["request"]["strength"] == 0.5
+    assert "init_image" not in text_to_image.check_request(store / "tiny", request()), \
+        "a text-to-image request is what it was without them"
+    other = tmp_path / "other.png"
+    from PIL import Image
+    Image.open(picture).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other)
+    flipped = text_to_image.sample(store / "tiny", {**chosen, "init_image": str(other)},
+                                   tmp_path / "c", cache.get)
+    assert flipped["request"]["init_image_sha256"] != first["request"]["init_image_sha256"]
+    assert pngs(tmp_path / "c")["image-000.png"] != pngs(tmp_path / "a")["image-000.png"]
+    with pytest.raises(ValueError, match=r"^init-image: .* changed since the request was checked"):
+        text_to_image.check_request(store / "tiny", {**first["request"], "init_image": str(other)})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"strength": 0.5}, r"^strength: only with an init image \(--init-image FILE\); remove it$"),
+    ({"init_image": "/nowhere/x.png"}, r"^init-image: no file at /nowhere/x.png$"),
+    ({"init_image": "CORRUPT"}, r"^init-image: .*corrupt.png: not an image Pillow can read"),
+    ({"init_image": "PICTURE", "strength": 0.0}, r"^strength: must be in \(0, 1\], got 0.0$"),
+    ({"init_image": "PICTURE", "strength": 1.5}, r"^strength: must be in \(0, 1\], got 1.5$"),
+    ({"init_image": "PICTURE", "strength": 0.3}, r"^strength: 0.3 of 2 steps samples no step"),
+])
+def test_a_bad_image_to_image_request_is_one_line_and_writes_nothing(store, cache, picture,
+                                                                     tmp_path, changes, message):
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    changes = {k: {"CORRUPT": str(corrupt), "PICTURE": str(picture)}.get(v, v)
+               for k, v in changes.items()}
+    with pytest.raises(ValueError, match=message) as e:
+        text_to_image.sample(store / "tiny", request(**changes), tmp_path / "out", cache.get)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "out").exists()

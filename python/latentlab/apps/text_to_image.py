@@ -13,9 +13,17 @@ weights hash, the full request, each image's prompt and cut tokens, warnings, ti
 environment), each atomically; ``result.json`` last marks the folder complete, and a complete
 folder is never written again.
 
+Image to image (SDEdit, what diffusers' img2img pipeline does): with ``init_image`` (a file
+of any format Pillow reads, cropped to the request's size as ``data.resize: crop`` does) and
+``strength`` s in (0, 1] (default 0.8), the image's VAE latents (the posterior mean, so the
+result is a function of the request) are noised to the σ of step N − ⌊N·s⌋ of the N-step grid
+and only the last ⌊N·s⌋ steps are sampled: s near 0 keeps the picture, 1 starts from almost
+pure noise. The request records the image's SHA-256, so another image is another request.
+
 Same model, request and backend → the same image bytes on CPU.
 """
 
+import hashlib
 import json
 import math
 import time
@@ -28,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from latentlab import execution, sampling
+from latentlab.data import preprocess
 from latentlab.data.sources import grid, write_png
 from latentlab.diffusion import samplers, schedules
 from latentlab.files import write_atomically
@@ -42,6 +51,10 @@ from latentlab.train.state import ProgressFn, no_progress
 # spacing), ``eta`` (the sampler's own), ``rho`` (LatentLab's), ``size`` (the model's own).
 REQUEST_KEYS = ("prompts", "negative_prompt", "guidance_scale", "steps", "sampler", "spacing",
                 "eta", "rho", "size", "seed", "num_images")
+# Image to image: absent or null for text to image (and then left out of the checked request,
+# so a text-to-image request is what it was before them). ``init_image_sha256`` is derived.
+IMAGE_KEYS = ("init_image", "strength", "init_image_sha256")
+DEFAULT_STRENGTH = 0.8  # diffusers' img2img default
 MAX_IMAGES = 64  # images of one request, sampled as one batch
 MAX_SEED = 2 ** 32 - 1  # JAX's keys keep 32 bits of a seed (without x64): larger ones collide
 RESULT = "result.json"
@@ -93,9 +106,10 @@ def check_request(folder: str | Path, request: dict) -> dict:
     folder = Path(folder)
     meta = importer.read_meta(folder)
     unet, vae = _configs(folder, meta)
-    unknown = sorted(set(request) - set(REQUEST_KEYS))
+    unknown = sorted(set(request) - set(REQUEST_KEYS) - set(IMAGE_KEYS))
     if unknown:
-        raise ValueError(f"request: unknown key {unknown[0]!r}; allowed: {', '.join(REQUEST_KEYS)}")
+        raise ValueError(f"request: unknown key {unknown[0]!r}; allowed: "
+                         f"{', '.join(REQUEST_KEYS + IMAGE_KEYS[:2])}")
     absent = [k for k in REQUEST_KEYS if k not in request]
     if absent:
         raise ValueError(f"request: missing {', '.join(absent)} (null leaves spacing, eta, rho "
@@ -139,7 +153,60 @@ def check_request(folder: str | Path, request: dict) -> dict:
     if len(prompts) * r["num_images"] > MAX_IMAGES:
         raise ValueError(f"images: {len(prompts)} prompts × {r['num_images']} images is more "
                          f"than {MAX_IMAGES} in one request; split it")
-    return {k: r[k] for k in REQUEST_KEYS}
+    checked = {k: r[k] for k in REQUEST_KEYS}
+    checked.update(_check_init_image(r))
+    return checked
+
+
+def _check_init_image(r: dict) -> dict:
+    """The image-to-image keys of a request whose other keys are checked: {} without an init
+    image, else the image's absolute path, its SHA-256 (read now; a request checked earlier
+    must name the same bytes) and the strength."""
+    image, strength = r.get("init_image"), r.get("strength")
+    if image is None:
+        if strength is not None:
+            raise ValueError("strength: only with an init image (--init-image FILE); remove it")
+        return {}
+    if not isinstance(image, str) or not image:
+        raise ValueError(f"init-image: give an image file's path, got {image!r}")
+    path = Path(image).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"init-image: no file at {path}")
+    data = path.read_bytes()
+    try:
+        preprocess.verify(data, str(path))
+    except ValueError as e:  # the data section's advice does not apply here
+        raise ValueError("init-image: " + str(e).split("; replace or remove")[0]) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if r.get("init_image_sha256") not in (None, digest):
+        raise ValueError(f"init-image: {path} changed since the request was checked; "
+                         "run the command again")
+    strength = DEFAULT_STRENGTH if strength is None else strength
+    if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
+            or not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength: must be in (0, 1], got {strength!r}")
+    if steps_sampled({**r, "strength": strength}) < 1:
+        raise ValueError(f"strength: {strength} of {r['steps']} steps samples no step; raise "
+                         f"--strength or --steps (their product must be at least 1)")
+    return {"init_image": str(path), "init_image_sha256": digest, "strength": float(strength)}
+
+
+def steps_sampled(request: dict) -> int:
+    """How many of the request's steps are sampled: all of them, or from an init image the
+    last ⌊steps · strength⌋ (diffusers' rule)."""
+    if request.get("init_image") is None:
+        return request["steps"]
+    return int(request["steps"] * request["strength"])
+
+
+def init_latents(model, request: dict) -> np.ndarray:
+    """The init image's latents z0 [1, h, w, c] as the U-Net sees them: the VAE posterior's
+    mean of the image cropped to the request's size, times the model's scaling factor."""
+    prep = preprocess.Preprocessing(request["size"], request["size"], 3, "crop")
+    pixels = preprocess.load(request["init_image"], request["init_image"], prep)
+    x = jnp.asarray(pixels[None], jnp.float32) / 127.5 - 1.0
+    mean, _ = model.vae.apply({"params": model.vae_params}, x, method="encode")
+    return mean * model.scaling_factor
 
 
 def generate(model, request: dict):
@@ -165,6 +232,11 @@ def generate(model, request: dict):
     latents = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(noise_key, i), shape))(
         jnp.arange(count))
     sigmas = model.sigmas(request["steps"], request["spacing"], request["rho"])
+    if request.get("init_image") is not None:  # SDEdit: the image noised to the first σ kept
+        sigmas = sigmas[request["steps"] - steps_sampled(request):]
+        start = float(sigmas[0])
+        # the sampler takes diffusers' x_T = (z0 + σ ε) / √(1 + σ²), see TextToImage.sample
+        latents = (init_latents(model, request) + start * latents) / math.sqrt(1.0 + start ** 2)
     _, images = model.sample(context, null_context, latents, sigmas, request["guidance_scale"],
                              request["sampler"], sampler_key, request["eta"])
     images = np.asarray(images, np.float32)
@@ -211,6 +283,7 @@ def sample(folder: str | Path, request: dict, out_dir: str | Path, load,
     result = {
         "model": meta["name"], "weights_sha256": meta["weights_sha256"], "request": request,
         "images": images, "grid": GRID, "grid_columns": columns,
+        "steps_sampled": steps_sampled(request),
         "size": [int(pixels.shape[1]), int(pixels.shape[2])],
         "negative_prompt_tokens_truncated": negative_cut,
         "warnings": [str(w.message) for w in caught],

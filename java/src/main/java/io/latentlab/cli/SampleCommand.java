@@ -39,7 +39,8 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab sample sd15 --prompt \"a watercolour fox in the snow\"",
         "  ./latentlab sample sd15 --prompt \"a red cat\" --prompt \"a blue dog\" -n 4 --seed 7",
         "  ./latentlab sample sd15 --prompt \"a castle\" --negative-prompt \"blurry\" --guidance 5 \\",
-        "      --sampler dpmpp_2m --steps 25 --spacing karras --size 768 --out runs/castle"})
+        "      --sampler dpmpp_2m --steps 25 --spacing karras --size 768 --out runs/castle",
+        "  ./latentlab sample sd15 --prompt \"the same street in winter\" --init-image street.jpg --strength 0.6"})
 final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
   @Parameters(index = "0", paramLabel = "MODEL", description = "an imported model's name or folder")
   String model;
@@ -59,6 +60,15 @@ final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
   @Option(names = {"-n", "--images"}, paramLabel = "N", defaultValue = "" + SampleTask.DEFAULT_IMAGES,
       description = "images per prompt (default ${DEFAULT-VALUE})")
   int images;
+
+  @Option(names = "--init-image", paramLabel = "FILE",
+      description = "image to image (SDEdit): start from this picture, cropped to --size, instead of pure noise")
+  Path initImage;
+
+  @Option(names = "--strength", paramLabel = "S",
+      description = "with --init-image: the share of the steps sampled, in (0, 1]; near 0 keeps the picture "
+          + "(default 0.8)")
+  Double strength;
 
   @Option(names = "--out", paramLabel = "DIR",
       description = "the folder to write, inside the project or the runs folder (default: runs/samples/MODEL/ID)")
@@ -92,7 +102,7 @@ final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
   public Integer call() {
     CommandLine cli = spec.commandLine();
     SampleTask.Request request = new SampleTask.Request(model, prompts, negativePrompt, size, images,
-        sampling.options(), out);
+        sampling.options(), out, initImage, strength);
     SampleTask.Result result;
     try (ProgressBars bars = new ProgressBars()) {
       result = new SampleTask(Main.home(), runs.resolve()).run(request, bars);

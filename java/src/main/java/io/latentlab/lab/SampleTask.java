@@ -65,9 +65,13 @@ public final class SampleTask {
    * @param sampling sampler, steps, η, seed, guidance and spacing; nulls take {@link #DEFAULTS}
    * @param out the folder to write to (inside the project or the runs root), or null for
    *     {@code <runs>/samples/<model>/<request id>/}
+   * @param initImage image to image (SDEdit): the picture to start from, anywhere readable, or
+   *     null for text to image
+   * @param strength with {@code initImage}: how much of the noise schedule is sampled, in
+   *     (0, 1] (null: 0.8); near 0 keeps the picture, 1 starts from almost pure noise
    */
   public record Request(String model, List<String> prompts, String negativePrompt, Integer size,
-      int images, SamplingOptions sampling, Path out) {
+      int images, SamplingOptions sampling, Path out, Path initImage, Double strength) {
     /** @throws UsageException if no model or no prompt is given */
     public Request {
       if (model == null || model.isBlank()) {
@@ -83,7 +87,8 @@ public final class SampleTask {
 
     /** One prompt, everything else at its default. */
     public static Request of(String model, String prompt) {
-      return new Request(model, List.of(prompt), "", null, DEFAULT_IMAGES, SamplingOptions.DEFAULTS, null);
+      return new Request(model, List.of(prompt), "", null, DEFAULT_IMAGES, SamplingOptions.DEFAULTS, null,
+          null, null);
     }
   }
 
@@ -125,6 +130,12 @@ public final class SampleTask {
           request.path("size").asInt(), request.path("size").asInt(), request.path("sampler").asText(),
           request.path("steps").asInt(), request.path("spacing").asText(), request.path("eta").asText(),
           request.path("guidance_scale").asText(), request.path("seed").asLong()));
+      if (request.hasNonNull("init_image")) {
+        out.append(String.format(Locale.ROOT, "from:    %s (sha256 %s), strength %s: the last %d of %d steps%n",
+            request.path("init_image").asText(), request.path("init_image_sha256").asText(),
+            request.path("strength").asText(), json.path("steps_sampled").asInt(),
+            request.path("steps").asInt()));
+      }
       out.append("grid:    ").append(grid).append(System.lineSeparator());
       JsonNode described = json.path("images");
       for (int i = 0; i < images.size(); i++) {
@@ -234,6 +245,9 @@ public final class SampleTask {
     python.put("size", request.size());
     python.put("seed", chosen.seed());
     python.put("num_images", request.images());
+    python.put("init_image", request.initImage() == null ? null
+        : request.initImage().toAbsolutePath().normalize().toString());
+    python.put("strength", request.strength());
     return python;
   }
 

@@ -22,6 +22,8 @@ public final class TextModel {
   private Integer size;
   private int images = SampleTask.DEFAULT_IMAGES;
   private SamplingOptions sampling = SamplingOptions.DEFAULTS;
+  private String initImage;
+  private Double strength;
 
   TextModel(Lab lab, String name) {
     this.lab = lab;
@@ -87,6 +89,18 @@ public final class TextModel {
     return this;
   }
 
+  /** Image to image: start from this picture, cropped to the size ({@code --init-image}). */
+  public TextModel initImage(String file) {
+    initImage = file;
+    return this;
+  }
+
+  /** With an init image: the share of the steps sampled, in (0, 1] ({@code --strength}). */
+  public TextModel strength(double share) {
+    strength = share;
+    return this;
+  }
+
   /**
    * Samples the prompts with this model's settings (or reads back the completed samples of the
    * same request), prints where they are and returns them; {@code .picture()} shows them.
@@ -97,7 +111,7 @@ public final class TextModel {
     return lab.guard(() -> {
       SampleTask.Request request = new SampleTask.Request(name,
           prompts == null ? List.of() : List.of(prompts), negativePrompt, size, images,
-          sampling, null);
+          sampling, null, initImage == null ? null : lab.resolve(initImage), strength);
       SampleTask.Result result = lab.runTask(SampleTask.KIND,
           bars -> new SampleTask(lab.home(), lab.runsDir()).run(request, bars));
       System.out.print(result.text());

@@ -111,6 +111,36 @@ class SampleCommandTest {
   }
 
   @Test
+  void sample_fromAnInitImage_recordsItsHashAndStrength_anotherImageIsAnotherFolder() throws Exception {
+    Path picture = home.resolve("start.png");
+    BufferedImage gradient = new BufferedImage(12, 8, BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < 8; y++) {
+      for (int x = 0; x < 12; x++) {
+        gradient.setRGB(x, y, (x * 20) << 16 | (y * 30) << 8 | 255 - x * 20);
+      }
+    }
+    ImageIO.write(gradient, "png", picture.toFile());
+    String[] args = {"sample", "tiny", "--prompt", "a red cat", "--size", "8", "--steps", "4",
+        "--init-image", picture.toString(), "--strength", "0.5"};
+    Cli.Outcome first = Cli.execute(args);
+    assertEquals(0, first.exitCode(), first.err());
+    assertTrue(first.out().contains("from:    " + picture + " (sha256 "), first.out());
+    assertTrue(first.out().contains("strength 0.5: the last 2 of 4 steps"), first.out());
+    Path folder = printed(first.out(), "result").getParent();
+    JsonNode request = JSON.readTree(folder.resolve("result.json").toFile()).get("request");
+    assertEquals(picture.toString(), request.get("init_image").asText());
+    assertEquals(0.5, request.get("strength").asDouble());
+    assertEquals(64, request.get("init_image_sha256").asText().length());
+
+    gradient.setRGB(0, 0, 0xffffff);
+    ImageIO.write(gradient, "png", picture.toFile());
+    Cli.Outcome changed = Cli.execute(args);
+    assertEquals(0, changed.exitCode(), changed.err());
+    assertNotEquals(folder, printed(changed.out(), "result").getParent(),
+        "the same path with other pixels is another request, not the completed one");
+  }
+
+  @Test
   void sample_badRequests_exitTwoInOneLine_writeNothing() throws Exception {
     assertRefused(Cli.execute("sample", "tiny", "--prompt", "a cat", "--size", "10"),
         "--size: 10 pixels does not fit this model: its VAE downsamples by 2 and its U-Net by 2 more, "
@@ -123,6 +153,10 @@ class SampleCommandTest {
     assertRefused(Cli.execute("sample", "tiny"), "Missing required option: '--prompt=TEXT'");
     assertRefused(Cli.execute("sample", "tiny", "--prompt", "a cat", "--out", "/elsewhere"),
         "--out: /elsewhere must be inside the project or the runs folder");
+    assertRefused(Cli.execute("sample", "tiny", "--prompt", "a cat", "--strength", "0.5"),
+        "--strength: only with an init image (--init-image FILE); remove it");
+    assertRefused(Cli.execute("sample", "tiny", "--prompt", "a cat", "--init-image", home.resolve("none.png").toString()),
+        "--init-image: no file at " + home.resolve("none.png"));
     assertRefused(Cli.execute("sample", "sd15", "--prompt", "a cat"),
         "MODEL 'sd15': no imported model of that name or folder in the project; imported: tiny");
     assertFalse(Files.exists(home.resolve("runs")), "nothing written");
