@@ -248,3 +248,51 @@ def test_a_bad_image_to_image_request_is_one_line_and_writes_nothing(store, cach
         text_to_image.sample(store / "tiny", request(**changes), tmp_path / "out", cache.get)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def half_mask(tmp_path_factory) -> Path:
+    """A mask of the gradient's size: the left half black (kept), the right half white."""
+    from PIL import Image
+    mask = np.zeros((12, 20), np.uint8)
+    mask[:, 10:] = 255
+    path = tmp_path_factory.mktemp("mask") / "right-half.png"
+    Image.fromarray(mask, "L").save(path)
+    return path
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m"])
+def test_inpainting_ends_on_the_pictures_latents_where_the_mask_keeps_them(
+        store, model, picture, half_mask, sampler, monkeypatch):
+    finals = []
+    original = model.sample
+    monkeypatch.setattr(model, "sample",
+                        lambda *a, **k: finals.append(original(*a, **k)[0]) or original(*a, **k))
+    # karras spacing ends the grid at σ = 0, where a sampler's last step lands on its x̂0
+    checked = text_to_image.check_request(store / "tiny", request(
+        sampler=sampler, spacing="karras", steps=4, init_image=str(picture), mask=str(half_mask)))
+    assert checked["strength"] == 1.0, "inpainting's default strength"
+    text_to_image.generate(model, checked)
+    keep = text_to_image.keep_mask(model, checked)
+    assert keep.shape == (1, 4, 4, 1)
+    np.testing.assert_array_equal(keep[0, :, :, 0], [[1, 1, 0, 0]] * 4)
+    z0 = np.asarray(text_to_image.init_latents(model, checked))
+    final = np.asarray(finals[0])
+    kept = np.broadcast_to(keep, final.shape) == 1
+    np.testing.assert_allclose(final[kept], np.broadcast_to(z0, final.shape)[kept], atol=1e-5)
+    assert np.abs(final[~kept] - np.broadcast_to(z0, final.shape)[~kept]).max() > 0.1, \
+        "the white half is sampled, not copied"
+
+
+def test_an_inpainting_request_records_its_mask(store, cache, picture, half_mask, tmp_path):
+    import hashlib
+    result = text_to_image.sample(store / "tiny", request(init_image=str(picture),
+                                                          mask=str(half_mask)), tmp_path / "a",
+                                  cache.get)
+    assert result["request"]["mask"] == str(half_mask)
+    assert result["request"]["mask_sha256"] == hashlib.sha256(half_mask.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match=r"^mask: only with an init image"):
+        text_to_image.check_request(store / "tiny", request(mask=str(half_mask)))
+    with pytest.raises(ValueError, match=r"^mask: no file at /nowhere.png$"):
+        text_to_image.check_request(store / "tiny", request(init_image=str(picture),
+                                                            mask="/nowhere.png"))

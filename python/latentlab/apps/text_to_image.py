@@ -20,6 +20,11 @@ result is a function of the request) are noised to the σ of step N − ⌊N·s�
 and only the last ⌊N·s⌋ steps are sampled: s near 0 keeps the picture, 1 starts from almost
 pure noise. The request records the image's SHA-256, so another image is another request.
 
+Inpainting: with a ``mask`` as well (white repainted, black kept, cropped like the image; a
+latent pixel is repainted if any pixel it covers is), every prediction of x0 is replaced by
+the image's latents where the mask keeps them (:meth:`TextToImage.sample`'s ``known``), so
+any sampler fills the white region around the kept one; the strength defaults to 1.0 then.
+
 Same model, request and backend → the same image bytes on CPU.
 """
 
@@ -53,8 +58,9 @@ REQUEST_KEYS = ("prompts", "negative_prompt", "guidance_scale", "steps", "sample
                 "eta", "rho", "size", "seed", "num_images")
 # Image to image: absent or null for text to image (and then left out of the checked request,
 # so a text-to-image request is what it was before them). ``init_image_sha256`` is derived.
-IMAGE_KEYS = ("init_image", "strength", "init_image_sha256")
+IMAGE_KEYS = ("init_image", "strength", "mask", "init_image_sha256", "mask_sha256")
 DEFAULT_STRENGTH = 0.8  # diffusers' img2img default
+DEFAULT_INPAINT_STRENGTH = 1.0  # and its inpainting pipelines' 
 MAX_IMAGES = 64  # images of one request, sampled as one batch
 MAX_SEED = 2 ** 32 - 1  # JAX's keys keep 32 bits of a seed (without x64): larger ones collide
 RESULT = "result.json"
@@ -109,7 +115,7 @@ def check_request(folder: str | Path, request: dict) -> dict:
     unknown = sorted(set(request) - set(REQUEST_KEYS) - set(IMAGE_KEYS))
     if unknown:
         raise ValueError(f"request: unknown key {unknown[0]!r}; allowed: "
-                         f"{', '.join(REQUEST_KEYS + IMAGE_KEYS[:2])}")
+                         f"{', '.join(REQUEST_KEYS + IMAGE_KEYS[:3])}")
     absent = [k for k in REQUEST_KEYS if k not in request]
     if absent:
         raise ValueError(f"request: missing {', '.join(absent)} (null leaves spacing, eta, rho "
@@ -162,33 +168,47 @@ def _check_init_image(r: dict) -> dict:
     """The image-to-image keys of a request whose other keys are checked: {} without an init
     image, else the image's absolute path, its SHA-256 (read now; a request checked earlier
     must name the same bytes) and the strength."""
-    image, strength = r.get("init_image"), r.get("strength")
+    image, strength, mask = r.get("init_image"), r.get("strength"), r.get("mask")
     if image is None:
-        if strength is not None:
-            raise ValueError("strength: only with an init image (--init-image FILE); remove it")
+        for key, value in (("strength", strength), ("mask", mask)):
+            if value is not None:
+                raise ValueError(f"{key}: only with an init image (--init-image FILE); remove it")
         return {}
-    if not isinstance(image, str) or not image:
-        raise ValueError(f"init-image: give an image file's path, got {image!r}")
-    path = Path(image).expanduser().resolve()
-    if not path.is_file():
-        raise ValueError(f"init-image: no file at {path}")
-    data = path.read_bytes()
-    try:
-        preprocess.verify(data, str(path))
-    except ValueError as e:  # the data section's advice does not apply here
-        raise ValueError("init-image: " + str(e).split("; replace or remove")[0]) from None
-    digest = hashlib.sha256(data).hexdigest()
-    if r.get("init_image_sha256") not in (None, digest):
-        raise ValueError(f"init-image: {path} changed since the request was checked; "
-                         "run the command again")
-    strength = DEFAULT_STRENGTH if strength is None else strength
+    checked = {}
+    for key, value in (("init_image", image), ("mask", mask)):
+        if value is not None:
+            checked[key], checked[f"{key}_sha256"] = _image_file(key, value,
+                                                                 r.get(f"{key}_sha256"))
+    strength = strength if strength is not None else (
+        DEFAULT_STRENGTH if mask is None else DEFAULT_INPAINT_STRENGTH)
     if not isinstance(strength, (int, float)) or isinstance(strength, bool) \
             or not 0.0 < strength <= 1.0:
         raise ValueError(f"strength: must be in (0, 1], got {strength!r}")
     if steps_sampled({**r, "strength": strength}) < 1:
         raise ValueError(f"strength: {strength} of {r['steps']} steps samples no step; raise "
                          f"--strength or --steps (their product must be at least 1)")
-    return {"init_image": str(path), "init_image_sha256": digest, "strength": float(strength)}
+    return {**checked, "strength": float(strength)}
+
+
+def _image_file(key: str, value, recorded: str | None) -> tuple[str, str]:
+    """(absolute path, SHA-256) of the image file a request names under ``key``; a request
+    checked earlier (``recorded``) must name the same bytes."""
+    option = key.replace("_", "-")
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{option}: give an image file's path, got {value!r}")
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"{option}: no file at {path}")
+    data = path.read_bytes()
+    try:
+        preprocess.verify(data, str(path))
+    except ValueError as e:  # the data section's advice does not apply here
+        raise ValueError(f"{option}: " + str(e).split("; replace or remove")[0]) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if recorded not in (None, digest):
+        raise ValueError(f"{option}: {path} changed since the request was checked; "
+                         "run the command again")
+    return str(path), digest
 
 
 def steps_sampled(request: dict) -> int:
@@ -197,6 +217,18 @@ def steps_sampled(request: dict) -> int:
     if request.get("init_image") is None:
         return request["steps"]
     return int(request["steps"] * request["strength"])
+
+
+def keep_mask(model, request: dict) -> np.ndarray:
+    """Which latent pixels inpainting keeps [1, h, w, 1] (1 keep, 0 repaint), from the request's
+    mask cropped to its size as the init image is: white (≥ 128 in grey) is repainted, as in
+    diffusers; a latent pixel is repainted if any pixel it covers is."""
+    size, factor = request["size"], model.vae.config.downsampling_factor
+    prep = preprocess.Preprocessing(size, size, 1, "crop")
+    repaint = preprocess.load(request["mask"], request["mask"], prep)[..., 0] >= 128
+    side = size // factor
+    blocks = repaint.reshape(side, factor, side, factor).any(axis=(1, 3))
+    return (~blocks).astype(np.float32)[None, :, :, None]
 
 
 def init_latents(model, request: dict) -> np.ndarray:
@@ -232,13 +264,17 @@ def generate(model, request: dict):
     latents = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(noise_key, i), shape))(
         jnp.arange(count))
     sigmas = model.sigmas(request["steps"], request["spacing"], request["rho"])
+    known = None
     if request.get("init_image") is not None:  # SDEdit: the image noised to the first σ kept
         sigmas = sigmas[request["steps"] - steps_sampled(request):]
         start = float(sigmas[0])
         # the sampler takes diffusers' x_T = (z0 + σ ε) / √(1 + σ²), see TextToImage.sample
-        latents = (init_latents(model, request) + start * latents) / math.sqrt(1.0 + start ** 2)
+        z0 = init_latents(model, request)
+        latents = (z0 + start * latents) / math.sqrt(1.0 + start ** 2)
+        if request.get("mask") is not None:  # inpainting: the kept latents stay z0
+            known = (z0, keep_mask(model, request))
     _, images = model.sample(context, null_context, latents, sigmas, request["guidance_scale"],
-                             request["sampler"], sampler_key, request["eta"])
+                             request["sampler"], sampler_key, request["eta"], known)
     images = np.asarray(images, np.float32)
     pixels = np.round(np.clip(images / 2.0 + 0.5, 0.0, 1.0) * 255.0).astype(np.uint8)
     return pixels, cuts, negative_cut

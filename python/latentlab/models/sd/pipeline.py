@@ -91,32 +91,44 @@ class TextToImage:
                            self.sigmas(steps, spacing, rho), guidance_scale, sampler, key, eta)
 
     def sample(self, context, null_context, latents, sigmas, guidance_scale: float = 7.5,
-               sampler: str = "ddim", key=None, eta=None):
+               sampler: str = "ddim", key=None, eta=None, known=None):
         """(final latents, images) as :meth:`__call__` gives them, from text states ``context``
         and ``null_context`` [B, L, D] (the prompts' and the negative prompts'), initial
         ``latents`` [B, h, w, 4] and a σ grid [S+1] (:meth:`sigmas`). ``key`` drives the noise
         of stochastic samplers; ``eta`` None is the sampler's own η. Guidance, η, the key and
-        the grid's values are traced: changing them never recompiles."""
+        the grid's values are traced: changing them never recompiles.
+
+        ``known`` = (z0 [1 or B, h, w, 4], keep [1 or B, h, w, 1]) inpaints: wherever keep is 1
+        every prediction of x0 is replaced by z0 (the picture's scaled latents), so with any
+        sampler the kept region ends on z0 where the grid ends at σ = 0 and the rest is
+        sampled around it."""
         key = jax.random.PRNGKey(0) if key is None else key
         eta = samplers.eta_or_default(sampler, eta)
-        if sampler not in self._programs:
-            self._programs[sampler] = jax.jit(self._sample_program(sampler))
+        program = (sampler, known is not None)
+        if program not in self._programs:
+            self._programs[program] = jax.jit(self._sample_program(sampler, known is not None))
         if self._decode is None:
             # its own program, compiled once: not again inside each sampler's
             self._decode = jax.jit(lambda p, z: self.vae.apply(
                 {"params": p}, z / self.scaling_factor, method="decode"))
-        final = self._programs[sampler](self.unet_params, context, null_context,
-                                        jnp.asarray(latents), jnp.asarray(sigmas),
-                                        jnp.float32(guidance_scale), key, jnp.float32(eta))
+        args = (self.unet_params, context, null_context, jnp.asarray(latents),
+                jnp.asarray(sigmas), jnp.float32(guidance_scale), key, jnp.float32(eta))
+        if known is not None:
+            args += tuple(jnp.asarray(part, jnp.float32) for part in known)
+        final = self._programs[program](*args)
         return final, self._decode(self.vae_params, final)
 
-    def _sample_program(self, sampler: str):
+    def _sample_program(self, sampler: str, inpaint: bool = False):
         fused = samplers.get_sampler(sampler)
 
-        def run(unet_params, context, null_context, latents, sigmas, guidance, key, eta):
+        def run(unet_params, context, null_context, latents, sigmas, guidance, key, eta,
+                z0=None, keep=None):
             apply = lambda x, t, c: self.unet.apply({"params": unet_params}, x, t, c)
             denoise = samplers.text_denoiser(apply, self.diffusion["prediction"], self.schedule,
                                              context, null_context, guidance)
+            if inpaint:
+                model_denoise = denoise
+                denoise = lambda x, sigma: keep * z0 + (1.0 - keep) * model_denoise(x, sigma)
             x = fused(denoise, latents * jnp.sqrt(1.0 + sigmas[0] ** 2), sigmas, key, eta)
             return x / jnp.sqrt(1.0 + sigmas[-1] ** 2)
 

@@ -40,7 +40,8 @@ import picocli.CommandLine.Parameters;
         "  ./latentlab sample sd15 --prompt \"a red cat\" --prompt \"a blue dog\" -n 4 --seed 7",
         "  ./latentlab sample sd15 --prompt \"a castle\" --negative-prompt \"blurry\" --guidance 5 \\",
         "      --sampler dpmpp_2m --steps 25 --spacing karras --size 768 --out runs/castle",
-        "  ./latentlab sample sd15 --prompt \"the same street in winter\" --init-image street.jpg --strength 0.6"})
+        "  ./latentlab sample sd15 --prompt \"the same street in winter\" --init-image street.jpg --strength 0.6",
+        "  ./latentlab sample sd15 --prompt \"a red door\" --init-image house.png --mask door-mask.png"})
 final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
   @Parameters(index = "0", paramLabel = "MODEL", description = "an imported model's name or folder")
   String model;
@@ -67,8 +68,12 @@ final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
 
   @Option(names = "--strength", paramLabel = "S",
       description = "with --init-image: the share of the steps sampled, in (0, 1]; near 0 keeps the picture "
-          + "(default 0.8)")
+          + "(default 0.8; 1.0 with --mask)")
   Double strength;
+
+  @Option(names = "--mask", paramLabel = "FILE",
+      description = "with --init-image: inpaint; the mask's white pixels are sampled anew, its black ones kept")
+  Path mask;
 
   @Option(names = "--out", paramLabel = "DIR",
       description = "the folder to write, inside the project or the runs folder (default: runs/samples/MODEL/ID)")
@@ -102,7 +107,7 @@ final class SampleCommand implements Callable<Integer>, SamplingMixin.Command {
   public Integer call() {
     CommandLine cli = spec.commandLine();
     SampleTask.Request request = new SampleTask.Request(model, prompts, negativePrompt, size, images,
-        sampling.options(), out, initImage, strength);
+        sampling.options(), out, initImage, strength, mask);
     SampleTask.Result result;
     try (ProgressBars bars = new ProgressBars()) {
       result = new SampleTask(Main.home(), runs.resolve()).run(request, bars);

@@ -68,10 +68,12 @@ public final class SampleTask {
    * @param initImage image to image (SDEdit): the picture to start from, anywhere readable, or
    *     null for text to image
    * @param strength with {@code initImage}: how much of the noise schedule is sampled, in
-   *     (0, 1] (null: 0.8); near 0 keeps the picture, 1 starts from almost pure noise
+   *     (0, 1] (null: 0.8, or 1.0 with a mask); near 0 keeps the picture, 1 starts from almost
+   *     pure noise
+   * @param mask with {@code initImage}: inpainting; white is sampled anew, black kept, or null
    */
   public record Request(String model, List<String> prompts, String negativePrompt, Integer size,
-      int images, SamplingOptions sampling, Path out, Path initImage, Double strength) {
+      int images, SamplingOptions sampling, Path out, Path initImage, Double strength, Path mask) {
     /** @throws UsageException if no model or no prompt is given */
     public Request {
       if (model == null || model.isBlank()) {
@@ -88,7 +90,7 @@ public final class SampleTask {
     /** One prompt, everything else at its default. */
     public static Request of(String model, String prompt) {
       return new Request(model, List.of(prompt), "", null, DEFAULT_IMAGES, SamplingOptions.DEFAULTS, null,
-          null, null);
+          null, null, null);
     }
   }
 
@@ -135,6 +137,10 @@ public final class SampleTask {
             request.path("init_image").asText(), request.path("init_image_sha256").asText(),
             request.path("strength").asText(), json.path("steps_sampled").asInt(),
             request.path("steps").asInt()));
+        if (request.hasNonNull("mask")) {
+          out.append(String.format(Locale.ROOT, "mask:    %s (sha256 %s): white sampled, black kept%n",
+              request.path("mask").asText(), request.path("mask_sha256").asText()));
+        }
       }
       out.append("grid:    ").append(grid).append(System.lineSeparator());
       JsonNode described = json.path("images");
@@ -245,10 +251,14 @@ public final class SampleTask {
     python.put("size", request.size());
     python.put("seed", chosen.seed());
     python.put("num_images", request.images());
-    python.put("init_image", request.initImage() == null ? null
-        : request.initImage().toAbsolutePath().normalize().toString());
+    python.put("init_image", absolute(request.initImage()));
     python.put("strength", request.strength());
+    python.put("mask", absolute(request.mask()));
     return python;
+  }
+
+  private static String absolute(Path file) {
+    return file == null ? null : file.toAbsolutePath().normalize().toString();
   }
 
   /**

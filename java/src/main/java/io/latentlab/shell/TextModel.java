@@ -24,6 +24,7 @@ public final class TextModel {
   private SamplingOptions sampling = SamplingOptions.DEFAULTS;
   private String initImage;
   private Double strength;
+  private String mask;
 
   TextModel(Lab lab, String name) {
     this.lab = lab;
@@ -101,6 +102,12 @@ public final class TextModel {
     return this;
   }
 
+  /** With an init image: inpaint, sampling the mask's white pixels anew ({@code --mask}). */
+  public TextModel mask(String file) {
+    mask = file;
+    return this;
+  }
+
   /**
    * Samples the prompts with this model's settings (or reads back the completed samples of the
    * same request), prints where they are and returns them; {@code .picture()} shows them.
@@ -111,7 +118,8 @@ public final class TextModel {
     return lab.guard(() -> {
       SampleTask.Request request = new SampleTask.Request(name,
           prompts == null ? List.of() : List.of(prompts), negativePrompt, size, images,
-          sampling, null, initImage == null ? null : lab.resolve(initImage), strength);
+          sampling, null, initImage == null ? null : lab.resolve(initImage), strength,
+          mask == null ? null : lab.resolve(mask));
       SampleTask.Result result = lab.runTask(SampleTask.KIND,
           bars -> new SampleTask(lab.home(), lab.runsDir()).run(request, bars));
       System.out.print(result.text());

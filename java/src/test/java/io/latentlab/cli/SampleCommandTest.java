@@ -132,6 +132,20 @@ class SampleCommandTest {
     assertEquals(0.5, request.get("strength").asDouble());
     assertEquals(64, request.get("init_image_sha256").asText().length());
 
+    Path mask = home.resolve("mask.png");
+    BufferedImage half = new BufferedImage(12, 8, BufferedImage.TYPE_BYTE_GRAY);
+    for (int y = 0; y < 8; y++) {
+      for (int x = 6; x < 12; x++) {
+        half.getRaster().setSample(x, y, 0, 255);
+      }
+    }
+    ImageIO.write(half, "png", mask.toFile());
+    Cli.Outcome inpainted = Cli.execute("sample", "tiny", "--prompt", "a red cat", "--size", "8", "--steps", "4",
+        "--init-image", picture.toString(), "--mask", mask.toString());
+    assertEquals(0, inpainted.exitCode(), inpainted.err());
+    assertTrue(inpainted.out().contains("strength 1.0: the last 4 of 4 steps"), inpainted.out());
+    assertTrue(inpainted.out().contains("mask:    " + mask + " (sha256 "), inpainted.out());
+
     gradient.setRGB(0, 0, 0xffffff);
     ImageIO.write(gradient, "png", picture.toFile());
     Cli.Outcome changed = Cli.execute(args);
