@@ -225,3 +225,18 @@ def test_sd15_parameter_counts_equal_diffusers_and_transformers(info):
         cfg = config_lib.from_dict(component.config_cls, counts["configs"][kind], kind)
         template = component.template(cfg)
         assert sum(int(np.prod(s.shape)) for s in template.values()) == counts[kind], kind
+
+
+def test_the_sd15_preset_is_the_recorded_architecture(info):
+    from latentlab.models.sd import config as config_lib
+    from latentlab.models.sd import presets
+    counts = info["sd15_counts"]
+    built = presets.configs("sd15")
+    for kind in ("unet", "vae", "text_encoder"):
+        cls, cfg = built[kind]
+        recorded = config_lib.from_dict(importer.COMPONENTS[cls].config_cls,
+                                        counts["configs"][kind], kind)
+        assert cfg == recorded, kind
+        assert presets.parameter_count(cls, cfg) == counts[kind], kind
+    with pytest.raises(ValueError, match=r"^model.preset: unknown value 'sd3'; allowed: sd15$"):
+        presets.configs("sd3")
