@@ -166,8 +166,8 @@ def check_request(folder: str | Path, request: dict) -> dict:
 
 def _check_init_image(r: dict) -> dict:
     """The image-to-image keys of a request whose other keys are checked: {} without an init
-    image, else the image's absolute path, its SHA-256 (read now; a request checked earlier
-    must name the same bytes) and the strength."""
+    image, else the image's (and an inpainting mask's) absolute path and SHA-256 (read now; a
+    request checked earlier must name the same bytes) and the strength."""
     image, strength, mask = r.get("init_image"), r.get("strength"), r.get("mask")
     if image is None:
         for key, value in (("strength", strength), ("mask", mask)):
