@@ -236,9 +236,7 @@ def init_latents(model, request: dict) -> np.ndarray:
     mean of the image cropped to the request's size, times the model's scaling factor."""
     prep = preprocess.Preprocessing(request["size"], request["size"], 3, "crop")
     pixels = preprocess.load(request["init_image"], request["init_image"], prep)
-    x = jnp.asarray(pixels[None], jnp.float32) / 127.5 - 1.0
-    mean, _ = model.vae.apply({"params": model.vae_params}, x, method="encode")
-    return mean * model.scaling_factor
+    return model.encode_image(pixels[None].astype(np.float32) / 127.5 - 1.0)
 
 
 def generate(model, request: dict):

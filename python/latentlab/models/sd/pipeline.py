@@ -62,6 +62,7 @@ class TextToImage:
         self.scaling_factor = self.vae.config.scaling_factor
         self._encode = None
         self._decode = None
+        self._encode_image = None
         self._programs: dict = {}  # one compiled sampling program per sampler
 
     def encode_text(self, prompts) -> jax.Array:
@@ -73,6 +74,14 @@ class TextToImage:
         if self._encode is None:
             self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
         return self._encode(self.text_params, jnp.asarray(ids))
+
+    def encode_image(self, pixels) -> jax.Array:
+        """Images [B, H, W, 3] in [-1, 1] → the latents the U-Net sees [B, h, w, 4]: the VAE
+        posterior's mean times the scaling factor (one program, compiled once per shape)."""
+        if self._encode_image is None:
+            self._encode_image = jax.jit(lambda p, x: self.vae.apply(
+                {"params": p}, x, method="encode")[0] * self.scaling_factor)
+        return self._encode_image(self.vae_params, jnp.asarray(pixels, jnp.float32))
 
     def sigmas(self, steps: int, spacing: str | None = None,
                rho: float = schedules.DEFAULT_RHO) -> np.ndarray:
