@@ -181,6 +181,33 @@ public final class SampleTask {
    * @throws PythonException if sampling failed in Python
    */
   public Result run(Request request, ProgressListener progress) {
+    Checked checked = check(request);
+    Result done = completed(checked.folder(), checked.model(), checked.resolved(),
+        checked.weights(), request.out());
+    if (done != null) {
+      return done;
+    }
+    JsonNode result = parse(python(checked.bridge(), checked.model(), "sample_text_to_image",
+        checked.model().toString(), checked.resolved().toString(), checked.folder().toString(),
+        progress));
+    return result(checked.model(), checked.folder(), result, false);
+  }
+
+  /**
+   * Checks the request as {@link #run} does and returns the folder its images go to (named by
+   * the request's id unless it has {@code out}); writes nothing.
+   *
+   * @throws UsageException in one line, as {@link #run} does
+   */
+  public Path folderFor(Request request) {
+    return check(request).folder();
+  }
+
+  /** A request Python checked: every option resolved, the weights' hash, its folder. */
+  private record Checked(PythonBridge bridge, Path model, JsonNode resolved, String weights,
+      Path folder) {}
+
+  private Checked check(Request request) {
     Path model = modelFolder(request.model());
     request.sampling().requireOnly(OPTIONS, KIND);
     PythonBridge bridge = PythonBridge.start(home);
@@ -188,14 +215,7 @@ public final class SampleTask {
         pythonRequest(request).toString()));
     JsonNode resolved = checked.get("request");
     String weights = checked.get("weights_sha256").asText();
-    Path folder = outFolder(request, model, resolved, weights);
-    Result done = completed(folder, model, resolved, weights, request.out());
-    if (done != null) {
-      return done;
-    }
-    JsonNode result = parse(python(bridge, model, "sample_text_to_image", model.toString(),
-        resolved.toString(), folder.toString(), progress));
-    return result(model, folder, result, false);
+    return new Checked(bridge, model, resolved, weights, outFolder(request, model, resolved, weights));
   }
 
   /** The names of the imported models under {@code models/}, sorted. */

@@ -81,7 +81,7 @@ public final class Lab implements AutoCloseable {
       "latents(run)", "a run's VAE latent cache as tensors over the mapped file: .mean(), .logvar()",
       "caches()", "prints the latent caches in .cache/latents/ and returns them",
       "sweep(file)", "runs a sweep file in this JVM and returns its results",
-      "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)... or Sweep.training(file)...",
+      "sweep(sweep)", "runs a sweep built with Sweep.sampling(run)..., Sweep.training(file)... or Sweep.prompts(model)...",
       "tensorboard()", "TensorBoard over the runs' events on a free local port; prints its address, .close() stops it",
       "importModel(path)", "imports Stable Diffusion weights (a diffusers folder or .safetensors) into models/",
       "importModel(path, name)", "the same under another name",

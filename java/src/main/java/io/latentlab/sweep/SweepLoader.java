@@ -16,15 +16,15 @@ import java.util.regex.Pattern;
 
 /**
  * Reads sweep files strictly, like configs: unknown keys, wrong types, empty or duplicate axes,
- * both or neither of {@code run:} and {@code base:} are refused in one line naming the file,
+ * none or several of {@code run:}, {@code base:} and {@code model:} are refused in one line naming the file,
  * line:column and key. Axis keys and values are checked against the config they vary when the
  * sweep is planned ({@link SweepPlanner}), still before any trial runs.
  *
  * <p>Thread-safe.
  */
 public final class SweepLoader {
-  private static final Set<String> TOP = Set.of("sweep", "run", "base", "grid", "zip", "random",
-      "replicates", "evaluate", "max_trials", "slurm");
+  private static final Set<String> TOP = Set.of("sweep", "run", "base", "model", "grid", "zip",
+      "random", "replicates", "evaluate", "max_trials", "slurm");
   private static final Set<String> RANDOM = Set.of("n", "seed", "space");
   private static final Set<String> EVALUATE = Set.of("samples", "preview");
   private static final Set<String> SLURM = Set.of("partition", "time", "memory", "cpus", "gpus",
@@ -57,10 +57,20 @@ public final class SweepLoader {
     }
     String run = r.string(top, "run", false);
     String base = r.string(top, "base", false);
-    if ((run == null) == (base == null)) {
-      throw r.error(run != null ? "base" : "sweep", run != null
-          ? "give either run: (a sampling sweep over a completed run) or base: (a training sweep over a config), not both"
-          : "say what to sweep: run: <completed run> (sampling) or base: <config file> (training)");
+    String model = r.string(top, "model", false);
+    List<String> targets = new ArrayList<>();
+    for (String key : List.of("run", "base", "model")) {
+      if (top.has(key)) {
+        targets.add(key);
+      }
+    }
+    if (targets.size() != 1) {
+      throw r.error(targets.isEmpty() ? "sweep" : targets.get(1), targets.isEmpty()
+          ? "say what to sweep: run: <completed run> (sampling), base: <config file> (training) "
+              + "or model: <imported model> (prompts)"
+          : "give one of run: (a sampling sweep over a completed run), base: (a training sweep over "
+              + "a config) or model: (a prompt sweep over an imported model), not " + targets.get(0)
+              + " and " + targets.get(1));
     }
     Path basePath = null;
     if (base != null) {
@@ -102,15 +112,34 @@ public final class SweepLoader {
         }
       }
     }
+    if (model != null) {
+      for (String axis : axes) {
+        if (!PromptTrials.AXES.contains(axis)) {
+          throw r.error(r.axisPath(axis), "a prompt sweep varies only "
+              + String.join(", ", PromptTrials.AXES));
+        }
+      }
+      if (!axes.contains(PromptTrials.PROMPT)) {
+        throw r.error("sweep", "a prompt sweep needs the axis " + PromptTrials.PROMPT
+            + " (under grid:, zip: or random:), with one or more prompts");
+      }
+      if (top.has("evaluate")) {
+        throw r.error("evaluate", "a prompt sweep is not scored (no reference images for a "
+            + "prompt); its report shows the pictures");
+      }
+    }
     int replicates = r.integer(top, "replicates", 1, 1, 100);
     if (run != null && replicates != 1) {
       throw r.error("replicates", "a sampling sweep has no replicates (the run's model is fixed)");
     }
-    SweepSpec.Evaluate evaluate = r.evaluate(top, run != null);
+    if (model != null && replicates != 1) {
+      throw r.error("replicates", "a prompt sweep has no replicates; vary sample.seed instead");
+    }
+    SweepSpec.Evaluate evaluate = model != null ? null : r.evaluate(top, run != null);
     int maxTrials = r.integer(top, "max_trials", DEFAULT_MAX_TRIALS, 1, 1_000_000);
     SweepSpec.Slurm slurm = r.slurm(top);
     return new SweepSpec(file.toAbsolutePath().normalize(), name, run, basePath, grid, zip, random,
-        replicates, evaluate, maxTrials, slurm);
+        replicates, evaluate, maxTrials, slurm, model);
   }
 
   /** Reads sections with positions for errors. */

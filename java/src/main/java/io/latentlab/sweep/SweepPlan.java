@@ -29,9 +29,9 @@ public record SweepPlan(SweepSpec spec, Path runDirectory, List<PlannedTrial> tr
     return spec.name();
   }
 
-  /** {@code sampling} or {@code training}. */
+  /** {@code sampling}, {@code prompts} or {@code training}. */
   public String kind() {
-    return spec.sampling() ? "sampling" : "training";
+    return spec.sampling() ? "sampling" : spec.prompts() ? "prompts" : "training";
   }
 
   /** The axes' key paths, grid first, then zip, then random, in file order. */
@@ -92,11 +92,13 @@ public record SweepPlan(SweepSpec spec, Path runDirectory, List<PlannedTrial> tr
    * One trial of the plan.
    *
    * @param index its place in the plan (0-based; a Slurm array task's index maps to it)
-   * @param trial its id: the run's trial id (training) or the sampling trial id, 12 hex digits
+   * @param trial its id: the run's trial id (training), the sampling trial id or the sample
+ *     request's id (prompts), 12 hex digits
    * @param axes its axis values, key path → value
    * @param overrides the same as {@code key.path=value} overrides (YAML flow values)
    * @param replicate the replicate index (training trials)
-   * @param directory the run directory it trains (training) or samples (sampling)
+   * @param directory the run directory it trains (training) or samples (sampling), or the
+ *     folder its pictures go to (prompts: {@code <runs>/samples/<model>/<id>})
    */
   public record PlannedTrial(int index, String trial, Map<String, Object> axes,
       List<String> overrides, int replicate, Path directory) {

@@ -7,15 +7,19 @@ import io.latentlab.bridge.PythonConstants;
 import io.latentlab.config.ConfigException;
 import io.latentlab.config.ConfigLoader;
 import io.latentlab.config.ExperimentConfig;
+import io.latentlab.lab.SampleTask;
+import io.latentlab.lab.UsageException;
 import io.latentlab.run.RunDirectory;
 import io.latentlab.run.Trial;
 import io.latentlab.run.TrialPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Expands a sweep file into its plan: every trial's axis values, overrides and id, each checked
@@ -26,15 +30,18 @@ import java.util.Map;
 public final class SweepPlanner {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  private final Path home;
   private final Path runsRoot;
   private final PythonBridge bridge;
   private final ConfigLoader loader = new ConfigLoader();
 
   /**
+   * @param home the project root (a prompt sweep's model is under its {@code models/})
    * @param runsRoot where runs (and {@code sweeps/}) live
    * @param bridge the JVM's Python, which resolves configs and knows the sampler names
    */
-  public SweepPlanner(Path runsRoot, PythonBridge bridge) {
+  public SweepPlanner(Path home, Path runsRoot, PythonBridge bridge) {
+    this.home = home.toAbsolutePath().normalize();
     this.runsRoot = runsRoot.toAbsolutePath().normalize();
     this.bridge = bridge;
   }
@@ -56,7 +63,35 @@ public final class SweepPlanner {
       throw new ConfigException(spec.file() + ": max_trials: the sweep has " + total
           + " trials, more than max_trials = " + spec.maxTrials() + "; raise it or shrink the axes");
     }
-    return spec.sampling() ? planSampling(spec, combinations) : planTraining(spec, combinations);
+    return spec.sampling() ? planSampling(spec, combinations)
+        : spec.prompts() ? planPrompts(spec, combinations) : planTraining(spec, combinations);
+  }
+
+  /** Each combination one sample request of the model, checked by Python; its id names it. */
+  private SweepPlan planPrompts(SweepSpec spec, List<Map<String, Object>> combinations) {
+    SampleTask task = new SampleTask(home, runsRoot);
+    try {
+      task.modelFolder(spec.model());
+    } catch (UsageException e) {
+      throw new ConfigException(where(spec, "model") + ": model: " + e.getMessage());
+    }
+    List<SweepPlan.PlannedTrial> trials = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (Map<String, Object> axes : combinations) {
+      Path folder;
+      try {
+        folder = PromptTrials.folder(task, spec.model(), axes);
+      } catch (ConfigException e) {
+        throw located(spec, axes, e);
+      }
+      String id = folder.getFileName().toString();
+      if (!seen.add(id)) {
+        throw new ConfigException(spec.file() + ": two trials are one request (" + id + ", " + axes
+            + "); an axis changes nothing the request keeps");
+      }
+      trials.add(new SweepPlan.PlannedTrial(trials.size(), id, axes, overrides(axes), 0, folder));
+    }
+    return new SweepPlan(spec, null, trials);
   }
 
   /** Grid (first axis slowest) × zip rows × random draws, each a map key path → value. */

@@ -21,14 +21,28 @@ import java.util.Map;
  *     by sampling it with its own {@code sample.*} settings
  * @param maxTrials the plan is refused if it has more trials
  * @param slurm how a Slurm executor submits the trials
+ * @param model for a prompt sweep: the imported text-to-image model it samples (a name under
+ *     {@code models/} or its folder in the project); its axes are {@link PromptTrials#AXES}
  */
 public record SweepSpec(Path file, String name, String run, Path base,
     Map<String, List<Object>> grid, Map<String, List<Object>> zip, RandomSpace random,
-    int replicates, Evaluate evaluate, int maxTrials, Slurm slurm) {
+    int replicates, Evaluate evaluate, int maxTrials, Slurm slurm, String model) {
 
-  /** True for a sampling sweep over a completed run, false for a training sweep. */
+  /** A sampling or training sweep (no model). */
+  public SweepSpec(Path file, String name, String run, Path base,
+      Map<String, List<Object>> grid, Map<String, List<Object>> zip, RandomSpace random,
+      int replicates, Evaluate evaluate, int maxTrials, Slurm slurm) {
+    this(file, name, run, base, grid, zip, random, replicates, evaluate, maxTrials, slurm, null);
+  }
+
+  /** True for a sampling sweep over a completed run, false for a training or prompt sweep. */
   public boolean sampling() {
     return run != null;
+  }
+
+  /** True for a prompt sweep over an imported text-to-image model. */
+  public boolean prompts() {
+    return model != null;
   }
 
   /**

@@ -31,7 +31,7 @@ class SweepLoaderTest {
   @CsvSource(delimiter = '|', textBlock = """
       unknown top key        | sweep: s\\nrun: abcd\\ngrid: {sample.steps: [1]}\\ngird: {}\\n        | :4:1: gird: unknown key
       name not allowed       | sweep: My Sweep\\nrun: abcd\\ngrid: {sample.steps: [1]}\\n          | :1:1: sweep: 'My Sweep' is not allowed
-      run and base           | sweep: s\\nrun: abcd\\nbase: base.yaml\\ngrid: {sample.steps: [1]}\\n | :3:1: base: give either run:
+      run and base           | sweep: s\\nrun: abcd\\nbase: base.yaml\\ngrid: {sample.steps: [1]}\\n | :3:1: base: give one of run:
       neither run nor base   | sweep: s\\ngrid: {sample.steps: [1]}\\n                             | :1:1: sweep: say what to sweep
       empty axis             | sweep: s\\nrun: abcd\\ngrid: {sample.steps: []}\\n                  | :3:8: grid.sample.steps: expected a non-empty list
       axis not a list        | sweep: s\\nrun: abcd\\ngrid: {sample.steps: 5}\\n                   | :3:8: grid.sample.steps: expected a non-empty list
@@ -43,6 +43,10 @@ class SweepLoaderTest {
       bad key path           | sweep: s\\nbase: base.yaml\\ngrid: {Steps: [1]}\\n                  | grid.Steps: an axis is a config key path
       nested value           | sweep: s\\nbase: base.yaml\\ngrid: {seed: [[1]]}\\n                 | grid.seed: values must be numbers, strings or booleans
       base missing           | sweep: s\\nbase: nothere.yaml\\ngrid: {seed: [1]}\\n                | :2:1: base: no such config
+      model and run          | sweep: s\\nrun: abcd\\nmodel: tiny\\ngrid: {sample.prompt: [a]}\\n | :3:1: model: give one of run:
+      prompts without prompt | sweep: s\\nmodel: tiny\\ngrid: {sample.steps: [1]}\\n               | :1:1: sweep: a prompt sweep needs the axis sample.prompt
+      prompts scored         | sweep: s\\nmodel: tiny\\ngrid: {sample.prompt: [a]}\\nevaluate: {samples: 2}\\n | :4:1: evaluate: a prompt sweep is not scored
+      prompts replicated     | sweep: s\\nmodel: tiny\\ngrid: {sample.prompt: [a]}\\nreplicates: 2\\n | :4:1: replicates: a prompt sweep has no replicates
       bad distribution       | sweep: s\\nbase: base.yaml\\nrandom: {n: 2, space: {seed: normal(0, 1)}}\\n | random.space.seed: expected uniform(a, b)
       loguniform at zero     | sweep: s\\nbase: base.yaml\\nrandom: {n: 2, space: {train.unet.learning_rate: 'loguniform(0, 1)'}}\\n | random.space.train.unet.learning_rate: loguniform needs 0 < a < b
       random without n       | sweep: s\\nbase: base.yaml\\nrandom: {space: {seed: 'int(1, 3)'}}\\n | random.n: how many draws

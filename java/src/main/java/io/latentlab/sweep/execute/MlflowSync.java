@@ -60,9 +60,10 @@ public final class MlflowSync {
     SweepRunner runner = new SweepRunner(home, runsRoot, null);
     Path directory = runner.findSweep(name);
     SweepPlan plan = SweepRunner.readPlan(directory);
-    if (plan.spec().sampling()) {
-      throw new IllegalArgumentException("sweep " + plan.name() + " is a sampling sweep: its cells are not "
-          + "training runs, so there is nothing to send; sync the runs it sampled instead");
+    if (plan.spec().sampling() || plan.spec().prompts()) {
+      throw new IllegalArgumentException("sweep " + plan.name() + " is a " + plan.kind() + " sweep: its "
+          + "cells are not training runs, so there is nothing to send"
+          + (plan.spec().sampling() ? "; sync the runs it sampled instead" : ""));
     }
     ExperimentConfig base = loader.load(plan.spec().base());
     String chosen = uri != null ? uri : MlflowTracking.configured(base);

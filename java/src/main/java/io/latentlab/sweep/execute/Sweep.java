@@ -53,6 +53,11 @@ public final class Sweep {
     return new Builder("run", run);
   }
 
+  /** Starts a prompt sweep over an imported text-to-image model (axes: sample.prompt, ...). */
+  public static Builder prompts(String model) {
+    return new Builder("model", model);
+  }
+
   /** Starts a training sweep over an experiment config. */
   public static Builder training(Path base) {
     return new Builder("base", base.toAbsolutePath().normalize().toString());
@@ -83,7 +88,7 @@ public final class Sweep {
   @Override
   public String toString() {
     return "Sweep " + spec.name() + " (" + (spec.sampling() ? "sampling run " + spec.run()
-        : "training " + spec.base()) + ", axes " + new SweepPlan(spec, null, List.of()).axes() + ")";
+        : spec.prompts() ? "prompts to model " + spec.model() : "training " + spec.base()) + ", axes " + new SweepPlan(spec, null, List.of()).axes() + ")";
   }
 
   /** Builds a sweep; {@link #build()} checks it as a file would be. */

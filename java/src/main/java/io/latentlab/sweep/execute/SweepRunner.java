@@ -65,7 +65,7 @@ public final class SweepRunner {
    * @throws ConfigException in one line for a refused axis, value, run or size
    */
   public SweepPlan plan(SweepSpec spec) {
-    return new SweepPlanner(runsRoot, bridge).plan(spec);
+    return new SweepPlanner(home, runsRoot, bridge).plan(spec);
   }
 
   /** Where a plan's sweep directory is (it may not exist yet). */
@@ -147,7 +147,7 @@ public final class SweepRunner {
         progress.step(stage, step, total, value);
       }
     };
-    ExperimentConfig base = plan.spec().sampling() || pending.isEmpty() ? null
+    ExperimentConfig base = plan.spec().sampling() || plan.spec().prompts() || pending.isEmpty() ? null
         : new ConfigLoader().load(plan.spec().base());
     if (base != null) { // its trials' MLflow runs become children of the sweep's
       MlflowTracking.startSweep(bridge, directory.path(), base, plan.name());

@@ -12,7 +12,9 @@ import io.latentlab.run.RunDirectory;
 import io.latentlab.run.RunResult;
 import io.latentlab.run.Trial;
 import io.latentlab.run.TrialExecutor;
+import io.latentlab.lab.SampleTask;
 import io.latentlab.run.TrialPlanner;
+import io.latentlab.sweep.PromptTrials;
 import io.latentlab.sweep.SamplingTrials;
 import io.latentlab.sweep.SweepDirectory;
 import io.latentlab.sweep.SweepPlan;
@@ -119,6 +121,9 @@ public final class TrialRunner {
   /** The metrics of a completed trial, or null. */
   @SuppressWarnings("unchecked")
   static Map<String, Object> completedMetrics(SweepPlan plan, SweepPlan.PlannedTrial trial) {
+    if (plan.spec().prompts()) {
+      return PromptTrials.completed(trial.directory());
+    }
     if (plan.spec().sampling()) {
       return SamplingTrials.completed(trial.directory(), trial.trial());
     }
@@ -198,6 +203,7 @@ public final class TrialRunner {
     try {
       metrics = plan.spec().sampling()
           ? SamplingScorer.run(bridge.get(), home, plan, trial, progress)
+          : plan.spec().prompts() ? prompt(home, bridge, plan, trial, progress)
           : train(home, bridge.get(), plan, directory.path(), trial, progress);
       log(directory, trial, "completed at " + Instant.now());
       return record(directory, before, TrialState.COMPLETED, null, attempts, metrics);
@@ -228,6 +234,18 @@ public final class TrialRunner {
       overrides.add("execution.processes=" + tasks);
     }
     return overrides;
+  }
+
+  /** Samples a prompt trial under a claim on its folder (two sweeps never sample one twice). */
+  @SuppressWarnings("try") // the claim is held while the trial samples
+  private static Map<String, Object> prompt(Path home, Supplier<PythonBridge> bridge,
+      SweepPlan plan, SweepPlan.PlannedTrial trial, ProgressListener progress) {
+    bridge.get(); // started here, so its start-up is this trial's, not the task's first call's
+    Path runsRoot = trial.directory().getParent().getParent().getParent(); // <runs>/samples/<model>/<id>
+    try (RunClaim claim = RunClaim.acquire(trial.directory())) {
+      return PromptTrials.run(new SampleTask(home, runsRoot), plan.spec().model(), trial.axes(),
+          progress);
+    }
   }
 
   private static Map<String, Object> train(Path home, PythonBridge bridge, SweepPlan plan,

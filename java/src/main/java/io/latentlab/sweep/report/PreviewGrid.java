@@ -1,5 +1,6 @@
 package io.latentlab.sweep.report;
 
+import io.latentlab.sweep.PromptTrials;
 import io.latentlab.sweep.SweepPlan;
 import java.awt.Color;
 import java.awt.Font;
@@ -54,10 +55,22 @@ final class PreviewGrid {
     if (columnAxis != null && !axes.contains(columnAxis)) {
       columnAxis = null;
     }
-    if (columnAxis == null && axes.size() >= 2) {
+    // A prompt sweep: a row per prompt, the first other axis across.
+    String prompt = plan.spec().prompts() ? plan.columns().get(PromptTrials.PROMPT) : null;
+    if (prompt != null && !axes.contains(prompt)) {
+      prompt = null;
+    }
+    if (prompt != null) {
+      String rowAxis = prompt;
+      columnAxis = axes.stream().filter(axis -> !axis.equals(rowAxis)).findFirst().orElse(null);
+    }
+    if (columnAxis == null && axes.size() >= 2 && prompt == null) {
       columnAxis = axes.get(1);
     }
     List<String> rowAxes = new ArrayList<>();
+    if (prompt != null) {
+      rowAxes.add(prompt);
+    }
     String sampler = SweepPlots.column(plan, SweepPlots.SAMPLER);
     if (sampler != null && !sampler.equals(columnAxis)) {
       rowAxes.add(sampler);

@@ -1,6 +1,7 @@
 package io.latentlab.sweep.report;
 
 import io.latentlab.config.ConfigLoader;
+import io.latentlab.sweep.PromptTrials;
 import io.latentlab.sweep.SamplingTrials;
 import io.latentlab.sweep.SweepPlan;
 import io.latentlab.sweep.TrialState;
@@ -59,11 +60,14 @@ record ReportTrial(SweepPlan.PlannedTrial planned, Map<String, Object> axes, Tri
   }
 
   /**
-   * Where the trial's preview picture is, or null if it has none: a sampling trial's is
-   * {@code <run>/sampling/<trial>.png}; a scored training trial's is its scoring's, in its own
+   * Where the trial's preview picture is, or null if it has none: a prompt trial's is its
+   * pictures' grid; a sampling trial's is {@code <run>/sampling/<trial>.png}; a scored training trial's is its scoring's, in its own
    * run's {@code sampling/} folder.
    */
   Path preview(SweepPlan plan) {
+    if (plan.spec().prompts()) {
+      return PromptTrials.preview(planned.directory());
+    }
     if (plan.spec().sampling()) {
       Path run = planned.directory() != null ? planned.directory() : plan.runDirectory();
       return run == null ? null : SamplingTrials.previewFile(run, id());

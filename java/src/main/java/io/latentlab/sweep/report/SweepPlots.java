@@ -72,6 +72,9 @@ final class SweepPlots {
   static List<Figure> draw(SweepPlan plan, List<ReportTrial> trials) {
     SweepPlots plots = new SweepPlots(plan, trials);
     List<Figure> figures = new ArrayList<>();
+    if (plan.spec().prompts()) {
+      return figures; // its pictures are the result: the preview grid
+    }
     if (plan.spec().sampling()) {
       figures.addAll(plots.fidAgainstNfe());
       plots.fidAgainstGuidance().ifPresent(figures::add);

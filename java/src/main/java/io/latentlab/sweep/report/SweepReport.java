@@ -64,7 +64,7 @@ public final class SweepReport {
   public static Path write(SweepPlan plan, SweepDirectory dir) {
     List<ReportTrial> trials = ReportTrial.of(plan, dir.states(plan));
     List<SweepPlots.Figure> figures = new ArrayList<>(SweepPlots.draw(plan, trials));
-    if (plan.spec().sampling() || plan.spec().evaluate() != null) {
+    if (plan.spec().sampling() || plan.spec().prompts() || plan.spec().evaluate() != null) {
       PreviewGrid.draw(plan, trials).ifPresent(figures::add);
     }
     for (SweepPlots.Figure figure : figures) {
@@ -80,6 +80,10 @@ public final class SweepReport {
     md.append("- **kind:** ").append(plan.kind()).append('\n');
     if (plan.spec().sampling()) {
       md.append("- **run:** `").append(plan.runDirectory() != null ? plan.runDirectory() : plan.spec().run()).append("`\n");
+    } else if (plan.spec().prompts()) {
+      md.append("- **model:** `").append(plan.spec().model()).append("`; each trial's pictures are ")
+          .append("in `<runs>/samples/").append(plan.spec().model()).append("/<trial>/` with its ")
+          .append("`result.json` (the resolved request, the weights' SHA-256)\n");
     } else if (plan.spec().base() != null) {
       md.append("- **base:** `").append(plan.spec().base()).append("`\n");
     }
