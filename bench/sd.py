@@ -177,7 +177,7 @@ def main(out_path: str) -> None:
     first, seconds = timed(encode, text_params, ids)
     flops = flops_of(encode.lower(text_params, ids).compile())
     rows.append(("text encoder, 2 prompts × 77 tokens", first, seconds, flops))
-    components["text_encoder"] = (cls, presets.PRESETS[PRESET]["text_encoder"][1], text_params)
+    components["text_encoder"] = (cls, presets.PRESETS[PRESET]["text_encoder"]["config"], text_params)
     say(f"text encoder {seconds:.3f} s")
 
     cls, cfg = configs["unet"]
@@ -197,7 +197,7 @@ def main(out_path: str) -> None:
             " (batch 2: one guided step)" if batch == 2 else " (batch 1)")
         rows.append((label, first, seconds, flops))
         say(f"U-Net batch {batch}: {seconds:.2f} s")
-    components["unet"] = (cls, presets.PRESETS[PRESET]["unet"][1], unet_params)
+    components["unet"] = (cls, presets.PRESETS[PRESET]["unet"]["config"], unet_params)
 
     cls, cfg = configs["vae"]
     vae, vae_params = presets.random_component(cls, cfg, key)
@@ -206,7 +206,7 @@ def main(out_path: str) -> None:
     first, seconds = timed(decode, vae_params, z, repeats=2)
     flops = flops_of(decode.lower(vae_params, z).compile())
     rows.append(("VAE decoder, one 512×512 image", first, seconds, flops))
-    components["vae"] = (cls, presets.PRESETS[PRESET]["vae"][1], vae_params)
+    components["vae"] = (cls, presets.PRESETS[PRESET]["vae"]["config"], vae_params)
     say(f"VAE decode {seconds:.2f} s")
 
     counts = {name: presets.parameter_count(cls, configs[name][1])

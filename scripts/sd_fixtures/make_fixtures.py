@@ -4,7 +4,8 @@ the inputs, and the PyTorch reference outputs the Flax parity tests compare with
 
 Runs in its own throwaway environment (make_fixtures.sh makes it); torch is never a dependency
 of LatentLab. Everything is written as safetensors/JSON (no pickle). Usage:
-    python make_fixtures.py OUT_DIR
+    python make_fixtures.py OUT_DIR            # everything
+    python make_fixtures.py --counts OUT_DIR   # only the presets' parameter counts
 """
 
 import json
@@ -62,20 +63,22 @@ def count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def sd15_counts() -> dict:
-    """Parameter counts of the SD 1.5 configs, built on the meta device (no weights)."""
-    unet = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-                block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768,
-                attention_head_dim=8)
-    vae = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
-               down_block_types=("DownEncoderBlock2D",) * 4,
-               up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
-    clip = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")
+PRESETS = Path(__file__).resolve().parents[2] / "python/latentlab/models/sd/presets.json"
+MODELS = {"UNet2DConditionModel": lambda c: UNet2DConditionModel(**c),
+          "AutoencoderKL": lambda c: AutoencoderKL(**c),
+          "CLIPTextModel": lambda c: CLIPTextModel(CLIPTextConfig(**c)),
+          "CLIPTextModelWithProjection": lambda c: CLIPTextModelWithProjection(CLIPTextConfig(**c))}
+
+
+def preset_counts() -> dict:
+    """Parameter counts of every preset's components (presets.json, LatentLab's own file),
+    built by diffusers and transformers on the meta device (no weights)."""
+    counts = {}
     with torch.device("meta"):
-        return {"unet": count(UNet2DConditionModel(**unet)), "vae": count(AutoencoderKL(**vae)),
-                "text_encoder": count(CLIPTextModel(CLIPTextConfig(**clip))),
-                "configs": {"unet": unet, "vae": vae, "text_encoder": clip}}
+        for preset, components in json.loads(PRESETS.read_text()).items():
+            counts[preset] = {name: count(MODELS[spec["class"]](spec["config"]))
+                              for name, spec in components.items() if name != "scheduler"}
+    return counts
 
 
 # --- diffusers → original LDM key names (diffusers' own converter checks the result) ---------
@@ -281,7 +284,7 @@ def main(out: Path):
             "tiny_counts": {"unet": count(unet), "vae": count(vae),
                             "text_encoder": count(text_encoder), "unet-sd2": count(unet2),
                             "text_encoder_2": count(projection)},
-            "sd15_counts": sd15_counts(),
+            "preset_counts": preset_counts(),
             "pipeline": {"prompt": "a red cat", "negative_prompt": "", "steps": 10,
                          "guidance_scale": 7.5, "height": 16, "width": 16},
             "clip_prompts": prompts, "long_prompt": long_prompt}
@@ -289,5 +292,17 @@ def main(out: Path):
     print(json.dumps(info, indent=2))
 
 
+def update_counts(out: Path) -> None:
+    """Only the presets' counts in OUT_DIR/versions.json (the fixtures' weights untouched)."""
+    info = json.loads((out / "versions.json").read_text())
+    info["preset_counts"] = preset_counts()
+    info.pop("sd15_counts", None)  # the earlier record of the sd15 preset alone
+    (out / "versions.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info["preset_counts"], indent=2))
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "--counts":
+        update_counts(Path(sys.argv[2]))
+    else:
+        main(Path(sys.argv[1]))

@@ -2,39 +2,31 @@
 measures without downloading weights, and what parameter counts are checked against.
 
 ``sd15``: Stable Diffusion 1.5's U-Net, VAE and CLIP ViT-L/14 text encoder, the configs of
-``runwayml/stable-diffusion-v1-5`` (diffusers' and transformers' keys; the fixture script
-records the same configs and the parameter counts diffusers and transformers give them:
-859,520,964, 83,653,863 and 123,060,480, checked in ``test_sd_parity``). SD 2.x and SDXL
-presets are not written yet.
+``runwayml/stable-diffusion-v1-5``. ``sd21``: Stable Diffusion 2.1's (768 px, v-prediction):
+heads 64 wide, linear projections, cross-attention from OpenCLIP ViT-H/14 as diffusers stores
+it (a CLIPTextModel of 23 layers: SD 2.x reads the penultimate layer of the 24). ``sdxl``:
+SDXL 1.0 base's: three levels with 1, 2 and 10 transformer layers per block, cross-attention
+from both text encoders' hidden states side by side (768 + 1280), and the text-time embedding
+of the pooled projection (1280) and six size/crop ids (6 × 256); its VAE's scaling factor
+0.13025.
+
+The configs live in ``presets.json`` beside this module, in diffusers' and transformers' keys;
+the fixture script builds the same configs with diffusers and transformers and records the
+parameter counts they give (``preset_counts`` in the fixtures' ``versions.json``), which
+``test_sd_parity`` checks these against.
 """
 
+import json
 import math
+from pathlib import Path
 
 from latentlab.models.sd import config as config_lib
 from latentlab.models.sd import importer
 
-PRESETS = {
-    "sd15": {
-        "unet": ("UNet2DConditionModel", {
-            "sample_size": 64, "in_channels": 4, "out_channels": 4, "layers_per_block": 2,
-            "block_out_channels": [320, 640, 1280, 1280], "cross_attention_dim": 768,
-            "attention_head_dim": 8}),
-        "vae": ("AutoencoderKL", {
-            "block_out_channels": [128, 256, 512, 512], "layers_per_block": 2,
-            "latent_channels": 4, "sample_size": 512,
-            "down_block_types": ["DownEncoderBlock2D"] * 4,
-            "up_block_types": ["UpDecoderBlock2D"] * 4}),
-        "text_encoder": ("CLIPTextModel", {
-            "vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072,
-            "num_hidden_layers": 12, "num_attention_heads": 12, "max_position_embeddings": 77,
-            "hidden_act": "quick_gelu"}),
-        # diffusers' PNDM/DDIM scheduler config of SD 1.5, as the importer reads it
-        "scheduler": {"_class_name": "DDIMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
-                      "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
-                      "prediction_type": "epsilon", "set_alpha_to_one": False,
-                      "steps_offset": 1, "timestep_spacing": "leading"},
-    },
-}
+# {preset: {component: {"class", "config"}, "scheduler": {...}}}: diffusers' and transformers'
+# config keys, read by this module and by scripts/sd_fixtures/make_fixtures.py (which counts
+# the same configs' parameters with diffusers and transformers).
+PRESETS = json.loads((Path(__file__).parent / "presets.json").read_text())
 
 
 def names() -> list[str]:
@@ -53,7 +45,7 @@ def configs(preset: str) -> dict:
     for component, spec in PRESETS[preset].items():
         if component == "scheduler":
             continue
-        cls, values = spec
+        cls, values = spec["class"], spec["config"]
         found[component] = (cls, config_lib.from_dict(importer.COMPONENTS[cls].config_cls, values,
                                                       f"preset {preset}: {component}"))
     return found
