@@ -250,6 +250,31 @@ def local_copy(tree):
                         if isinstance(x, jax.Array) and not x.is_fully_addressable else x, tree)
 
 
+# How long the other processes wait at a barrier for process 0's one-process work (encoding a
+# data set into the latent cache takes minutes at a large size; a dead process 0 ends the run
+# sooner, through the runtime's heartbeat).
+BARRIER_TIMEOUT_S = 3600
+
+
+def first_process_decides(flag: bool) -> bool:
+    """Process 0's ``flag``, the same in every process (a file one process sees and another
+    does not yet must not split the run's path); ``flag`` itself in a single process."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.broadcast_one_to_all(np.int32(bool(flag))))
+
+
+def barrier(name: str) -> None:
+    """Every process waits here until all have arrived (the distributed runtime's barrier, not
+    a device collective, so a long wait is not a collective's timeout); nothing in a single
+    process. ``name`` must be unique in the run."""
+    if jax.process_count() == 1:
+        return
+    from orbax.checkpoint import multihost
+    multihost.get_barrier_sync_fn()(key=name, timeout_ms=BARRIER_TIMEOUT_S * 1000)
+
+
 def gather(x: jax.Array) -> jax.Array:
     """``x`` as one single-device array (what crosses to Java as one buffer): itself if it is
     on one device, its first copy if replicated (no copy made), else its shards gathered onto

@@ -165,7 +165,8 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
         stage_dir = Path(home) / VAE_STAGES / stage_hash
         stages["vae_stage"] = {"hash": stage_hash, "reused": False}
         info_file = stage_dir / "stage.json"
-        if info_file.is_file():
+        # Over several processes (a shared disk), process 0's look decides for all of them.
+        if execution_lib.first_process_decides(info_file.is_file()):
             info = json.loads(info_file.read_text())
             shape = (1,) + tuple(source.shape)
             key = jax.random.PRNGKey(0)
@@ -194,8 +195,9 @@ def _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, e
     metrics["vae_train_seconds"] = time.perf_counter() - started
     if stage_dir is not None:  # Orbax renames its folder into place; stage.json comes last
         checkpoint.save_tree(stage_dir / "weights", vae_state.params, {"stage": "vae"})
-        write_atomically(stage_dir / "stage.json", json.dumps(
-            {"vae_final_loss": metrics["vae_final_loss"]}).encode())
+        if jax.process_index() == 0:  # every process saved its part; the first says it is done
+            write_atomically(stage_dir / "stage.json", json.dumps(
+                {"vae_final_loss": metrics["vae_final_loss"]}).encode())
     return vae_state.params
 
 
@@ -213,11 +215,6 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     (``<home>/.cache/latents/``, recorded as metrics ``latent_cache``); without it, the
     latents stay in memory (the same bits)."""
     cfg = experiment.resolve(config)
-    if jax.process_count() > 1:
-        # Over several processes (latentlab.distributed) the stages and latents shared
-        # through <home>/.cache are not used: each process would write them.
-        data = data if data is not None else open_data(cfg["data"], None, home)
-        home = None
     vae = VAE(**cfg["model"]["vae"])
     unet = UNet(**cfg["model"]["unet"])
     ex = execution_lib.from_config(cfg.get("execution"))
@@ -283,12 +280,15 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                 return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), train_labels),
                               len(train_idx), data_key, unet_batch)
         else:  # the latent cache: encoded once per (VAE weights, data, preprocessing)
-            vae_hash = checkpoint.weights_digest(vae_params)
+            vae_hash = checkpoint.weights_digest(local_vae_params)
             path = latent_cache.folder(home) / latent_cache.name(vae_hash, source.fingerprint,
                                                                  cfg["data"])
-            encoded = not path.is_file()
-            if encoded:
-                latents = loops.encode_batches(vae, vae_params, read_all(source, train_idx))
+            # Over several processes, process 0 encodes and writes the file while the others
+            # wait for it; then every process reads its rows of each batch from it.
+            encoded = execution_lib.first_process_decides(not path.is_file())
+            if encoded and jax.process_index() == 0:
+                latents = loops.encode_batches(vae, local_vae_params,
+                                               read_all(source, train_idx))
                 batches = ((m, v, train_labels[i * 500:i * 500 + len(m)])
                            for i, (m, v) in enumerate(latents))
                 latent_cache.write(path, batches, {"vae": vae_hash,
@@ -296,6 +296,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                                                    "examples": len(train_idx),
                                                    "preprocessing":
                                                        latent_cache.preprocessing(cfg["data"])})
+            if encoded:
+                execution_lib.barrier(f"latent-cache-{path.name}")
             claim = latent_cache.Claim(path)
             cache = latent_cache.Latents(path)
             stages["latent_cache"] = {"name": path.name, "path": str(path), "vae": vae_hash,
