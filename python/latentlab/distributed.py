@@ -152,7 +152,13 @@ def main(argv: list[str]) -> int:
         rank = os.environ.get("SLURM_PROCID", "?") if rank is None else rank
         print(f"process {rank}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
               file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+        sys.stdout.flush()
+        # Ended at once, without the interpreter's exit: JAX's exit handler waits at the
+        # distributed runtime's shutdown barrier for the other processes, which wait in a
+        # collective for this one, so a raised error would hang the run instead of failing it.
+        # Dead, the process is seen: by the launcher, by srun (--kill-on-bad-exit), by the
+        # runtime's heartbeat.
+        os._exit(1)
     return 0
 
 

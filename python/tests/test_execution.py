@@ -127,3 +127,52 @@ def test_a_coordinator_that_cannot_be_reached_fails_in_one_line_naming_it(tmp_pa
     assert last.startswith(f"process 1: RuntimeError: cannot reach the run's coordinator at "
                            f"127.0.0.1:{port} within 3 s: Connection refused"), last
     assert len(last) < 400, last
+
+
+# Two processes of one run: process 1 raises after joining, process 0 waits for it in a
+# collective (as a training step would). argv: spec file.
+_RAISES_IN_ONE = r"""
+import sys
+from latentlab import distributed
+
+def run(spec):
+    distributed.initialize(spec)
+    import jax
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("both joined")
+    if jax.process_index() == 1:
+        raise ValueError("a data file is missing")
+    multihost_utils.sync_global_devices("process 1 never comes")
+
+distributed.run = run
+sys.exit(distributed.main([sys.argv[1]]))
+"""
+
+
+def test_a_process_that_raises_ends_at_once_instead_of_waiting_for_the_others(tmp_path):
+    """A raised error (not a kill) must end its process, so that the launcher, srun or the
+    runtime's heartbeat ends the run: the interpreter's normal exit would wait for the other
+    processes at the runtime's shutdown barrier, and they wait for it in a collective."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    python = Path(execution.__file__).resolve().parents[1]
+    procs = []
+    for rank in (0, 1):
+        spec = tmp_path / f"process-{rank}.json"
+        spec.write_text(json.dumps({"coordinator": f"127.0.0.1:{port}", "num_processes": 2,
+                                    "process_id": rank, "timeout_s": 60}))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", _RAISES_IN_ONE, str(spec)], cwd=python,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(python), "JAX_PLATFORMS": "cpu"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    waiting, raising = procs
+    try:
+        _, err = raising.communicate(timeout=120)
+        assert waiting.poll() is None, "process 1 ended only once process 0 had"
+        assert raising.returncode == 1, err[-2000:]
+        assert err.strip().splitlines()[-1] == "process 1: ValueError: a data file is missing"
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
