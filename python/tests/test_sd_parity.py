@@ -233,3 +233,44 @@ def test_an_unknown_preset_is_refused_naming_the_presets():
     with pytest.raises(ValueError,
                        match=r"^model.preset: unknown value 'sd3'; allowed: sd15, sd21, sdxl$"):
         presets.configs("sd3")
+
+
+# --- SDXL: two text encoders, the text-time embedding, zeros for an absent negative prompt ---
+
+@pytest.fixture(scope="module")
+def sdxl(store):
+    summary = importer.import_model(FIXTURES / "sdxl", store, "sdxl")
+    return summary, pipeline.TextToImage(store / "sdxl"), load_file(
+        str(FIXTURES / "sdxl-reference.safetensors"))
+
+
+def test_sdxl_imports_both_encoders_and_tokenizers(sdxl, info):
+    summary, model, _ = sdxl
+    assert {k: v["parameters"] for k, v in summary["components"].items()} == info["sdxl"]["counts"]
+    assert model.xl and model.zeros_for_empty
+    assert model.tokenizer_2.pad_id != model.tokenizer.pad_id  # "!" pads the second's ids
+
+
+def test_sdxl_prompt_encoding_and_unet_match_diffusers(sdxl, info):
+    _, model, ref = sdxl
+    context = model.encode_text(info["sdxl"]["encode_prompts"])
+    assert max_error(context["states"], ref["encode.prompt_embeds"]) <= PER_COMPONENT
+    assert max_error(context["text_embeds"], ref["encode.pooled"]) <= PER_COMPONENT
+    out = apply(model.unet, model.unet_params, nhwc(ref["unet.sample"]),
+                jnp.asarray(ref["unet.timesteps"]), jnp.asarray(ref["unet.context"]),
+                {"text_embeds": jnp.asarray(ref["unet.text_embeds"]),
+                 "time_ids": jnp.asarray(ref["unet.time_ids"])})
+    assert max_error(out, nhwc(ref["unet.out"])) <= PER_COMPONENT
+
+
+def test_sdxl_pipeline_matches_diffusers(sdxl, info):
+    """10 DDIM steps with guidance 5 and no negative prompt (zeros, as diffusers conditions
+    SDXL then), the size ids of a 16 × 16 image, decoded by a VAE scaled by 0.13025."""
+    _, model, ref = sdxl
+    settings = info["sdxl"]["pipeline"]
+    assert model.scaling_factor == 0.13025
+    final, image = model(settings["prompt"], "", nhwc(ref["pipe.init_latents"]),
+                         steps=settings["steps"], guidance_scale=settings["guidance_scale"],
+                         sampler="ddim")
+    assert max_error(final, nhwc(ref["pipe.final_latents"])) <= PIPELINE
+    assert max_error(image, nhwc(ref["pipe.image"])) <= PIPELINE

@@ -2,17 +2,20 @@
 ``./latentlab sample MODEL`` runs), on the tiny random fixture (fixtures/sd-tiny): the same
 request gives the same bytes and another seed other bytes; a long prompt is cut with a warning
 that counts the cut tokens; an empty prompt is the unconditional path; every registered sampler
-runs; bad requests are refused in one line with nothing written.
+runs; bad requests are refused in one line with nothing written; the tiny SDXL samples as its
+pipeline does.
 """
 
 import json
 import warnings
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
+from PIL import Image
 
-from latentlab import checkpoint
+from latentlab import checkpoint, sampling
 from latentlab.apps import text_to_image
 from latentlab.diffusion import samplers
 from latentlab.models.sd import importer
@@ -296,3 +299,27 @@ def test_an_inpainting_request_records_its_mask(store, cache, picture, half_mask
     with pytest.raises(ValueError, match=r"^mask: no file at /nowhere.png$"):
         text_to_image.check_request(store / "tiny", request(init_image=str(picture),
                                                             mask="/nowhere.png"))
+
+
+def test_an_sdxl_model_samples_as_its_pipeline_does(store, cache, tmp_path):
+    """The sample command's path with the tiny SDXL (two encoders, size ids, zeros for the
+    empty negative prompt) gives the pixels of the pipeline that matches diffusers
+    (test_sd_parity) from the same initial noise."""
+    importer.import_model(FIXTURES / "sdxl", store, "tiny-xl")
+    xl = cache.get(store / "tiny-xl")
+    chosen = request(prompts=["a red cat"], num_images=1, size=16, steps=3, seed=4)
+    result = text_to_image.sample(store / "tiny-xl", chosen, tmp_path / "xl", cache.get)
+    assert result["size"] == [16, 16] and len(result["images"]) == 1
+    noise_key, _ = sampling.sampling_keys(4)
+    latents = jax.random.normal(jax.random.fold_in(noise_key, 0), (8, 8, 4))[None]
+    _, images = xl("a red cat", "", latents, steps=3, guidance_scale=7.5, sampler="ddim")
+    expected = np.round(np.clip(np.asarray(images) / 2 + 0.5, 0, 1) * 255).astype(np.uint8)
+    written = np.asarray(Image.open(tmp_path / "xl" / "image-000.png").convert("RGB"))
+    np.testing.assert_array_equal(written, expected[0])
+    # guidance 0 samples the negative side alone: zeros for "", whatever the prompt
+    pixels = lambda **c: text_to_image.generate(xl, text_to_image.check_request(
+        store / "tiny-xl", request(size=16, steps=2, **c)))[0]
+    np.testing.assert_array_equal(pixels(guidance_scale=0.0),
+                                  pixels(guidance_scale=0.0, prompts=["", "a mat"]))
+    assert not np.array_equal(pixels(guidance_scale=0.0, negative_prompt="a dog"),
+                              pixels(guidance_scale=0.0))

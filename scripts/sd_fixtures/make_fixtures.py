@@ -6,6 +6,7 @@ Runs in its own throwaway environment (make_fixtures.sh makes it); torch is neve
 of LatentLab. Everything is written as safetensors/JSON (no pickle). Usage:
     python make_fixtures.py OUT_DIR            # everything
     python make_fixtures.py --counts OUT_DIR   # only the presets' parameter counts
+    python make_fixtures.py --sdxl OUT_DIR     # only the tiny SDXL and its reference
 """
 
 import json
@@ -292,6 +293,90 @@ def main(out: Path):
     print(json.dumps(info, indent=2))
 
 
+def sdxl_fixture(out: Path) -> None:
+    """A tiny random SDXL: OUT/sdxl (a diffusers folder: two text encoders and tokenizers, the
+    second padding with "!", a U-Net with the text-time embedding, a VAE scaled by 0.13025)
+    and OUT/sdxl-reference.safetensors (the prompt encoding, the U-Net, and the pipeline's 10
+    DDIM steps with guidance 5 from given latents); its record goes into versions.json."""
+    from diffusers import StableDiffusionXLPipeline
+    torch.manual_seed(1)
+    folder = out / "sdxl"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    max_length = 16
+    tokenizer = tiny_tokenizer(folder / "tokenizer", max_length)
+    tokenizer_2 = CLIPTokenizer(str(folder / "tokenizer" / "vocab.json"),
+                                str(folder / "tokenizer" / "merges.txt"),
+                                model_max_length=max_length, pad_token="!")
+    vocab = len(tokenizer.get_vocab())
+    common = dict(vocab_size=vocab, max_position_embeddings=max_length,
+                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=2,
+        hidden_act="quick_gelu", pad_token_id=tokenizer.pad_token_id, **common)).eval()
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=12, intermediate_size=24, num_hidden_layers=3, num_attention_heads=2,
+        hidden_act="gelu", projection_dim=8, pad_token_id=tokenizer_2.pad_token_id,
+        **common)).eval()
+    unet = UNet2DConditionModel(
+        sample_size=8, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16 + 12,
+        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time", addition_time_embed_dim=4,
+        projection_class_embeddings_input_dim=8 + 6 * 4).eval()
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=16, scaling_factor=0.13025).eval()
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                              timestep_spacing="leading", prediction_type="epsilon")
+    with torch.no_grad():
+        for model in (text_encoder, text_encoder_2, unet, vae):
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder,
+                                     text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+                                     tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler,
+                                     force_zeros_for_empty_prompt=True)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+
+    rng = np.random.default_rng(1)
+    ref = {}
+    with torch.no_grad():
+        prompts = ["a red cat", "the blue dog on a mat"]
+        embeds, _, pooled, _ = pipe.encode_prompt(prompts, do_classifier_free_guidance=False)
+        ref["encode.prompt_embeds"], ref["encode.pooled"] = np32(embeds), np32(pooled)
+        latents = torch.from_numpy(rng.standard_normal((2, 4, 8, 8)).astype(np.float32))
+        t = torch.tensor([999, 10])
+        time_ids = torch.tensor([[16.0, 16.0, 0.0, 0.0, 16.0, 16.0], [32.0, 24.0, 4.0, 2.0, 16.0, 16.0]])
+        ref["unet.sample"], ref["unet.timesteps"] = latents.numpy(), t.numpy().astype(np.int32)
+        ref["unet.context"], ref["unet.text_embeds"] = np32(embeds), np32(pooled)
+        ref["unet.time_ids"] = time_ids.numpy()
+        ref["unet.out"] = np32(unet(latents, t, embeds, added_cond_kwargs={
+            "text_embeds": pooled, "time_ids": time_ids}).sample)
+        init = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
+        ref["pipe.init_latents"] = init.numpy()
+        final = pipe("a red cat", num_inference_steps=10, guidance_scale=5.0, height=16, width=16,
+                     latents=init.clone(), output_type="latent").images
+        ref["pipe.final_latents"] = np32(final)
+        ref["pipe.image"] = np32(vae.decode(final / vae.config.scaling_factor).sample)
+    save_file({k: np.ascontiguousarray(v) for k, v in ref.items()},
+              str(out / "sdxl-reference.safetensors"))
+    info = json.loads((out / "versions.json").read_text())
+    info["sdxl"] = {"counts": {"unet": count(unet), "vae": count(vae),
+                               "text_encoder": count(text_encoder),
+                               "text_encoder_2": count(text_encoder_2)},
+                    "pipeline": {"prompt": "a red cat", "negative_prompt": None, "steps": 10,
+                                 "guidance_scale": 5.0, "height": 16, "width": 16},
+                    "encode_prompts": prompts}
+    (out / "versions.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info["sdxl"], indent=2))
+
+
 def update_counts(out: Path) -> None:
     """Only the presets' counts in OUT_DIR/versions.json (the fixtures' weights untouched)."""
     info = json.loads((out / "versions.json").read_text())
@@ -304,5 +389,8 @@ def update_counts(out: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "--counts":
         update_counts(Path(sys.argv[2]))
+    elif sys.argv[1] == "--sdxl":
+        sdxl_fixture(Path(sys.argv[2]))
     else:
         main(Path(sys.argv[1]))
+        sdxl_fixture(Path(sys.argv[1]))

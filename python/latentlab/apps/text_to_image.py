@@ -94,10 +94,10 @@ def _configs(folder: Path, meta: dict):
                                 f"{where}: components.unet.config")
     vae = config_lib.from_dict(AutoencoderKLConfig, components["vae"]["config"],
                                f"{where}: components.vae.config")
-    if unet.addition_embed_type is not None:
-        raise ValueError(f"{folder}: an SDXL U-Net (addition_embed_type "
-                         f"{unet.addition_embed_type!r}); text to image with SDXL's second text "
-                         "encoder and size embeddings is not implemented yet")
+    if unet.addition_embed_type == "text_time" and (
+            "text_encoder_2" not in components or "tokenizer_2" not in meta):
+        raise ValueError(f"{folder}: an SDXL U-Net (addition_embed_type 'text_time') without "
+                         "text_encoder_2 and tokenizer_2; import the whole SDXL diffusers folder")
     return unet, vae
 
 
@@ -246,15 +246,18 @@ def generate(model, request: dict):
     A cut prompt is warned of (UserWarning)."""
     prompts, per_prompt = request["prompts"], request["num_images"]
     length = model.tokenizer.max_length
-    ids, cuts = model.tokenizer.encode(prompts)
-    negative_ids, (negative_cut,) = model.tokenizer.encode([request["negative_prompt"]])
+    ids, cuts = model.tokenize(prompts)
+    _, (negative_cut,) = model.tokenize([request["negative_prompt"]])
     for prompt, cut in zip(prompts + [request["negative_prompt"]], cuts + [negative_cut]):
         if cut:
             warnings.warn(truncation_message(prompt, cut, length), stacklevel=2)
-    context, null_context = model.encode_ids(ids), model.encode_ids(negative_ids)
+    with warnings.catch_warnings():  # warned of above, once
+        warnings.simplefilter("ignore", UserWarning)
+        null_context = model.encode_negative([request["negative_prompt"]])
+    context = model.encode_ids(ids)
     count = len(prompts) * per_prompt
-    context = jnp.repeat(context, per_prompt, axis=0)
-    null_context = jnp.repeat(null_context, count, axis=0)
+    context = jax.tree.map(lambda c: jnp.repeat(c, per_prompt, axis=0), context)
+    null_context = jax.tree.map(lambda c: jnp.repeat(c, count, axis=0), null_context)
     factor = model.vae.config.downsampling_factor
     side = request["size"] // factor
     noise_key, sampler_key = sampling.sampling_keys(request["seed"])

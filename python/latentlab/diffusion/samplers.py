@@ -72,15 +72,17 @@ def text_denoiser(apply_fn, prediction: str, schedule: NoiseSchedule, context, n
                   guidance_scale) -> Denoiser:
     """:func:`model_denoiser` for a text-conditioned U-Net ``apply_fn(x_t, t[B], context)``:
     ``context`` [B, L, D] holds the prompts' text states and ``null_context`` [B, L, D] the
-    negative (or empty) prompts'; both passes share one batch of 2B, guided by :func:`guide`."""
+    negative (or empty) prompts' (or both are pytrees of such [B, ...] arrays, as SDXL's
+    states, pooled embeddings and size ids); both passes share one batch of 2B, guided by
+    :func:`guide`."""
 
     def denoise(x, sigma):
         batch = x.shape[0]
         alpha_bar = 1.0 / (1.0 + sigma ** 2)
         x_t = x * jnp.sqrt(alpha_bar)
         t = jnp.full((2 * batch,), sigma_to_t(schedule, sigma), jnp.float32)
-        out = apply_fn(jnp.concatenate([x_t, x_t], axis=0), t,
-                       jnp.concatenate([context, null_context], axis=0))
+        both = jax.tree.map(lambda c, n: jnp.concatenate([c, n], axis=0), context, null_context)
+        out = apply_fn(jnp.concatenate([x_t, x_t], axis=0), t, both)
         cond, uncond = jnp.split(out, 2, axis=0)
         x0, _ = to_x0_eps(prediction, guide(cond, uncond, guidance_scale), x_t, alpha_bar)
         return x0

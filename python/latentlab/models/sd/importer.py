@@ -369,6 +369,11 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
         "components": {k: {"class": cls, "config": config_lib.to_dict(cfg),
                            "parameters": _count(params)}
                        for k, (cls, cfg, params) in components.items()}}
+    index_file = source_folder / "model_index.json"
+    if index_file.is_file():  # SDXL: an absent negative prompt is zeros, not the embedding of ""
+        zeros = json.loads(index_file.read_text()).get("force_zeros_for_empty_prompt")
+        if zeros is not None:
+            meta["force_zeros_for_empty_prompt"] = bool(zeros)
     scheduler_file = source_folder / "scheduler" / "scheduler_config.json"
     if scheduler_file.is_file():
         meta["diffusion"] = scheduler_to_diffusion(scheduler_file)
@@ -395,10 +400,10 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     staging.mkdir(parents=True)
     try:
         checkpoint.save_tree(staging / "weights", weights, {"format": FORMAT})
-        tokenizer = source_folder / "tokenizer"
-        if tokenizer.is_dir():
-            shutil.copytree(tokenizer, staging / "tokenizer")
-            meta["tokenizer"] = "tokenizer"
+        for tokenizer in ("tokenizer", "tokenizer_2"):  # tokenizer_2: SDXL's second encoder's
+            if (source_folder / tokenizer).is_dir():
+                shutil.copytree(source_folder / tokenizer, staging / tokenizer)
+                meta[tokenizer] = tokenizer
         write_atomically(staging / "sd_model.json", json.dumps(meta, indent=2).encode())
         staging.rename(out)
     finally:

@@ -46,7 +46,14 @@ def model_sigmas(schedule: schedules.NoiseSchedule, diffusion: dict, steps: int,
 
 class TextToImage:
     """An imported model ready to sample: ``model(prompts, ...)``, or :meth:`encode_text` then
-    :meth:`sample` to encode each prompt once for several images."""
+    :meth:`sample` to encode each prompt once for several images.
+
+    A prompt's *context* is what the U-Net is conditioned on: the text states [B, L, D] of SD
+    1.x and 2.x, or, for SDXL (a U-Net with the ``text_time`` embedding), a dict of ``states``
+    [B, L, D1 + D2] (both encoders' penultimate hidden states side by side), ``text_embeds``
+    [B, P] (the second encoder's pooled projection) and, added by :meth:`sample` from the
+    image size, ``time_ids`` [B, 6] (original size, crop corner and target size, as diffusers'
+    SDXL pipeline sets them with no crop)."""
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
@@ -57,6 +64,13 @@ class TextToImage:
         self.text_encoder, self.text_params = loaded["text_encoder"]
         self.tokenizer = CLIPTokenizer(folder / self.meta["tokenizer"],
                                        self.text_encoder.config.max_position_embeddings)
+        self.xl = self.unet.config.addition_embed_type == "text_time"
+        if self.xl:
+            self.text_encoder_2, self.text_params_2 = loaded["text_encoder_2"]
+            self.tokenizer_2 = CLIPTokenizer(folder / self.meta["tokenizer_2"],
+                                             self.text_encoder_2.config.max_position_embeddings)
+        # SDXL's pipelines condition an absent negative prompt on zeros
+        self.zeros_for_empty = bool(self.meta.get("force_zeros_for_empty_prompt", False))
         self.diffusion = self.meta["diffusion"]
         self.schedule = schedule_of(self.diffusion)
         self.scaling_factor = self.vae.config.scaling_factor
@@ -65,15 +79,53 @@ class TextToImage:
         self._encode_image = None
         self._programs: dict = {}  # one compiled sampling program per sampler
 
-    def encode_text(self, prompts) -> jax.Array:
-        """Text states [B, L, D] of ``prompts``; a prompt the tokenizer cuts is warned of."""
-        return self.encode_ids(self.tokenizer(prompts))
+    def tokenize(self, prompts) -> tuple:
+        """(ids, tokens cut from each prompt): ids [B, L] int32, for SDXL a pair (one per
+        tokenizer); what a tokenizer cuts is not warned of here (see :meth:`encode_text`)."""
+        ids, cuts = self.tokenizer.encode(prompts)
+        if self.xl:
+            ids_2, cuts_2 = self.tokenizer_2.encode(prompts)
+            return (ids, ids_2), [max(a, b) for a, b in zip(cuts, cuts_2)]
+        return ids, cuts
 
-    def encode_ids(self, ids) -> jax.Array:
-        """Text states [B, L, D] of token ids [B, L] (the tokenizer's :meth:`encode`)."""
+    def encode_text(self, prompts):
+        """The context of ``prompts`` (see the class); a prompt the tokenizer cuts is warned
+        of."""
+        if not self.xl:
+            return self.encode_ids(self.tokenizer(prompts))
+        return self.encode_ids((self.tokenizer(prompts), self.tokenizer_2(prompts)))
+
+    def encode_ids(self, ids):
+        """The context of token ids (:meth:`tokenize`'s): [B, L, D], or SDXL's dict without
+        ``time_ids``."""
         if self._encode is None:
-            self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
-        return self._encode(self.text_params, jnp.asarray(ids))
+            if not self.xl:
+                self._encode = jax.jit(lambda p, i: self.text_encoder.apply({"params": p}, i)[0])
+            else:
+                def encode(params, ids):
+                    states, _ = self.text_encoder.apply({"params": params[0]}, ids[0],
+                                                        hidden_layer=-2)
+                    states_2, pooled = self.text_encoder_2.apply({"params": params[1]}, ids[1],
+                                                                 hidden_layer=-2)
+                    return {"states": jnp.concatenate([states, states_2], axis=-1),
+                            "text_embeds": pooled}
+                self._encode = jax.jit(encode)
+        if not self.xl:
+            return self._encode(self.text_params, jnp.asarray(ids))
+        return self._encode((self.text_params, self.text_params_2),
+                            tuple(jnp.asarray(i) for i in ids))
+
+    def encode_negative(self, prompts):
+        """The context of negative prompts: as :meth:`encode_text`, except that where the model
+        says ``force_zeros_for_empty_prompt`` (SDXL) an empty one is all zeros, as diffusers'
+        pipeline conditions on when no negative prompt is given."""
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        context = self.encode_text(prompts)
+        if self.zeros_for_empty:
+            empty = jnp.asarray([p == "" for p in prompts])
+            context = jax.tree.map(
+                lambda c: jnp.where(empty.reshape((-1,) + (1,) * (c.ndim - 1)), 0.0, c), context)
+        return context
 
     def encode_image(self, pixels) -> jax.Array:
         """Images [B, H, W, 3] in [-1, 1] → the latents the U-Net sees [B, h, w, 4]: the VAE
@@ -96,7 +148,7 @@ class TextToImage:
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         negative = [negative_prompts] * len(prompts) if isinstance(negative_prompts, str) \
             else list(negative_prompts)
-        return self.sample(self.encode_text(prompts), self.encode_text(negative), latents,
+        return self.sample(self.encode_text(prompts), self.encode_negative(negative), latents,
                            self.sigmas(steps, spacing, rho), guidance_scale, sampler, key, eta)
 
     def sample(self, context, null_context, latents, sigmas, guidance_scale: float = 7.5,
@@ -120,6 +172,12 @@ class TextToImage:
             # its own program, compiled once: not again inside each sampler's
             self._decode = jax.jit(lambda p, z: self.vae.apply(
                 {"params": p}, z / self.scaling_factor, method="decode"))
+        if self.xl:  # the size embedding: this size, uncropped, as its own original
+            height, width = (n * self.vae.config.downsampling_factor for n in latents.shape[1:3])
+            ids = jnp.asarray([height, width, 0, 0, height, width], jnp.float32)
+            context, null_context = (
+                {**c, "time_ids": jnp.broadcast_to(ids, (c["states"].shape[0], 6))}
+                for c in (context, null_context))
         args = (self.unet_params, context, null_context, jnp.asarray(latents),
                 jnp.asarray(sigmas), jnp.float32(guidance_scale), key, jnp.float32(eta))
         if known is not None:
@@ -132,7 +190,12 @@ class TextToImage:
 
         def run(unet_params, context, null_context, latents, sigmas, guidance, key, eta,
                 z0=None, keep=None):
-            apply = lambda x, t, c: self.unet.apply({"params": unet_params}, x, t, c)
+            if self.xl:
+                apply = lambda x, t, c: self.unet.apply(
+                    {"params": unet_params}, x, t, c["states"],
+                    {"text_embeds": c["text_embeds"], "time_ids": c["time_ids"]})
+            else:
+                apply = lambda x, t, c: self.unet.apply({"params": unet_params}, x, t, c)
             denoise = samplers.text_denoiser(apply, self.diffusion["prediction"], self.schedule,
                                              context, null_context, guidance)
             if inpaint:
