@@ -207,6 +207,23 @@ def test_bad_input_is_one_line(tmp_path):
     assert not (tmp_path / "store" / "x").exists()
 
 
+def test_bfloat16_weights_import_as_their_float32_values(tmp_path, store):
+    import ml_dtypes
+    folder = _tampered_vae(tmp_path, lambda t: t.update(
+        {k: v.astype(ml_dtypes.bfloat16) for k, v in t.items()}))
+    importer.import_model(folder, tmp_path / "store", "bf16")
+    importer.import_model(FOLDER / "vae", tmp_path / "store", "f32")
+    ours = importer.load_imported(tmp_path / "store" / "bf16")["vae"][1]
+    exact = importer.load_imported(tmp_path / "store" / "f32")["vae"][1]
+    rounded = jax.tree.map(lambda x: np.asarray(np.asarray(x).astype(ml_dtypes.bfloat16),
+                                                np.float32), exact)
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(rounded)):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(a), b)
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b))
+               for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(exact))), "really bf16"
+
+
 def test_diffusers_head_semantics():
     # attention_head_dim is a head count (diffusers' naming): SD 1.x 8 heads, SD 2.x 64-wide
     sd1 = UNet2DConditionConfig(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 from flax import traverse_util
 from safetensors import safe_open
@@ -121,10 +122,11 @@ class TensorFiles:
             with safe_open(str(file), framework="numpy") as handle:
                 array = handle.get_tensor(key)
         except Exception as e:
-            raise ValueError(f"{file}: tensor {key}: cannot be read ({e}); "
-                             "the file may be truncated or use bfloat16 (save it as float16 or "
-                             "float32)") from None
-        if array.dtype not in (np.float16, np.float32, np.float64):
+            raise ValueError(f"{file}: tensor {key}: cannot be read ({e}); the file may be "
+                             "truncated: export or download it again") from None
+        # bfloat16 files (many SDXL and fine-tuned checkpoints) come through ml_dtypes, the
+        # NumPy type JAX uses; every float type becomes float32 in map_tensors.
+        if array.dtype not in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64):
             raise ValueError(f"{file}: tensor {key}: dtype {array.dtype}, expected a float type")
         return array
 
