@@ -291,3 +291,30 @@ def test_sdxl_pipeline_matches_diffusers(sdxl, info):
                          sampler="ddim")
     assert max_error(final, nhwc(ref["pipe.final_latents"])) <= PIPELINE
     assert max_error(image, nhwc(ref["pipe.image"])) <= PIPELINE
+
+
+# --- SD 2.x: v-prediction, and single files with OpenCLIP's text encoder --------------------
+
+def test_sd2_pipeline_with_v_prediction_matches_diffusers(store, info):
+    importer.import_model(FIXTURES / "sd2", store, "sd2")
+    ref = load_file(str(FIXTURES / "sd2-reference.safetensors"))
+    model = pipeline.TextToImage(store / "sd2")
+    assert model.diffusion["prediction"] == "v"
+    settings = info["sd2"]["pipeline"]
+    final, image = model(settings["prompt"], settings["negative_prompt"],
+                         nhwc(ref["pipe.init_latents"]), steps=settings["steps"],
+                         guidance_scale=settings["guidance_scale"], sampler="ddim")
+    assert max_error(final, nhwc(ref["pipe.final_latents"])) <= PIPELINE
+    assert max_error(image, nhwc(ref["pipe.image"])) <= PIPELINE
+
+
+@pytest.mark.parametrize("name", ["sd2", "sdxl"])
+def test_an_open_clip_single_file_imports_the_folders_weights(store, name):
+    """SD 2.x (OpenCLIP ViT-H in cond_stage_model.model, a layer past the 23 diffusers keeps)
+    and SDXL (conditioner.embedders.0 and .1) single files, written by the fixture script and
+    read back by diffusers' own converters there, import to the folder's weights."""
+    folder = importer.import_model(FIXTURES / name, store, f"{name}-folder")
+    single = importer.import_model(FIXTURES / f"tiny-{name}-ldm.safetensors", store,
+                                   f"{name}-single", config=FIXTURES / name)
+    assert single["source_kind"] == "single-file"
+    assert single["weights_sha256"] == folder["weights_sha256"]

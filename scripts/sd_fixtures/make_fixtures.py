@@ -6,7 +6,8 @@ Runs in its own throwaway environment (make_fixtures.sh makes it); torch is neve
 of LatentLab. Everything is written as safetensors/JSON (no pickle). Usage:
     python make_fixtures.py OUT_DIR            # everything
     python make_fixtures.py --counts OUT_DIR   # only the presets' parameter counts
-    python make_fixtures.py --sdxl OUT_DIR     # only the tiny SDXL and its reference
+    python make_fixtures.py --sdxl OUT_DIR     # only the tiny SDXL, its single file, its reference
+    python make_fixtures.py --sd2 OUT_DIR      # only the tiny SD 2.x, its single file, its reference
 """
 
 import json
@@ -163,8 +164,9 @@ def ldm_checkpoint(unet, vae, text_encoder) -> dict:
     for k, v in vae.state_dict().items():
         k, v = ldm_vae_item(k, v, vae.config)
         out["first_stage_model." + k] = v
-    for k, v in text_encoder.state_dict().items():
-        out["cond_stage_model.transformer." + k] = v
+    if text_encoder is not None:  # SD 1.x: transformers' own names
+        for k, v in text_encoder.state_dict().items():
+            out["cond_stage_model.transformer." + k] = v
     return {k: v.contiguous() for k, v in out.items()}
 
 
@@ -177,6 +179,113 @@ def check_ldm_against_diffusers(ldm: dict, unet, vae):
         assert set(ours) == set(theirs), (name, set(ours) ^ set(theirs))
         for k in ours:
             assert torch.equal(ours[k], theirs[k].reshape(ours[k].shape)), (name, k)
+
+
+def open_clip_items(text_encoder, prefix: str, extra_layers: int = 0,
+                    projection: torch.Tensor | None = None) -> dict:
+    """transformers' CLIP text model → OpenCLIP's names, as SD 2.x (``cond_stage_model.model.``)
+    and SDXL (``conditioner.embedders.1.model.``) single files hold their text encoder: q, k, v
+    packed into ``in_proj``, ``extra_layers`` random layers past the ones the model reads (SD
+    2.x files hold 24, diffusers' encoder the first 23), a ``text_projection`` [D, P] (SDXL's:
+    the model's own, transposed) and ``logit_scale``."""
+    sd, config = text_encoder.state_dict(), text_encoder.config
+    out = {prefix + "token_embedding.weight": sd["text_model.embeddings.token_embedding.weight"],
+           prefix + "positional_embedding": sd["text_model.embeddings.position_embedding.weight"],
+           prefix + "ln_final.weight": sd["text_model.final_layer_norm.weight"],
+           prefix + "ln_final.bias": sd["text_model.final_layer_norm.bias"]}
+    layers = config.num_hidden_layers
+    for i in range(layers + extra_layers):
+        ours, theirs = f"text_model.encoder.layers.{min(i, layers - 1)}.", f"{prefix}transformer.resblocks.{i}."
+        pairs = {"ln_1": "layer_norm1", "ln_2": "layer_norm2", "attn.out_proj": "self_attn.out_proj",
+                 "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
+        for leaf in ("weight", "bias"):
+            for name, source in pairs.items():
+                value = sd[ours + source + "." + leaf]
+                out[f"{theirs}{name}.{leaf}"] = value if i < layers else torch.randn_like(value)
+            packed = torch.cat([sd[f"{ours}self_attn.{q}_proj.{leaf}"] for q in "qkv"])
+            out[f"{theirs}attn.in_proj_{leaf}"] = packed if i < layers else torch.randn_like(packed)
+    hidden = config.hidden_size
+    out[prefix + "text_projection"] = (projection if projection is not None
+                                       else torch.randn(hidden, hidden))
+    out[prefix + "logit_scale"] = torch.tensor(4.6052)
+    return out
+
+
+def check_open_clip_against_diffusers(ldm: dict, text_encoder, prefix: str):
+    """diffusers' own OpenCLIP → transformers converter must give back every tensor exactly
+    (it also returns the layers past the model's, which it drops for SD 2.x's 24th)."""
+    from diffusers.loaders import single_file_utils as s
+    theirs = s.convert_open_clip_checkpoint(text_encoder, ldm, prefix=prefix)
+    for key, ours in text_encoder.state_dict().items():
+        if key.endswith("position_ids"):
+            continue
+        assert torch.equal(ours, theirs[key].reshape(ours.shape)), key
+
+
+def sd2_fixture(out: Path) -> None:
+    """A tiny random SD 2.x (v-prediction, linear projections, 64-wide... here 2- and 4-wide
+    heads, an OpenCLIP-style gelu encoder): OUT/sd2 (a diffusers folder), OUT/tiny-sd2-ldm
+    .safetensors (the same weights as one original single file, the text encoder in OpenCLIP's
+    names) and OUT/sd2-reference.safetensors (10 DDIM steps with guidance, v-prediction)."""
+    torch.manual_seed(2)
+    folder = out / "sd2"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    max_length = 16
+    tokenizer = tiny_tokenizer(folder / "tokenizer", max_length)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer.get_vocab()), hidden_size=16, intermediate_size=32,
+        num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=max_length,
+        hidden_act="gelu", bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)).eval()
+    unet = UNet2DConditionModel(
+        sample_size=8, block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+        attention_head_dim=(2, 4), use_linear_projection=True).eval()
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=16).eval()
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                              timestep_spacing="leading", prediction_type="v_prediction")
+    with torch.no_grad():
+        for model in (text_encoder, unet, vae):
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   unet=unet, scheduler=scheduler, safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+    ldm = ldm_checkpoint(unet, vae, None)
+    check_ldm_against_diffusers(ldm, unet, vae)
+    prefix = "cond_stage_model.model."
+    with torch.no_grad():
+        ldm.update(open_clip_items(text_encoder, prefix, extra_layers=1))
+    check_open_clip_against_diffusers(ldm, text_encoder, prefix)
+    save_torch({k: v.contiguous() for k, v in ldm.items()}, str(out / "tiny-sd2-ldm.safetensors"))
+
+    rng = np.random.default_rng(2)
+    ref = {}
+    with torch.no_grad():
+        init = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
+        ref["pipe.init_latents"] = init.numpy()
+        final = pipe("a red cat", negative_prompt="", num_inference_steps=10, guidance_scale=7.5,
+                     height=16, width=16, latents=init.clone(), output_type="latent").images
+        ref["pipe.final_latents"] = np32(final)
+        ref["pipe.image"] = np32(vae.decode(final / vae.config.scaling_factor).sample)
+    save_file({k: np.ascontiguousarray(v) for k, v in ref.items()},
+              str(out / "sd2-reference.safetensors"))
+    info = json.loads((out / "versions.json").read_text())
+    info["sd2"] = {"counts": {"unet": count(unet), "vae": count(vae),
+                              "text_encoder": count(text_encoder)},
+                   "pipeline": {"prompt": "a red cat", "negative_prompt": "", "steps": 10,
+                                "guidance_scale": 7.5, "height": 16, "width": 16}}
+    (out / "versions.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info["sd2"], indent=2))
 
 
 def main(out: Path):
@@ -366,6 +475,18 @@ def sdxl_fixture(out: Path) -> None:
         ref["pipe.image"] = np32(vae.decode(final / vae.config.scaling_factor).sample)
     save_file({k: np.ascontiguousarray(v) for k, v in ref.items()},
               str(out / "sdxl-reference.safetensors"))
+    # the same weights as one original (sgm) single file: CLIP ViT-L in transformers' names,
+    # the second encoder in OpenCLIP's with its projection
+    ldm = ldm_checkpoint(unet, vae, None)
+    check_ldm_against_diffusers(ldm, unet, vae)
+    for k, v in text_encoder.state_dict().items():
+        ldm["conditioner.embedders.0.transformer." + k] = v
+    prefix = "conditioner.embedders.1.model."
+    with torch.no_grad():
+        ldm.update(open_clip_items(text_encoder_2, prefix,
+                                   projection=text_encoder_2.text_projection.weight.T))
+    check_open_clip_against_diffusers(ldm, text_encoder_2, prefix)
+    save_torch({k: v.contiguous() for k, v in ldm.items()}, str(out / "tiny-sdxl-ldm.safetensors"))
     info = json.loads((out / "versions.json").read_text())
     info["sdxl"] = {"counts": {"unet": count(unet), "vae": count(vae),
                                "text_encoder": count(text_encoder),
@@ -391,6 +512,9 @@ if __name__ == "__main__":
         update_counts(Path(sys.argv[2]))
     elif sys.argv[1] == "--sdxl":
         sdxl_fixture(Path(sys.argv[2]))
+    elif sys.argv[1] == "--sd2":
+        sd2_fixture(Path(sys.argv[2]))
     else:
         main(Path(sys.argv[1]))
         sdxl_fixture(Path(sys.argv[1]))
+        sd2_fixture(Path(sys.argv[1]))

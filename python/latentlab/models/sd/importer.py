@@ -111,10 +111,24 @@ class TensorFiles:
     def keys(self) -> list[str]:
         return list(self._where)
 
+    # A key may name a part of a stored tensor: ``KEY#q``, ``#k``, ``#v`` the thirds of a
+    # packed attention projection (OpenCLIP's in_proj), ``KEY#T`` its transpose.
     def shape(self, key: str) -> tuple:
-        return tuple(self._handles[self._where[key]].get_slice(key).get_shape())
+        key, part = key.partition("#")[::2]
+        shape = tuple(self._handles[self._where[key]].get_slice(key).get_shape())
+        if part in ("q", "k", "v"):
+            return (shape[0] // 3,) + shape[1:]
+        return shape[::-1] if part == "T" else shape
 
     def get(self, key: str) -> np.ndarray:
+        key, part = key.partition("#")[::2]
+        array = self._read(key)
+        if part in ("q", "k", "v"):
+            third = array.shape[0] // 3
+            return array["qkv".index(part) * third:("qkv".index(part) + 1) * third]
+        return array.T if part == "T" else array
+
+    def _read(self, key: str) -> np.ndarray:
         file = self._where[key]
         try:
             # Mapped for this one tensor: a mapping held open keeps every page read so far
@@ -263,13 +277,11 @@ def load_single_file(file: Path, config_folder: Path) -> dict:
     shapes of ``config_folder``'s configs."""
     tensors = TensorFiles([file])
     keys = tensors.keys()
-    if any(k.startswith(ldm.OPEN_CLIP_PREFIX) for k in keys):
-        raise ValueError(f"{file}: its text encoder is OpenCLIP's (SD 2.x single files), which "
-                         "this import does not map yet; import the diffusers folder instead")
     classes = _model_index(config_folder)
     unet_config = config_lib.read(UNet2DConditionConfig, config_folder / "unet" / "config.json")
     vae_config = config_lib.read(AutoencoderKLConfig, config_folder / "vae" / "config.json")
-    groups = {"unet": {}, "vae": {}, "text_encoder": {}}
+    groups = {"unet": {}, "vae": {}, "text_encoder": {}, "text_encoder_2": {}}
+    open_clip = {}  # component → the prefix of its OpenCLIP keys
     unknown = []
     for key in keys:
         if key.startswith(ldm.UNET_PREFIX):
@@ -278,14 +290,23 @@ def load_single_file(file: Path, config_folder: Path) -> dict:
         elif key.startswith(ldm.VAE_PREFIX):
             groups["vae"][key] = ldm.vae_key(key[len(ldm.VAE_PREFIX):],
                                              len(vae_config.block_out_channels))
-        elif key.startswith(ldm.TEXT_PREFIX):
-            groups["text_encoder"][key] = ldm.text_key(key[len(ldm.TEXT_PREFIX):])
+        elif (prefix := next((p for p in ldm.TEXT_PREFIXES if key.startswith(p)), None)):
+            groups[ldm.TEXT_PREFIXES[prefix]][key] = ldm.text_key(key[len(prefix):])
+        elif (prefix := next((p for p in ldm.OPEN_CLIP_PREFIXES if key.startswith(p)), None)):
+            open_clip[ldm.OPEN_CLIP_PREFIXES[prefix]] = prefix
         else:
             unknown.append(key)
     if unknown:
         raise ValueError(f"{file}: {len(unknown)} unexpected keys outside model.diffusion_model, "
-                         f"first_stage_model and cond_stage_model.transformer: "
+                         f"first_stage_model and the text encoders' "
+                         f"({', '.join(list(ldm.TEXT_PREFIXES) + list(ldm.OPEN_CLIP_PREFIXES))}): "
                          f"{', '.join(unknown[:8])}")
+    for name, prefix in open_clip.items():
+        if name not in classes:
+            continue
+        text_config = config_lib.read(CLIPTextConfig, config_folder / name / "config.json")
+        groups[name] = ldm.open_clip_names(keys, prefix, text_config.num_hidden_layers,
+                                           classes[name] == "CLIPTextModelWithProjection")
     return {name: load_component(config_folder / name, classes[name], tensors, names)
             for name, names in groups.items() if name in classes}
 

@@ -1,8 +1,9 @@
 """Key names of the original (CompVis/Stability, "LDM") single-file checkpoints → diffusers'.
 
 A single file holds ``model.diffusion_model.*`` (the U-Net), ``first_stage_model.*`` (the
-autoencoder) and ``cond_stage_model.transformer.*`` (SD 1.x's CLIP text encoder in
-transformers' own names). The tables below are written from the two layouts: the LDM U-Net
+autoencoder) and its text encoders: ``cond_stage_model.transformer.*`` (SD 1.x's CLIP, in
+transformers' own names), ``cond_stage_model.model.*`` (SD 2.x's OpenCLIP ViT-H, in OpenCLIP's
+names), or SDXL's ``conditioner.embedders.0.transformer.*`` and ``.1.model.*`` (one of each). The tables below are written from the two layouts: the LDM U-Net
 numbers its blocks flat (``input_blocks.k``, ``output_blocks.k``: k counts resnets and
 resamplers), the LDM autoencoder numbers its decoder from the bottom (``up.0`` is diffusers'
 last up block) and keeps its attention projections as 1×1 convolutions.
@@ -12,8 +13,12 @@ import re
 
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
-TEXT_PREFIX = "cond_stage_model.transformer."
-OPEN_CLIP_PREFIX = "cond_stage_model.model."
+# Text encoders by key prefix → the component they are: in transformers' names (SD 1.x, SDXL's
+# first) or in OpenCLIP's (SD 2.x, SDXL's second; see open_clip_names).
+TEXT_PREFIXES = {"cond_stage_model.transformer.": "text_encoder",
+                 "conditioner.embedders.0.transformer.": "text_encoder"}
+OPEN_CLIP_PREFIXES = {"cond_stage_model.model.": "text_encoder",
+                      "conditioner.embedders.1.model.": "text_encoder_2"}
 
 _UNET_RESNET = (("in_layers.0.", "norm1."), ("in_layers.2.", "conv1."),
                 ("emb_layers.1.", "time_emb_proj."), ("out_layers.0.", "norm2."),
@@ -101,3 +106,47 @@ def vae_key(key: str, num_blocks: int) -> str:
 def text_key(key: str) -> str:
     """A ``cond_stage_model.transformer.`` key (without it) → transformers' key."""
     return key if key.startswith("text_model.") else "text_model." + key
+
+
+_OPEN_CLIP_LAYER = {"ln_1": "layer_norm1", "ln_2": "layer_norm2",
+                    "attn.out_proj": "self_attn.out_proj", "mlp.c_fc": "mlp.fc1",
+                    "mlp.c_proj": "mlp.fc2"}
+
+
+def open_clip_names(keys, prefix: str, layers: int, projection: bool) -> dict:
+    """{stored key (with a ``#part`` suffix where one tensor becomes several) → transformers'
+    name} of the OpenCLIP text encoder under ``prefix``. Its packed ``attn.in_proj`` splits into
+    q, k and v; the layers from ``layers`` on are left out (an SD 2.x file holds 24, and
+    diffusers' encoder is the first 23: SD 2.x conditions on the penultimate layer), as are
+    ``logit_scale`` and, unless the model has a projection (SDXL's second encoder), the
+    ``text_projection``, which is stored [in, out] (transposed)."""
+    fixed = {"token_embedding.weight": "text_model.embeddings.token_embedding.weight",
+             "positional_embedding": "text_model.embeddings.position_embedding.weight",
+             "ln_final.weight": "text_model.final_layer_norm.weight",
+             "ln_final.bias": "text_model.final_layer_norm.bias"}
+    names = {}
+    for key in keys:
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        packed = re.match(r"transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$", rest)
+        layer = re.match(r"transformer\.resblocks\.(\d+)\.(.*)\.(weight|bias)$", rest)
+        if rest in fixed:
+            names[key] = fixed[rest]
+        elif rest == "text_projection":
+            if projection:
+                names[key + "#T"] = "text_projection.weight"
+        elif rest == "logit_scale":
+            continue
+        elif packed:
+            if int(packed[1]) < layers:
+                for q in "qkv":
+                    names[f"{key}#{q}"] = (f"text_model.encoder.layers.{packed[1]}.self_attn."
+                                           f"{q}_proj.{packed[2]}")
+        elif layer:
+            if int(layer[1]) < layers:
+                names[key] = (f"text_model.encoder.layers.{layer[1]}."
+                              f"{_OPEN_CLIP_LAYER.get(layer[2], 'unknown:' + layer[2])}.{layer[3]}")
+        else:
+            names[key] = "unknown:" + rest
+    return names
