@@ -7,7 +7,7 @@ resident memory of a training grows with the data set.
    256 px; the time to open each, ``source[i]`` in a random order on one thread, and the
    product's ``Loader`` (Grain, host threads, prefetch).
 2. U-Net steps per second with the latents as arrays in memory against the memory-mapped
-   latent cache read by ``Loader(cache.take, ...)``; three runs of each, alternated.
+   latent cache read by ``Loader(cache.take, ...)``; four runs of each, alternated.
 3. A 4-trial sweep of experiments/quickstart.yaml (U-Net learning rate only) in one process
    and one throwaway home: each trial's VAE stage and encoding time, and what sharing saved.
 4. Peak resident memory by phase of ``train_and_sample`` on 10,000 and 100,000 WebDataset
@@ -96,7 +96,7 @@ class Sizes:
 
 
 FULL = Sizes(decode=((32, 800), (64, 800), (256, 200)), unet_latents=4096,
-             unet_timed_steps=50, unet_runs=3, sweep_digits=None, sweep_holdout=1000,
+             unet_timed_steps=100, unet_runs=4, sweep_digits=None, sweep_holdout=1000,
              sweep_vae_steps=500, sweep_unet_steps=50, sweep_samples=16, sweep_sample_steps=10,
              memory_distinct=1000, memory_examples=(10_000, 100_000), memory_steps=20,
              memory_holdout=100)
