@@ -4,7 +4,11 @@ classifier-free guidance runs it) in seconds and as a share of the machine's flo
 rate measured in the same process; the text encoder and the VAE decoder; and a diffusers folder
 of the random weights (about 4.3 GB of float32 safetensors) written here, then imported by
 ``./latentlab import``'s code and loaded back as a sample command loads it, each in a process
-of its own whose peak resident memory is read from the kernel.
+of its own whose peak resident memory is read from the kernel. Then the bridge's share of a
+whole text-to-image sample: JShell's ``lab.model(...).sample(...)`` (Java → Jep → Python, the
+sample command's path) of the imported model at 256×256 with 25 DDIM steps, timed in Java,
+against the seconds Python spent inside (its ``result.json``: load, sample, write); twice, the
+second time with the model loaded and the programs compiled.
 
 Usage (the launcher does this): python bench/sd.py OUT.md
 """
@@ -27,6 +31,8 @@ PRESET = "sd15"
 REPEATS = 3        # timed calls after the compiling one
 MATMUL = 4096      # the matmul whose rate is the machine's reference
 SIZE = 512
+SHARE_SIZE, SHARE_STEPS = 256, 25  # the bridge's share: one sample of this size and steps
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(fn, *args, repeats=REPEATS):
@@ -103,6 +109,9 @@ def write_diffusers_folder(folder: Path, components: dict) -> int:
         save_file(tensors, str(file))
         total += file.stat().st_size
         index[name] = ["transformers" if cls.startswith("CLIP") else "diffusers", cls]
+    # SD 1.5's own vocabulary is not here (nothing is downloaded): the tiny test model's BPE
+    # stands in. The text encoder reads 77 ids whatever they are, so the compute is the same.
+    shutil.copytree(ROOT / "python/tests/fixtures/sd-tiny/diffusers/tokenizer", folder / "tokenizer")
     (folder / "scheduler").mkdir()
     (folder / "scheduler" / "scheduler_config.json").write_text(
         json.dumps(presets.PRESETS[PRESET]["scheduler"]))
@@ -151,6 +160,35 @@ def child(program: str, *args) -> dict:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
                            f"exit {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bridge_share(model: Path) -> list[dict]:
+    """Two samples of ``model`` (a folder inside the project) through JShell's facade, each
+    {java_s, python_s: {load, sample, write}}; the samples' folders are removed after."""
+    script = model.parent / "share.jsh"
+    relative = model.relative_to(ROOT)
+    lines = [f'var m = lab.model("{relative}").size({SHARE_SIZE}).steps({SHARE_STEPS});']
+    for seed in (0, 1):
+        lines += ["var t0 = System.nanoTime();",
+                  f'var s{seed} = m.seed({seed}).sample("a watercolour fox in the snow");',
+                  "var t1 = System.nanoTime();",
+                  f'System.out.println("SHARE " + (t1 - t0) / 1e9 + " " + s{seed}.json().get("seconds"));',
+                  f"var folder{seed} = s{seed}.folder();"]
+    lines += ["/exit"]
+    script.write_text("\n".join(lines) + "\n")
+    done = subprocess.run([str(ROOT / "latentlab"), "shell", str(script)], capture_output=True,
+                          text=True, check=False, cwd=ROOT)
+    rows = []
+    for line in done.stdout.splitlines():
+        if line.startswith("SHARE "):
+            _, java_s, python_json = line.split(" ", 2)
+            rows.append({"java_s": float(java_s), "python_s": json.loads(python_json)})
+    if len(rows) != 2:
+        raise RuntimeError(f"the JShell sample did not report: {done.stdout[-2000:]}"
+                           f"{done.stderr[-2000:]}")
+    samples = ROOT / "runs" / "samples" / model.name
+    shutil.rmtree(samples, ignore_errors=True)
+    return rows
 
 
 def main(out_path: str) -> None:
@@ -211,7 +249,9 @@ def main(out_path: str) -> None:
 
     counts = {name: presets.parameter_count(cls, configs[name][1])
               for name, (cls, _) in configs.items()}
-    scratch = Path(tempfile.mkdtemp(prefix="latentlab-bench-sd-"))
+    # inside the project (target/), where JShell's lab.model finds an imported model's folder
+    (ROOT / "target").mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-sd-", dir=ROOT / "target"))
     try:
         started = time.perf_counter()
         weights_bytes = write_diffusers_folder(scratch / "sd15-random",
@@ -225,6 +265,8 @@ def main(out_path: str) -> None:
         say(f"imported in {imported['seconds']:.0f} s")
         loaded = child(_LOAD, scratch / "models" / "sd15-random")
         say(f"loaded in {loaded['seconds']:.0f} s")
+        shares = bridge_share(scratch / "models" / "sd15-random")
+        say(f"bridge share: {shares}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -270,8 +312,27 @@ def main(out_path: str) -> None:
         f"{loaded['seconds']:.1f} | {gib(loaded['peak_kib']):.2f} | "
         f"{gib(loaded['peak_kib']) * 1e9 / weights_bytes:.2f}× |",
         "",
-        "Not measured here yet: the bridge's share of a full 25-step text-to-image sample at "
-        "256×256, and the same bench in bfloat16 on a GPU (no GPU was lent to this task).",
+        f"**The bridge's share of a whole sample.** JShell's `lab.model(...).sample(...)` of the "
+        f"imported model at {SHARE_SIZE}×{SHARE_SIZE}, {SHARE_STEPS} DDIM steps, one prompt with "
+        "guidance (the sample command's path: Java → Jep → Python), timed in Java around the "
+        "call, against the seconds Python spent inside it (its `result.json`); the rest is the "
+        "bridge: the calls through Jep, the request's check, JSON both ways. The first call "
+        "loads the model and compiles; the second reuses both. (The prompt is tokenized with "
+        "the tiny test model's vocabulary, SD 1.5's not being here; the text encoder reads 77 "
+        "ids either way.)",
+        "",
+        "| call | Java s | Python s (load + sample + write) | bridge s | bridge's share |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, share in zip(("first (starts Python in the JVM, loads, compiles)", "second"), shares):
+        inside = sum(share["python_s"].values())
+        lines.append(f"| {label} | {share['java_s']:.2f} | {inside:.2f} | "
+                     f"{share['java_s'] - inside:.3f} | "
+                     f"{(share['java_s'] - inside) / share['java_s']:.2%} |")
+    lines += [
+        "",
+        "Not measured here yet: the same bench in bfloat16 on a GPU (no GPU was lent to this "
+        "task).",
         "",
     ]
     Path(out_path).write_text("\n".join(lines))
