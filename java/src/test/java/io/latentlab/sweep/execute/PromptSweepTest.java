@@ -62,6 +62,10 @@ class PromptSweepTest {
 
     SweepResults results = sweep.run(runner, SweepExecutors.local(home, bridge));
     assertEquals(4, results.inState(TrialState.COMPLETED).size(), results.trials().toString());
+    for (TrialState trial : results) { // each trial's own sampling time, from its result.json
+      assertTrue(((Number) trial.metrics().get("sample_seconds")).doubleValue() > 0, trial.toString());
+      assertEquals(1, ((Number) trial.metrics().get("images")).intValue(), trial.toString());
+    }
 
     // A trial is the sample command's request: the same request by hand reads its folder back.
     SweepPlan.PlannedTrial catStrong = plan.trials().stream()
