@@ -55,9 +55,13 @@ def tiny_source(seed=0) -> ArraySource:
 
 def test_step_indices_are_the_jitted_steps_indices_for_any_step_in_any_order():
     key = jax.random.PRNGKey(7)
-    for step in (5, 0, 3, 11):  # epochs of 3 steps: crosses epochs, out of order
-        assert np.array_equal(loader.step_indices(key, step, 13, 4),
-                              np.asarray(loops.batch_indices(key, step, 13, 4)))
+    # the Loader keeps each epoch's permutation: the same positions, asked in any order
+    positions = loader.Loader(lambda p, step, rows: (p,), 13, key, 4)
+    for step in (5, 0, 3, 11, 4, 12, 1):  # epochs of 3 steps: crosses epochs, out of order
+        expected = np.asarray(loops.batch_indices(key, step, 13, 4))
+        assert np.array_equal(loader.step_indices(key, step, 13, 4), expected)
+        assert np.array_equal(positions.batch(step)[0], expected), step
+    assert len(positions._orders) == loader.ORDERS_KEPT
 
 
 def test_prefetched_batches_equal_each_steps_own_batch_and_flips_follow_key_and_step():
