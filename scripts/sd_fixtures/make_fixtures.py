@@ -181,6 +181,34 @@ def check_ldm_against_diffusers(ldm: dict, unet, vae):
             assert torch.equal(ours[k], theirs[k].reshape(ours[k].shape)), (name, k)
 
 
+def tiny_vae(**extra) -> AutoencoderKL:
+    """The tiny autoencoder every fixture uses (two levels, 16 px images, 8 × 8 latents)."""
+    return AutoencoderKL(
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+        sample_size=16, **extra).eval()
+
+
+def sd_ddim(prediction: str) -> DDIMScheduler:
+    """Stable Diffusion's DDIM scheduler config (scaled-linear betas, leading spacing)."""
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                         clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                         timestep_spacing="leading", prediction_type=prediction)
+
+
+def shake(*models) -> None:
+    """Random weights are near zero in places; shake every tensor so each one matters."""
+    with torch.no_grad():
+        for model in models:
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+
+
+def save_pipeline(pipe, folder: Path) -> None:
+    pipe.save_pretrained(str(folder), safe_serialization=True)
+    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+
+
 def open_clip_items(text_encoder, prefix: str, extra_layers: int = 0,
                     projection: torch.Tensor | None = None) -> dict:
     """transformers' CLIP text model → OpenCLIP's names, as SD 2.x (``cond_stage_model.model.``)
@@ -244,22 +272,13 @@ def sd2_fixture(out: Path) -> None:
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
         attention_head_dim=(2, 4), use_linear_projection=True).eval()
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        sample_size=16).eval()
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
-                              timestep_spacing="leading", prediction_type="v_prediction")
-    with torch.no_grad():
-        for model in (text_encoder, unet, vae):
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
+    vae = tiny_vae()
+    scheduler = sd_ddim("v_prediction")
+    shake(text_encoder, unet, vae)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                                    unet=unet, scheduler=scheduler, safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(str(folder), safe_serialization=True)
-    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+    save_pipeline(pipe, folder)
     ldm = ldm_checkpoint(unet, vae, None)
     check_ldm_against_diffusers(ldm, unet, vae)
     prefix = "cond_stage_model.model."
@@ -289,8 +308,9 @@ def sd2_fixture(out: Path) -> None:
 
 
 def main(out: Path):
-    if out.exists():
-        shutil.rmtree(out)
+    for entry in out.iterdir() if out.exists() else ():  # all but the folder's README
+        if entry.name != "README.md":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     folder = out / "diffusers"
     folder.mkdir(parents=True)
     max_length = 16
@@ -307,23 +327,13 @@ def main(out: Path):
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
         attention_head_dim=2).eval()
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        sample_size=16).eval()
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
-                              timestep_spacing="leading", prediction_type="epsilon")
-    # Random weights are near zero in places; shake every tensor so each one matters.
-    with torch.no_grad():
-        for model in (text_encoder, unet, vae):
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
+    vae = tiny_vae()
+    scheduler = sd_ddim("epsilon")
+    shake(text_encoder, unet, vae)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                                    unet=unet, scheduler=scheduler, safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(str(folder), safe_serialization=True)
-    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+    save_pipeline(pipe, folder)
 
     # (b) the same weights as one original (LDM) checkpoint
     ldm = ldm_checkpoint(unet, vae, text_encoder)
@@ -338,9 +348,7 @@ def main(out: Path):
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=12,
         attention_head_dim=(2, 4), use_linear_projection=True,
         transformer_layers_per_block=(1, 2)).eval()
-    with torch.no_grad():
-        for p in unet2.parameters():
-            p.add_(0.05 * torch.randn_like(p))
+    shake(unet2)
     unet2.save_pretrained(str(out / "unet-sd2"), safe_serialization=True, max_shard_size="200KB")
 
     rng = np.random.default_rng(0)
@@ -435,23 +443,14 @@ def sdxl_fixture(out: Path) -> None:
         attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
         addition_embed_type="text_time", addition_time_embed_dim=4,
         projection_class_embeddings_input_dim=8 + 6 * 4).eval()
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4, latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        sample_size=16, scaling_factor=0.13025).eval()
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1,
-                              timestep_spacing="leading", prediction_type="epsilon")
-    with torch.no_grad():
-        for model in (text_encoder, text_encoder_2, unet, vae):
-            for p in model.parameters():
-                p.add_(0.05 * torch.randn_like(p))
+    vae = tiny_vae(scaling_factor=0.13025)
+    scheduler = sd_ddim("epsilon")
+    shake(text_encoder, text_encoder_2, unet, vae)
     pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder,
                                      text_encoder_2=text_encoder_2, tokenizer=tokenizer,
                                      tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler,
                                      force_zeros_for_empty_prompt=True)
-    pipe.save_pretrained(str(folder), safe_serialization=True)
-    (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
+    save_pipeline(pipe, folder)
 
     rng = np.random.default_rng(1)
     ref = {}
