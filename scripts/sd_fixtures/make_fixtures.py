@@ -204,6 +204,22 @@ def shake(*models) -> None:
                 p.add_(0.05 * torch.randn_like(p))
 
 
+def fresh_folder(folder: Path, seed: int) -> Path:
+    """An empty ``folder`` for one fixture, torch's generator seeded for its weights."""
+    torch.manual_seed(seed)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler) -> StableDiffusionPipeline:
+    """An SD 1.x/2.x pipeline of these components, without the safety checker."""
+    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   unet=unet, scheduler=scheduler, safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+
+
 def save_pipeline(pipe, folder: Path) -> None:
     pipe.save_pretrained(str(folder), safe_serialization=True)
     (folder / "LICENSE.txt").write_text("Tiny random weights for LatentLab's tests; public domain.\n")
@@ -255,11 +271,7 @@ def sd2_fixture(out: Path) -> None:
     heads, an OpenCLIP-style gelu encoder): OUT/sd2 (a diffusers folder), OUT/tiny-sd2-ldm
     .safetensors (the same weights as one original single file, the text encoder in OpenCLIP's
     names) and OUT/sd2-reference.safetensors (10 DDIM steps with guidance, v-prediction)."""
-    torch.manual_seed(2)
-    folder = out / "sd2"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(out / "sd2", seed=2)
     max_length = 16
     tokenizer = tiny_tokenizer(folder / "tokenizer", max_length)
     text_encoder = CLIPTextModel(CLIPTextConfig(
@@ -275,9 +287,7 @@ def sd2_fixture(out: Path) -> None:
     vae = tiny_vae()
     scheduler = sd_ddim("v_prediction")
     shake(text_encoder, unet, vae)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                                   unet=unet, scheduler=scheduler, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    pipe = sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
     save_pipeline(pipe, folder)
     ldm = ldm_checkpoint(unet, vae, None)
     check_ldm_against_diffusers(ldm, unet, vae)
@@ -330,9 +340,7 @@ def main(out: Path):
     vae = tiny_vae()
     scheduler = sd_ddim("epsilon")
     shake(text_encoder, unet, vae)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                                   unet=unet, scheduler=scheduler, safety_checker=None,
-                                   feature_extractor=None, requires_safety_checker=False)
+    pipe = sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
     save_pipeline(pipe, folder)
 
     # (b) the same weights as one original (LDM) checkpoint
@@ -416,11 +424,7 @@ def sdxl_fixture(out: Path) -> None:
     and OUT/sdxl-reference.safetensors (the prompt encoding, the U-Net, and the pipeline's 10
     DDIM steps with guidance 5 from given latents); its record goes into versions.json."""
     from diffusers import StableDiffusionXLPipeline
-    torch.manual_seed(1)
-    folder = out / "sdxl"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = fresh_folder(out / "sdxl", seed=1)
     max_length = 16
     tokenizer = tiny_tokenizer(folder / "tokenizer", max_length)
     tokenizer_2 = CLIPTokenizer(str(folder / "tokenizer" / "vocab.json"),
