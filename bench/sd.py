@@ -172,8 +172,7 @@ def bridge_share(model: Path) -> list[dict]:
         lines += ["var t0 = System.nanoTime();",
                   f'var s{seed} = m.seed({seed}).sample("a watercolour fox in the snow");',
                   "var t1 = System.nanoTime();",
-                  f'System.out.println("SHARE " + (t1 - t0) / 1e9 + " " + s{seed}.json().get("seconds"));',
-                  f"var folder{seed} = s{seed}.folder();"]
+                  f'System.out.println("SHARE " + (t1 - t0) / 1e9 + " " + s{seed}.json().get("seconds"));']
     lines += ["/exit"]
     script.write_text("\n".join(lines) + "\n")
     done = subprocess.run([str(ROOT / "latentlab"), "shell", str(script)], capture_output=True,
@@ -317,7 +316,8 @@ def main(out_path: str) -> None:
         "guidance (the sample command's path: Java → Jep → Python), timed in Java around the "
         "call, against the seconds Python spent inside it (its `result.json`); the rest is the "
         "bridge: the calls through Jep, the request's check, JSON both ways. The first call "
-        "loads the model and compiles; the second reuses both. (The prompt is tokenized with "
+        "also starts Python in the JVM, loads the model and compiles; the second reuses all "
+        "three. (The prompt is tokenized with "
         "the tiny test model's vocabulary, SD 1.5's not being here; the text encoder reads 77 "
         "ids either way.)",
         "",

@@ -246,15 +246,14 @@ def generate(model, request: dict):
     A cut prompt is warned of (UserWarning)."""
     prompts, per_prompt = request["prompts"], request["num_images"]
     length = model.tokenizer.max_length
+    negative = [request["negative_prompt"]]
     ids, cuts = model.tokenize(prompts)
-    _, (negative_cut,) = model.tokenize([request["negative_prompt"]])
-    for prompt, cut in zip(prompts + [request["negative_prompt"]], cuts + [negative_cut]):
+    negative_ids, (negative_cut,) = model.tokenize(negative)
+    for prompt, cut in zip(prompts + negative, cuts + [negative_cut]):
         if cut:
             warnings.warn(truncation_message(prompt, cut, length), stacklevel=2)
-    with warnings.catch_warnings():  # warned of above, once
-        warnings.simplefilter("ignore", UserWarning)
-        null_context = model.encode_negative([request["negative_prompt"]])
     context = model.encode_ids(ids)
+    null_context = model.zeros_for(negative, model.encode_ids(negative_ids))
     count = len(prompts) * per_prompt
     context = jax.tree.map(lambda c: jnp.repeat(c, per_prompt, axis=0), context)
     null_context = jax.tree.map(lambda c: jnp.repeat(c, count, axis=0), null_context)

@@ -53,12 +53,11 @@ def epoch_order(data_key, epoch: int, num_examples: int) -> np.ndarray:
 
 
 def step_indices(data_key, step: int, num_examples: int, batch_size: int,
-                 order: np.ndarray | None = None) -> np.ndarray:
+                 order_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """The positions (in the training examples) of ``step``'s batch: a slice of its epoch's
-    :func:`epoch_order` (``order``, if the caller holds it already). [batch_size] int32"""
+    :func:`epoch_order` (``order_of(epoch)``, where the caller keeps them). [batch_size] int32"""
     epoch, offset = divmod(step, num_examples // batch_size)
-    if order is None:
-        order = epoch_order(data_key, epoch, num_examples)
+    order = order_of(epoch) if order_of else epoch_order(data_key, epoch, num_examples)
     return order[offset * batch_size:(offset + 1) * batch_size]
 
 
@@ -99,9 +98,8 @@ class Loader:
     def batch(self, step: int, rows: slice = slice(None)) -> tuple:
         """Step ``step``'s batch, or only its ``rows`` (a process of a multi-process run loads
         the rows its devices hold): the same examples, flips and order either way."""
-        epoch = step // (self.num_examples // self.batch_size)
         return self.fetch(step_indices(self.data_key, step, self.num_examples, self.batch_size,
-                                       self.order(epoch)), step, rows)
+                                       self.order), step, rows)
 
     def iterate(self, start: int, stop: int, rows: slice = slice(None)) -> Iterator[tuple]:
         """The batches (or their ``rows``) of steps start..stop-1, decoded ahead on host

@@ -116,16 +116,19 @@ class TextToImage:
                             tuple(jnp.asarray(i) for i in ids))
 
     def encode_negative(self, prompts):
-        """The context of negative prompts: as :meth:`encode_text`, except that where the model
-        says ``force_zeros_for_empty_prompt`` (SDXL) an empty one is all zeros, as diffusers'
-        pipeline conditions on when no negative prompt is given."""
+        """The context of negative prompts: as :meth:`encode_text`, then :meth:`zeros_for`."""
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        context = self.encode_text(prompts)
-        if self.zeros_for_empty:
-            empty = jnp.asarray([p == "" for p in prompts])
-            context = jax.tree.map(
-                lambda c: jnp.where(empty.reshape((-1,) + (1,) * (c.ndim - 1)), 0.0, c), context)
-        return context
+        return self.zeros_for(prompts, self.encode_text(prompts))
+
+    def zeros_for(self, prompts, context):
+        """``context`` (of negative ``prompts``) with each empty prompt's rows all zeros where
+        the model says ``force_zeros_for_empty_prompt`` (SDXL), as diffusers' pipeline
+        conditions on when no negative prompt is given; unchanged otherwise."""
+        if not self.zeros_for_empty:
+            return context
+        empty = jnp.asarray([p == "" for p in prompts])
+        return jax.tree.map(
+            lambda c: jnp.where(empty.reshape((-1,) + (1,) * (c.ndim - 1)), 0.0, c), context)
 
     def encode_image(self, pixels) -> jax.Array:
         """Images [B, H, W, 3] in [-1, 1] → the latents the U-Net sees [B, h, w, 4]: the VAE

@@ -48,8 +48,8 @@ public final class PromptTrials {
    */
   public static SampleTask.Request request(String model, Map<String, Object> axes) {
     Object prompt = axes.get(PROMPT);
-    return new SampleTask.Request(model, List.of(text(axes, PROMPT, prompt)),
-        text(axes, "sample.negative_prompt", axes.getOrDefault("sample.negative_prompt", "")),
+    return new SampleTask.Request(model, List.of(text(PROMPT, prompt)),
+        text("sample.negative_prompt", axes.getOrDefault("sample.negative_prompt", "")),
         whole(axes, "sample.size"), axes.containsKey("sample.images")
             ? whole(axes, "sample.images") : SampleTask.DEFAULT_IMAGES,
         new SamplingOptions(name(axes, "sample.sampler"), whole(axes, "sample.steps"),
@@ -81,12 +81,18 @@ public final class PromptTrials {
 
   /** The metrics of a trial whose pictures are in {@code folder}, or null if there are none. */
   public static Map<String, Object> completed(Path folder) {
+    JsonNode result = result(folder);
+    return result == null ? null : metrics(result);
+  }
+
+  /** The {@code result.json} of the pictures in {@code folder}, or null if it is not there. */
+  private static JsonNode result(Path folder) {
     Path file = folder.resolve(SampleTask.RESULT_FILE);
     if (!Files.isRegularFile(file)) {
       return null;
     }
     try {
-      return metrics(JSON.readTree(file.toFile()));
+      return JSON.readTree(file.toFile());
     } catch (IOException e) {
       return null; // unreadable: running the trial again says why or writes it anew
     }
@@ -105,9 +111,10 @@ public final class PromptTrials {
     return metrics;
   }
 
-  /** A trial's picture: all its images in one grid. */
+  /** A trial's picture, all its images in one grid (the file its result names), or null. */
   public static Path preview(Path folder) {
-    return folder.resolve("images.png");
+    JsonNode result = result(folder);
+    return result == null ? null : folder.resolve(result.path("grid").asText());
   }
 
   /** The axis an option's message is about ("--steps: ..." → sample.steps), else the prompt. */
@@ -121,7 +128,7 @@ public final class PromptTrials {
     return PROMPT + "=" + axes.get(PROMPT);
   }
 
-  private static String text(Map<String, Object> axes, String axis, Object value) {
+  private static String text(String axis, Object value) {
     if (!(value instanceof String text)) {
       throw new ConfigException("override '" + axis + "=" + value + "': must be text (quote it)");
     }
@@ -130,7 +137,7 @@ public final class PromptTrials {
 
   private static String name(Map<String, Object> axes, String axis) {
     Object value = axes.get(axis);
-    return value == null ? null : text(axes, axis, value);
+    return value == null ? null : text(axis, value);
   }
 
   private static Integer whole(Map<String, Object> axes, String axis) {
