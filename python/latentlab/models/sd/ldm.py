@@ -3,10 +3,11 @@
 A single file holds ``model.diffusion_model.*`` (the U-Net), ``first_stage_model.*`` (the
 autoencoder) and its text encoders: ``cond_stage_model.transformer.*`` (SD 1.x's CLIP, in
 transformers' own names), ``cond_stage_model.model.*`` (SD 2.x's OpenCLIP ViT-H, in OpenCLIP's
-names), or SDXL's ``conditioner.embedders.0.transformer.*`` and ``.1.model.*`` (one of each). The tables below are written from the two layouts: the LDM U-Net
-numbers its blocks flat (``input_blocks.k``, ``output_blocks.k``: k counts resnets and
-resamplers), the LDM autoencoder numbers its decoder from the bottom (``up.0`` is diffusers'
-last up block) and keeps its attention projections as 1×1 convolutions.
+names), or SDXL's ``conditioner.embedders.0.transformer.*`` and ``.1.model.*`` (one of each).
+The tables below are written from the layouts: the LDM U-Net numbers its blocks flat
+(``input_blocks.k``, ``output_blocks.k``: k counts resnets and resamplers), the LDM autoencoder
+numbers its decoder from the bottom (``up.0`` is diffusers' last up block) and keeps its
+attention projections as 1×1 convolutions.
 """
 
 import re
