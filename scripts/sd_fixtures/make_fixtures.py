@@ -213,11 +213,17 @@ def fresh_folder(folder: Path, seed: int) -> Path:
     return folder
 
 
-def sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler) -> StableDiffusionPipeline:
-    """An SD 1.x/2.x pipeline of these components, without the safety checker."""
-    return StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-                                   unet=unet, scheduler=scheduler, safety_checker=None,
+def tiny_pipeline(folder: Path, text_encoder, tokenizer, unet,
+                  prediction: str) -> StableDiffusionPipeline:
+    """An SD 1.x/2.x pipeline of these components with the tiny VAE and SD's DDIM config (no
+    safety checker), its weights shaken, saved as a diffusers folder into ``folder``."""
+    vae = tiny_vae()
+    shake(text_encoder, unet, vae)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   unet=unet, scheduler=sd_ddim(prediction), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
+    save_pipeline(pipe, folder)
+    return pipe
 
 
 def save_pipeline(pipe, folder: Path) -> None:
@@ -284,11 +290,8 @@ def sd2_fixture(out: Path) -> None:
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
         attention_head_dim=(2, 4), use_linear_projection=True).eval()
-    vae = tiny_vae()
-    scheduler = sd_ddim("v_prediction")
-    shake(text_encoder, unet, vae)
-    pipe = sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
-    save_pipeline(pipe, folder)
+    pipe = tiny_pipeline(folder, text_encoder, tokenizer, unet, "v_prediction")
+    vae = pipe.vae
     ldm = ldm_checkpoint(unet, vae, None)
     check_ldm_against_diffusers(ldm, unet, vae)
     prefix = "cond_stage_model.model."
@@ -337,11 +340,8 @@ def main(out: Path):
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
         attention_head_dim=2).eval()
-    vae = tiny_vae()
-    scheduler = sd_ddim("epsilon")
-    shake(text_encoder, unet, vae)
-    pipe = sd_pipeline(vae, text_encoder, tokenizer, unet, scheduler)
-    save_pipeline(pipe, folder)
+    pipe = tiny_pipeline(folder, text_encoder, tokenizer, unet, "epsilon")
+    vae = pipe.vae
 
     # (b) the same weights as one original (LDM) checkpoint
     ldm = ldm_checkpoint(unet, vae, text_encoder)
