@@ -130,7 +130,7 @@ def test_latents_negative_prompt_eta_and_spacing_reach_the_sampler(store, model)
 @pytest.mark.parametrize("sampler", ["heun", "dpmpp_2m", "dpmpp_3m_sde"])
 def test_other_samplers_sample(store, model, sampler):
     checked = text_to_image.check_request(store / "tiny", request(sampler=sampler))
-    pixels, _, _ = text_to_image.generate(model, checked)
+    pixels, _, _, _ = text_to_image.generate(model, checked)
     assert pixels.shape == (4, 8, 8, 3) and pixels.dtype == np.uint8
     assert checked["eta"] == samplers.default_eta(sampler)
 

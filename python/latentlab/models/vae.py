@@ -5,6 +5,7 @@ f = 2 ** (len(channel_mult) - 1). The decoder returns Bernoulli logits, so the r
 loss is a per-pixel binary cross-entropy, which suits MNIST's near-binary strokes.
 """
 
+import dataclasses
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -12,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from latentlab.models.fields import hyperparameter, positive, positive_list
+from latentlab.models.sd.config import required
 from latentlab.models.layers import ResBlock, downsample, upsample, num_groups
 
 
@@ -61,6 +63,41 @@ class VAE(nn.Module):
     def __call__(self, images: jax.Array, key: jax.Array):
         posterior = self.encode(images)
         return self.decode(posterior.sample(key)), posterior
+
+    # Stable Diffusion's pipeline speaks pixels in [-1, 1] (AutoencoderKL's range): a text model
+    # trained on this VAE (latentlab.train.text) samples through it with these two.
+    def encode_pixels(self, pixels: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Images in [-1, 1] → (posterior mean, log-variance)."""
+        posterior = self.encode(pixels / 2.0 + 0.5)
+        return posterior.mean, posterior.log_var
+
+    def decode_pixels(self, latents: jax.Array) -> jax.Array:
+        """Latents → images in [-1, 1]."""
+        return 2.0 * jax.nn.sigmoid(self.decode(latents)) - 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEComponentConfig:
+    """A trained :class:`VAE` as a component of a text model's folder (class ``LatentLabVAE``
+    in its ``sd_model.json``): the VAE's hyperparameters and the scale its latents were
+    trained at (1 / std, measured per run; Stable Diffusion's 0.18215 is the same idea,
+    fixed)."""
+
+    image_channels: int = required()
+    channels: int = required()
+    channel_mult: tuple = required()
+    num_res_blocks: int = required()
+    latent_channels: int = required()
+    scaling_factor: float = required()
+
+    @property
+    def downsampling_factor(self) -> int:
+        return 2 ** (len(self.channel_mult) - 1)
+
+    def module(self) -> VAE:
+        return VAE(image_channels=self.image_channels, channels=self.channels,
+                   channel_mult=tuple(self.channel_mult), num_res_blocks=self.num_res_blocks,
+                   latent_channels=self.latent_channels)
 
 
 def reconstruct(vae: VAE, params, images, batch_size: int = 1000) -> jax.Array:

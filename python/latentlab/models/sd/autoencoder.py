@@ -152,3 +152,12 @@ class AutoencoderKL(nn.Module):
     def __call__(self, images):
         mean, _ = self.encode(images)
         return self.decode(mean)
+
+    # What the pipeline calls on any VAE component (LatentLab's own VAE has them too).
+    def encode_pixels(self, pixels):
+        """Images in [-1, 1] → (posterior mean, log-variance)."""
+        return self.encode(pixels)
+
+    def decode_pixels(self, latents):
+        """Latents → images in about [-1, 1]."""
+        return self.decode(latents)

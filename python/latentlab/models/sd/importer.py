@@ -30,7 +30,9 @@ from latentlab.models.sd import ldm
 from latentlab.models.sd.autoencoder import AutoencoderKL, AutoencoderKLConfig
 from latentlab.models.sd.clip import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 from latentlab.models.sd.unet import UNet2DConditionConfig, UNet2DConditionModel
+from latentlab.models.vae import VAEComponentConfig
 
+OWN_VAE = "LatentLabVAE"
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 FORMAT = 1
 # Buffers some checkpoints carry that are not parameters.
@@ -71,12 +73,21 @@ def _clip_example(c: CLIPTextConfig):
     return (jnp.zeros((1, 2), jnp.int32),)
 
 
+def _own_vae_example(c: VAEComponentConfig):
+    f = c.downsampling_factor
+    return jnp.zeros((1, f, f, c.image_channels)), jax.random.PRNGKey(0)
+
+
 COMPONENTS = {
     "UNet2DConditionModel": Component("unet", UNet2DConditionConfig, UNet2DConditionModel, _unet_example),
     "AutoencoderKL": Component("vae", AutoencoderKLConfig, AutoencoderKL, _vae_example),
     "CLIPTextModel": Component("text_encoder", CLIPTextConfig, CLIPTextModel, _clip_example),
     "CLIPTextModelWithProjection": Component("text_encoder", CLIPTextConfig,
                                              CLIPTextModelWithProjection, _clip_example),
+    # LatentLab's own VAE, in the folders text-conditioned training writes (never imported
+    # from outside: no diffusers class maps to it)
+    OWN_VAE: Component("vae", VAEComponentConfig, VAEComponentConfig.module,
+                       _own_vae_example),
 }
 
 
@@ -236,9 +247,9 @@ def component_class(folder: Path) -> str:
         raise ValueError(f"{config_file}: missing; a component folder holds config.json")
     data = json.loads(config_file.read_text())
     name = data.get("_class_name") or (data.get("architectures") or [None])[0]
-    if name not in COMPONENTS:
+    if name not in COMPONENTS or name == OWN_VAE:
         raise ValueError(f"{config_file}: class {name!r} is not one LatentLab imports; "
-                         f"known: {', '.join(COMPONENTS)}")
+                         f"known: {', '.join(c for c in COMPONENTS if c != OWN_VAE)}")
     return name
 
 
@@ -389,8 +400,7 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     meta: dict[str, Any] = {
         "format": FORMAT, "name": name, "source": str(path.absolute()), "source_kind": source,
         "weights_sha256": digest,
-        "components": {k: {"class": cls, "config": config_lib.to_dict(cfg),
-                           "parameters": _count(params)}
+        "components": {k: component_meta(cls, cfg, params)
                        for k, (cls, cfg, params) in components.items()}}
     index_file = source_folder / "model_index.json"
     if index_file.is_file():  # SDXL: an absent negative prompt is zeros, not the embedding of ""
@@ -408,32 +418,51 @@ def import_model(path: str | Path, out_dir: str | Path, name: str,
     summary["path"] = str(out)
     summary["components"] = {k: {"class": v["class"], "parameters": v["parameters"]}
                              for k, v in meta["components"].items()}
-    if (out / "sd_model.json").is_file():  # an import is never overwritten
+    tokenizers = {t: source_folder / t for t in ("tokenizer", "tokenizer_2")
+                  if (source_folder / t).is_dir()}  # tokenizer_2: SDXL's second encoder's
+    summary["already_imported"] = not save_model(out, weights, meta, tokenizers)
+    return summary
+
+
+def component_meta(class_name: str, config, params) -> dict:
+    """A component's entry in ``sd_model.json``: its class, config and parameter count."""
+    return {"class": class_name, "config": config_lib.to_dict(config),
+            "parameters": _count(params)}
+
+
+def save_model(out: Path, weights: dict, meta: dict, tokenizers: dict[str, Path]) -> bool:
+    """Writes a model folder ``out`` (what :func:`load_imported` reads): Orbax ``weights``,
+    the tokenizers' folders copied in under their names (``tokenizers``: name → source
+    folder) and ``meta`` as ``sd_model.json``, last, into a staging folder renamed into place.
+    Returns False, writing nothing, where ``out`` already holds these weights.
+
+    Raises:
+      ValueError: ``out`` holds other weights or is not a model folder; a model is never
+        overwritten.
+    """
+    if (out / "sd_model.json").is_file():
         existing = json.loads((out / "sd_model.json").read_text()).get("weights_sha256")
-        if existing != digest:
+        if existing != meta["weights_sha256"]:
             raise ValueError(f"{out}: another model (weights {str(existing)[:12]}) is already "
-                             f"imported under the name {name!r}; choose another name")
-        summary["already_imported"] = True
-        return summary
+                             f"imported under the name {out.name!r}; choose another name")
+        return False
     if out.exists():
-        raise ValueError(f"{out}: exists and is not an imported model; choose another name")
-    staging = out.parent / f".{name}.importing"
+        raise ValueError(f"{out}: exists and is not a model folder; choose another name")
+    staging = out.parent / f".{out.name}.importing"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
         checkpoint.save_tree(staging / "weights", weights, {"format": FORMAT})
-        for tokenizer in ("tokenizer", "tokenizer_2"):  # tokenizer_2: SDXL's second encoder's
-            if (source_folder / tokenizer).is_dir():
-                shutil.copytree(source_folder / tokenizer, staging / tokenizer)
-                meta[tokenizer] = tokenizer
+        for tokenizer, source in tokenizers.items():
+            shutil.copytree(source, staging / tokenizer)
+            meta[tokenizer] = tokenizer
         write_atomically(staging / "sd_model.json", json.dumps(meta, indent=2).encode())
         staging.rename(out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    summary["already_imported"] = False
-    return summary
+    return True
 
 
 def read_meta(folder: str | Path) -> dict:
@@ -456,18 +485,18 @@ def identity(folder: str | Path) -> str:
 
 def load_imported(folder: str | Path) -> dict:
     """The components of an :func:`import_model` folder: {name: (module, params)}, plus
-    ``meta`` (its sd_model.json)."""
+    ``meta`` (its sd_model.json) and ``configs`` ({name: config})."""
     folder = Path(folder)
     meta = read_meta(folder)
-    templates, modules = {}, {}
+    templates, modules, configs = {}, {}, {}
     for key, info in meta["components"].items():
         component = COMPONENTS[info["class"]]
         cfg = config_lib.from_dict(component.config_cls, info["config"],
                                    f"{folder}/sd_model.json: components.{key}.config")
-        modules[key] = component.module(cfg)
+        modules[key], configs[key] = component.module(cfg), cfg
         templates[key] = traverse_util.unflatten_dict(component.template(cfg))
     weights, _ = checkpoint.restore_tree(
         folder / "weights", templates, jax.sharding.SingleDeviceSharding(jax.local_devices()[0]))
     loaded = {key: (modules[key], weights[key]) for key in modules}
-    loaded["meta"] = meta
+    loaded["meta"], loaded["configs"] = meta, configs
     return loaded

@@ -61,6 +61,8 @@ class TextToImage:
         self.meta = loaded["meta"]
         self.unet, self.unet_params = loaded["unet"]
         self.vae, self.vae_params = loaded["vae"]
+        # AutoencoderKL, or LatentLab's own VAE in a model text-conditioned training wrote
+        self.vae_config = loaded["configs"]["vae"]
         self.text_encoder, self.text_params = loaded["text_encoder"]
         self.tokenizer = CLIPTokenizer(folder / self.meta["tokenizer"],
                                        self.text_encoder.config.max_position_embeddings)
@@ -73,7 +75,7 @@ class TextToImage:
         self.zeros_for_empty = bool(self.meta.get("force_zeros_for_empty_prompt", False))
         self.diffusion = self.meta["diffusion"]
         self.schedule = schedule_of(self.diffusion)
-        self.scaling_factor = self.vae.config.scaling_factor
+        self.scaling_factor = self.vae_config.scaling_factor
         self._encode = None
         self._decode = None
         self._encode_image = None
@@ -135,7 +137,7 @@ class TextToImage:
         posterior's mean times the scaling factor (one program, compiled once per shape)."""
         if self._encode_image is None:
             self._encode_image = jax.jit(lambda p, x: self.vae.apply(
-                {"params": p}, x, method="encode")[0] * self.scaling_factor)
+                {"params": p}, x, method="encode_pixels")[0] * self.scaling_factor)
         return self._encode_image(self.vae_params, jnp.asarray(pixels, jnp.float32))
 
     def sigmas(self, steps: int, spacing: str | None = None,
@@ -174,9 +176,9 @@ class TextToImage:
         if self._decode is None:
             # its own program, compiled once: not again inside each sampler's
             self._decode = jax.jit(lambda p, z: self.vae.apply(
-                {"params": p}, z / self.scaling_factor, method="decode"))
+                {"params": p}, z / self.scaling_factor, method="decode_pixels"))
         if self.xl:  # the size embedding: this size, uncropped, as its own original
-            height, width = (n * self.vae.config.downsampling_factor for n in latents.shape[1:3])
+            height, width = (n * self.vae_config.downsampling_factor for n in latents.shape[1:3])
             ids = jnp.asarray([height, width, 0, 0, height, width], jnp.float32)
             context, null_context = (
                 {**c, "time_ids": jnp.broadcast_to(ids, (c["states"].shape[0], 6))}

@@ -38,17 +38,17 @@ class CLIPTokenizer:
                                    unk_token=unk, end_of_word_suffix="</w>",
                                    continuing_subword_prefix="")
         self._tokenizer = Tokenizer(bpe)
-        self._tokenizer.normalizer = normalizers.Sequence(
-            [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
-        self._tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.Split(Regex(_WORDS), behavior="removed", invert=True),
-             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        self._tokenizer.normalizer = _normalizer()
+        self._tokenizer.pre_tokenizer = _pre_tokenizer()
         vocab = self._tokenizer.get_vocab()
         for what, name in (("bos_token", self.bos), ("eos_token", self.eos), ("pad_token", pad)):
             if name not in vocab:
                 raise ValueError(f"{folder / 'vocab.json'}: {what} {name!r} is not in the vocabulary")
         self.bos_id, self.eos_id, self.pad_id = vocab[self.bos], vocab[self.eos], vocab[pad]
         self.max_length = int(max_length or settings.get("model_max_length") or 77)
+
+    def vocabulary(self) -> dict[str, int]:
+        return self._tokenizer.get_vocab()
 
     def tokens(self, prompt: str) -> list[int]:
         """The BPE ids of one prompt, without start/end tokens or padding."""
@@ -78,6 +78,29 @@ class CLIPTokenizer:
             if cut:
                 warnings.warn(truncation_message(prompt, cut, ids.shape[1]), stacklevel=2)
         return ids
+
+
+def _normalizer():
+    return normalizers.Sequence(
+        [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()])
+
+
+def _pre_tokenizer():
+    return pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(_WORDS), behavior="removed", invert=True),
+         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+
+
+def words(text: str) -> list[str]:
+    """The words BPE merges within, as :class:`CLIPTokenizer` splits ``text``: normalised,
+    split, each a string of byte-level characters (what ``vocab.json`` spells)."""
+    normal = _normalizer().normalize_str(text)
+    return [word for word, _ in _pre_tokenizer().pre_tokenize_str(normal)]
+
+
+def byte_alphabet() -> list[str]:
+    """The 256 byte-level characters every word is spelled in, sorted."""
+    return sorted(pre_tokenizers.ByteLevel.alphabet())
 
 
 def truncation_message(prompt: str, cut: int, length: int) -> str:
