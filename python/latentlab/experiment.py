@@ -16,8 +16,10 @@ from latentlab.data import mnist, preprocess, sources
 from latentlab.diffusion import samplers, schedules
 from latentlab.models import UNet, VAE
 from latentlab.models.fields import resolve_section
+from latentlab.train import text
 
 MODEL_SECTIONS = {"vae": VAE, "unet": UNet}
+TEXT_SECTION = "text_encoder"  # with it, a text model: see latentlab.train.text
 
 
 def resolve(config: dict) -> dict:
@@ -29,14 +31,38 @@ def resolve(config: dict) -> dict:
     """
     config = copy.deepcopy(config)
     models = config.get("model") or {}
-    unknown = sorted(set(models) - set(MODEL_SECTIONS))
+    allowed = set(MODEL_SECTIONS) | {TEXT_SECTION}
+    unknown = sorted(set(models) - allowed)
     if unknown:
         raise ValueError(f"model.{unknown[0]}: unknown model section; allowed: "
-                         f"{', '.join(sorted(MODEL_SECTIONS))}")
-    config["model"] = {name: resolve_section(cls, models.get(name), f"model.{name}")
-                       for name, cls in MODEL_SECTIONS.items()}
-    _fill_image_channels(config["model"], models.get("vae") or {}, config.get("data") or {})
-    _check_model_shapes(config["model"], config.get("data") or {})
+                         f"{', '.join(sorted(allowed))}")
+    data = config.get("data") or {}
+    if text.init_of(config) is not None:  # fine-tuning: the imported model brings its sections
+        if models:
+            raise ValueError(f"model.{sorted(models)[0]}: train.unet.init fine-tunes an "
+                             "imported model, whose own sections are used; remove model")
+        config["model"] = {}
+        text.check_prompts(config.get("sample"))
+    elif text.is_text_model(config):  # model.unet is a UNet2DConditionModel's (train/text.py)
+        config["model"] = {"vae": resolve_section(VAE, models.get("vae"), "model.vae")}
+        _fill_image_channels(config["model"], models.get("vae") or {}, data)
+        _check_model_shapes(config["model"], data)
+        vae = config["model"]["vae"]
+        sides = tuple(side // 2 ** (len(vae["channel_mult"]) - 1)
+                      for side in data_resolution(data))
+        config["model"].update(text.resolve_sections(models, vae["latent_channels"], sides,
+                                                     config.get("sample")))
+        if (config.get("tracking") or {}).get("previews"):
+            raise ValueError("tracking.previews: not yet for text models (model.text_encoder); "
+                             "remove it")
+    else:
+        config["model"] = {name: resolve_section(cls, models.get(name), f"model.{name}")
+                           for name, cls in MODEL_SECTIONS.items()}
+        _fill_image_channels(config["model"], models.get("vae") or {}, data)
+        _check_model_shapes(config["model"], data)
+        if (config.get("sample") or {}).get("prompts") is not None:
+            raise ValueError("sample.prompts: only a text model (one with a model.text_encoder "
+                             "section) samples prompts; remove it")
     _check_choice(config, ("diffusion", "beta_schedule"), schedules.BETA_SCHEDULES)
     _check_choice(config, ("sample", "sampler"), samplers.SAMPLERS)
     _check_choice(config, ("sample", "spacing"), schedules.SPACINGS)
@@ -91,13 +117,16 @@ def _check_model_shapes(models: dict, data: dict) -> None:
     """What the two model sections must agree on with the data and with each other: the
     data's channels, and downsampling that divides the images' and the latents' sides (an odd
     side breaks the decoder's and the U-Net's way back up)."""
-    vae, unet = models["vae"], models["unet"]
+    vae = models["vae"]
     channels = data_channels(data)
     if vae["image_channels"] != channels:
         raise ValueError(f"model.vae.image_channels: must be data.channels {channels}, got "
                          f"{vae['image_channels']}; leave it out to follow the data")
     sides = data_resolution(data)
-    for name, section in (("vae", vae), ("unet", unet)):
+    # a text model's U-Net is checked by latentlab.train.text
+    shaped = [(name, models[name]) for name in ("vae", "unet")
+              if "channel_mult" in models.get(name, {})]
+    for name, section in shaped:
         levels = len(section["channel_mult"])
         factor = 2 ** (levels - 1)
         if any(side % factor for side in sides):
@@ -113,7 +142,7 @@ def check_data_shapes(config: dict, shape: tuple[int, int, int], num_classes: in
     data = dict(config.get("data") or {})
     data["resolution"], data["channels"] = [int(shape[0]), int(shape[1])], int(shape[2])
     _check_model_shapes(config["model"], data)
-    unet_classes = config["model"]["unet"]["num_classes"]
+    unet_classes = config["model"]["unet"].get("num_classes", 0)  # a text model has none
     if unet_classes and num_classes > unet_classes:  # 0: unconditional, labels unused
         raise ValueError(f"model.unet.num_classes: {config['model']['unet']['num_classes']} "
                          f"does not cover the data's {num_classes} classes; set it to at least "

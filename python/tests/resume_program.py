@@ -7,6 +7,8 @@ the VAE stage and latent cache kept under HOME, checkpoints saved every 2 steps 
 
 import io
 import json
+import signal
+import subprocess
 import sys
 import tarfile
 import time
@@ -16,8 +18,10 @@ import numpy as np
 from PIL import Image
 
 
-def write_shards(folder: Path, images: np.ndarray, labels: np.ndarray, shards: int = 2) -> str:
-    """``images`` as ``shards`` tar shards of PNG + .cls members; returns their brace pattern."""
+def write_shards(folder: Path, images: np.ndarray, labels: np.ndarray, shards: int = 2,
+                 captions=None) -> str:
+    """``images`` as ``shards`` tar shards of PNG + .cls members (and .txt, with
+    ``captions``); returns their brace pattern."""
     folder.mkdir(parents=True)
     per_shard = -(-len(images) // shards)
     for shard in range(shards):
@@ -25,12 +29,33 @@ def write_shards(folder: Path, images: np.ndarray, labels: np.ndarray, shards: i
             for i in range(shard * per_shard, min((shard + 1) * per_shard, len(images))):
                 png = io.BytesIO()
                 Image.fromarray(images[i]).save(png, format="PNG")
-                for name, data in ((f"{i:04d}.png", png.getvalue()),
-                                   (f"{i:04d}.cls", str(int(labels[i])).encode())):
+                members = [(f"{i:04d}.png", png.getvalue()),
+                           (f"{i:04d}.cls", str(int(labels[i])).encode())]
+                if captions is not None:
+                    members.append((f"{i:04d}.txt", captions[i].encode()))
+                for name, data in members:
                     info = tarfile.TarInfo(name)
                     info.size = len(data)
                     archive.addfile(info, io.BytesIO(data))
     return str(folder / f"train-{{000000..{shards - 1:06d}}}.tar")
+
+
+def kill_after_first_unet_save(home: Path, checkpoint_dir: Path, config: dict,
+                               timeout: float = 180) -> None:
+    """Runs this program on ``config`` and kills it with SIGKILL once the U-Net's save at step
+    2 is on disk (its reports then sleep, so it is killed mid-stage)."""
+    child = subprocess.Popen([sys.executable, __file__, str(home), str(checkpoint_dir),
+                              json.dumps(config)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    try:
+        while not any((Path(checkpoint_dir) / "training").glob("unet-00000002")):
+            assert child.poll() is None, child.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
 
 
 if __name__ == "__main__":

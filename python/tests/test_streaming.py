@@ -2,14 +2,8 @@
 stages, shapes from the data, and resume after SIGKILL, on tiny 8×8 RGB images."""
 
 import copy
-import json
 import math
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -22,7 +16,6 @@ from latentlab.data import source as source_lib
 from latentlab.data.source import ArraySource
 from latentlab.train import ldm, loops
 
-HERE = Path(__file__).resolve().parent
 
 RGB = {
     "seed": 3,
@@ -209,23 +202,12 @@ def test_a_run_on_shards_killed_with_sigkill_resumes_bit_for_bit(in_memory, tmp_
     """A real process trains on two WebDataset shards of PNG files, saving every 2 steps, and is
     killed with SIGKILL once a U-Net save is on disk; this process resumes it from its
     checkpoint and ends with the bits of the run on the same images held in memory."""
-    from resume_program import write_shards
+    from resume_program import kill_after_first_unet_save, write_shards
     pattern = write_shards(tmp_path / "shards", *tiny_images())
     config = {**RGB, "data": {**RGB["data"], "dataset": "webdataset", "path": pattern},
               "execution": {"checkpoint_every": 2}}
     home, run = tmp_path / "home", tmp_path / "run"
-    child = subprocess.Popen([sys.executable, str(HERE / "resume_program.py"), str(home),
-                              str(run), json.dumps(config)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    try:
-        while not any((run / "training").glob("unet-00000002")):
-            assert child.poll() is None, child.stdout.read().decode()[-2000:]
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    kill_after_first_unet_save(home, run, config)
     resumed = ldm.train_and_sample(config, None, checkpoint_dir=str(run), home=home)
     assert resumed.metrics["unet_resumed_from_step"] == 2
     assert _bytes(resumed) == _bytes(in_memory[0])

@@ -25,13 +25,15 @@ def min_snr_weight(prediction: str, snr, gamma: float):
 
 
 def denoising_loss(apply_fn, params, x0, labels, key, schedule: NoiseSchedule,
-                   prediction: str, label_dropout: float, null_label: int,
+                   prediction: str, label_dropout: float, null_label,
                    weighting: str = "uniform", min_snr_gamma: float = 5.0):
     """The DDPM objective (Ho et al. 2020, eq. 14) for any parameterisation, uniform over t or
     weighted by :func:`min_snr_weight`; labels are replaced by the null label with probability
     ``label_dropout`` so one network learns both the conditional and the unconditional denoiser.
 
-    x0: [B, h, w, C] float32 latents; labels: [B] int32. Returns the scalar mean loss.
+    x0: [B, h, w, C] float32 latents; labels: [B] int32 with ``null_label`` an int, or a
+    text model's token ids [B, L] with ``null_label`` the empty prompt's [L] (caption dropout).
+    Returns the scalar mean loss.
     """
     if weighting not in LOSS_WEIGHTINGS:
         raise ValueError(f"unknown loss weighting {weighting!r}; allowed: "
@@ -42,7 +44,9 @@ def denoising_loss(apply_fn, params, x0, labels, key, schedule: NoiseSchedule,
     eps = jax.random.normal(noise_key, x0.shape, x0.dtype)
     x_t = add_noise(schedule, x0, eps, t)
     dropped = jax.random.bernoulli(drop_key, label_dropout, (batch,))
-    labels = jnp.where(dropped, null_label, labels)
+    # a caption's token ids [B, L] are dropped whole, to the empty prompt's ids [L]
+    labels = jnp.where(dropped.reshape((batch,) + (1,) * (jnp.ndim(labels) - 1)),
+                       jnp.asarray(null_label), labels)
     output = apply_fn({"params": params}, x_t, t, labels)
     alpha_bar = schedule.alphas_cumprod[t]
     squared = jnp.square(

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,7 +28,7 @@ from latentlab.diffusion import schedules
 from latentlab.metrics import psnr
 from latentlab.models import VAE, UNet
 from latentlab.models.vae import reconstruct
-from latentlab.train import loops
+from latentlab.train import loops, text
 from latentlab.train.resume import StageCheckpoints
 from latentlab.train.state import ProgressFn, no_progress
 
@@ -215,8 +216,10 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     (``<home>/.cache/latents/``, recorded as metrics ``latent_cache``); without it, the
     latents stay in memory (the same bits)."""
     cfg = experiment.resolve(config)
-    vae = VAE(**cfg["model"]["vae"])
-    unet = UNet(**cfg["model"]["unet"])
+    init = text.init_of(cfg)  # fine-tuning an imported text model: its VAE, frozen
+    text_run = init is not None or text.is_text_model(cfg)
+    vae = None if init is not None else VAE(**cfg["model"]["vae"])
+    unet = None if text_run else UNet(**cfg["model"]["unet"])
     ex = execution_lib.from_config(cfg.get("execution"))
     root = sampling.root_key(cfg["seed"], replicate)
     train_cfg, sample_cfg, diff_cfg = cfg["train"], cfg["sample"], cfg["diffusion"]
@@ -227,7 +230,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         os.path.join(checkpoint_dir, "training"),
         execution_lib.resolve(cfg.get("execution"))["checkpoint_every"])
     source = open_data(cfg["data"], data, home)
-    experiment.check_data_shapes(cfg, source.shape, len(source.classes))
+    if init is None:
+        experiment.check_data_shapes(cfg, source.shape, len(source.classes))
     # data.classes trains on some classes only (anomaly detection), data.limit on the first
     # examples; the held-out split stays the same whatever they are.
     classes = cfg["data"].get("classes")
@@ -238,6 +242,22 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         held_idx = held_idx[np.isin(source_lib.labels_of(source, held_idx), classes)]
     experiment.check_training_examples(cfg, len(train_idx))
     train_labels = source_lib.labels_of(source, train_idx)
+    scratch = tempfile.TemporaryDirectory(prefix="latentlab-text-")
+    text_model = None
+    if init is not None:
+        folder = text.init_folder(init, home)
+        text_model = text.TextModel.from_model(folder, text.captions_of(source, train_idx),
+                                               "train.unet.init")
+        vae, _ = text_model.source["vae"]
+        text.check_image_size(text_model, source.shape, "train.unet.init")
+        stages["init"] = {"model": init, "path": str(folder),
+                          "weights_sha256": text_model.source["meta"]["weights_sha256"]}
+    elif text_run:  # the tokenizer's vocabulary comes from the training captions
+        text_model = text.TextModel.from_config(cfg, text.captions_of(source, train_idx),
+                                                Path(scratch.name) / text.TOKENIZER)
+    if text_model is not None:
+        unet = text_model.denoiser
+        metrics["captions_truncated"] = text_model.captions_cut
 
     for stage in ("vae", "unet"):  # > 0 when this run resumed a killed one
         metrics[f"{stage}_resumed_from_step"] = checkpoints.saved_step(stage) if checkpoints else 0
@@ -260,24 +280,41 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     try:
         # Each stage first reports (stage, 0, total, NaN): its first jitted call compiles, which
         # takes a while before step 1 arrives (a progress bar shows "compiling").
-        vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress, checkpoints, ex,
-                                      home, replicate, metrics, stages, watch)
+        if init is None:
+            vae_params = _train_vae_stage(vae, cfg, source, train_idx, root, progress,
+                                          checkpoints, ex, home, replicate, metrics, stages,
+                                          watch)
+        else:
+            vae_params = execution_lib.put(ex, text_model.source["vae"][1])
 
         # Encoding and scoring run in each process on its own copy of the (replicated) weights.
         local_vae_params = execution_lib.local_copy(vae_params)
-        held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
-        metrics["vae_heldout_psnr_db"] = float(psnr(held, reconstruct(vae, local_vae_params, held)))
+        if init is None:
+            held = jnp.asarray(np.concatenate(list(read_all(source, held_idx))))
+            metrics["vae_heldout_psnr_db"] = float(
+                psnr(held, reconstruct(vae, local_vae_params, held)))
 
         unet_batch = train_cfg["unet"]["batch_size"]
         claim = contextlib.nullcontext()
-        if home is None:  # the latents in memory
+        if init is not None:  # the imported VAE's latents, in memory, at its own scale
+            means, log_vars = text.encode_images(vae, local_vae_params,
+                                                 read_all(source, train_idx))
+            scale = float(text_model.source["configs"]["vae"].scaling_factor)
+            latent_shape = tuple(means.shape[1:])
+
+            def unet_data(data_key):
+                return Loader(array_fetch(means, log_vars, text_model.ids), len(train_idx),
+                              data_key, unet_batch)
+        elif home is None:  # the latents in memory
             means, log_vars = loops.encode_dataset(vae, local_vae_params,
                                                    read_all(source, train_idx))
             scale = loops.latent_scale(means)
             latent_shape = tuple(means.shape[1:])
 
+            conditions = train_labels if text_model is None else text_model.ids
+
             def unet_data(data_key):
-                return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), train_labels),
+                return Loader(array_fetch(np.asarray(means), np.asarray(log_vars), conditions),
                               len(train_idx), data_key, unet_batch)
         else:  # the latent cache: encoded once per (VAE weights, data, preprocessing)
             vae_hash = checkpoint.weights_digest(local_vae_params)
@@ -305,12 +342,17 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
             scale = loops.latent_scale(cache.mean_chunks(loops.LATENT_SCALE_ROWS))
             latent_shape = cache.latent_shape
 
+            fetch = cache.take if text_model is None else text.text_fetch(cache.take,
+                                                                             text_model.ids)
+
             def unet_data(data_key):
-                return Loader(cache.take, len(cache), data_key, unet_batch)
+                return Loader(fetch, len(cache), data_key, unet_batch)
         metrics["latent_scale"] = scale
 
-        schedule = schedules.make_schedule(diff_cfg["beta_schedule"], diff_cfg["num_timesteps"],
-                                           diff_cfg["beta_start"], diff_cfg["beta_end"])
+        diffusion = diff_cfg if init is None else text_model.source["meta"]["diffusion"]
+        schedule = schedules.make_schedule(diffusion["beta_schedule"],
+                                           diffusion["num_timesteps"], diffusion["beta_start"],
+                                           diffusion["beta_end"])
         if watch is not None and watch.previews:
             watch.sampler = _preview_sampler(cfg, vae, vae_params, unet, schedule, scale,
                                              latent_shape, ex, replicate)
@@ -326,8 +368,25 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                 label_dropout=train_cfg["unet"]["label_dropout"],
                 loss_weighting=train_cfg["unet"]["loss_weighting"],
                 min_snr_gamma=train_cfg["unet"]["min_snr_gamma"], progress=progress,
-                checkpoints=checkpoints, execution=ex, on_step=watch)
+                checkpoints=checkpoints, execution=ex, on_step=watch,
+                init_params=None if text_model is None else text_model.init_params,
+                frozen=() if text_model is None else text_model.frozen)
         metrics["unet_train_seconds"] = time.perf_counter() - started
+        if text_model is not None:
+            if init is None:
+                vae_component = text.own_vae(cfg, execution_lib.local_copy(vae_params), scale)
+                diffusion = text.diffusion_of(cfg, text_model.prediction)
+            else:
+                source_meta = text_model.source["meta"]
+                vae_component = (source_meta["components"]["vae"]["class"],
+                                 text_model.source["configs"]["vae"], local_vae_params)
+            result = _save_and_sample_text(cfg, text_model, unet_state.ema_params,
+                                           vae_component, diffusion, checkpoint_dir,
+                                           scratch.name, progress, metrics, stages)
+            if board is not None:
+                board.finish(result.images, metrics)
+                board = None
+            return result
 
         model = checkpoint.LatentDiffusionModel(vae, vae_params, unet, unet_state.ema_params,
                                                 schedule, scale, latent_shape)
@@ -361,3 +420,38 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     finally:
         if board is not None:  # the run failed: what was written stays readable
             board.close()
+        scratch.cleanup()
+
+
+def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
+                          checkpoint_dir, scratch, progress, metrics, stages) -> LdmResult:
+    """A text run's end: its model written as a model folder (``<checkpoint_dir>/model``, or
+    a scratch folder without one) and ``sample.prompts`` sampled from it as ``./latentlab
+    sample`` would (:mod:`latentlab.models.sd.request`)."""
+    from latentlab.models.sd import request as text_request
+    from latentlab.models.sd.pipeline import TextToImage
+    folder = Path(checkpoint_dir if checkpoint_dir is not None else scratch) / text.MODEL_FOLDER
+    if jax.process_index() == 0:
+        # its samples are filed under this name (runs/samples/<name>/): experiment and trial
+        name = cfg.get("name") or "text"
+        if checkpoint_dir is not None:
+            name = f"{name}-{Path(checkpoint_dir).parent.name}"
+        text_model.save(folder, name, execution_lib.local_copy(ema_params), vae_component,
+                        diffusion)
+    execution_lib.barrier(f"text-model-{folder}")
+    request = text_request.check_request(
+        folder, text.sample_request(cfg, experiment.data_resolution(cfg["data"])[0]))
+    sample_cfg = cfg["sample"]
+    progress("sample", 0, sample_cfg["steps"], float("nan"))
+    started = time.perf_counter()
+    model = TextToImage(folder)
+    pixels, _, _, latents = text_request.generate(model, request)
+    metrics["sample_seconds"] = time.perf_counter() - started
+    progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
+    labels = np.repeat(np.arange(len(request["prompts"]), dtype=np.int32), request["num_images"])
+    stages["text_model"] = {"path": str(folder), "weights_sha256": model.meta["weights_sha256"],
+                            "prompts": request["prompts"], "request": request}
+    where = execution_lib.from_config(cfg.get("execution")).describe()
+    where["latents_gathered_from_devices"] = 1
+    return LdmResult(jnp.asarray(latents) / model.scaling_factor,
+                     jnp.asarray(pixels, jnp.float32) / 255.0, labels, metrics, where, stages)

@@ -236,13 +236,16 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
                    loss_weighting: str = "uniform", min_snr_gamma: float = 5.0,
                    progress: ProgressFn = no_progress, checkpoints: StageCheckpoints | None = None,
                    execution: execution_lib.Execution | None = None,
-                   on_step: StepHook | None = None):
+                   on_step: StepHook | None = None, init_params=None, frozen: tuple = ()):
     """Trains the U-Net on scale · z, z ~ q(z | x) drawn afresh each step, data-parallel over
     ``execution``'s mesh (default: every local device, float32).
 
-    latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int — or ``latent_means`` a
+    latent_means, latent_log_vars: [N, h, w, c]; labels: [N] int (or a text model's token
+    ids [N, L], see :mod:`latentlab.train.text`) — or ``latent_means`` a
     ``make_loader(data_key)`` returning a :class:`Loader` of (means, log_vars, labels) batches
-    (the latent cache) and the other two None. Returns (TrainState, loss).
+    (the latent cache) and the other two None. ``init_params``: start from these weights
+    instead of the initialiser's (fine-tuning); ``frozen``: names of top-level parameter
+    subtrees the optimiser leaves as they are. Returns (TrainState, loss).
     """
     ex = execution or execution_lib.from_config(None)
     ex.check_batch(batch_size, "train.unet.batch_size")
@@ -253,11 +256,17 @@ def train_denoiser(unet: UNet, latent_means, latent_log_vars, labels, scale: flo
         loader = Loader(array_fetch(np.asarray(latent_means), np.asarray(latent_log_vars),
                                     np.asarray(labels, np.int32)),
                         len(latent_means), data_key, batch_size)
-    first = loader.batch(0)[0]
-    params = initialise(unet, init_key, jnp.asarray(first[:1]), jnp.zeros((1,), jnp.int32),
-                         jnp.zeros((1,), jnp.int32))
-    state = execution_lib.put(
-        ex, _create_state(params, adamw(learning_rate, steps, warmup_steps=warmup("unet", steps))))
+    first, _, first_labels = loader.batch(0)
+    # (initial weights depend on the inputs' shapes only: a class label's or token ids')
+    params = init_params if init_params is not None else initialise(
+        unet, init_key, jnp.asarray(first[:1]), jnp.zeros((1,), jnp.int32),
+        jnp.asarray(first_labels[:1]))
+    tx = adamw(learning_rate, steps, warmup_steps=warmup("unet", steps))
+    if frozen:
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()},
+                                   {name: "frozen" if name in frozen else "train"
+                                    for name in params})
+    state = execution_lib.put(ex, _create_state(params, tx))
     apply = execution_lib.compute_apply(unet.apply, ex.compute_dtype)
 
     def step_fn(state, means, log_vars, batch_labels, noise_key, scale):

@@ -13,6 +13,7 @@ import io.latentlab.run.TrialExecutor;
 import io.latentlab.run.TrialPlanner;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -268,6 +269,10 @@ final class RunCommand implements Callable<Integer> {
     out.println("latents:    " + dir.resolve("latents.arrow"));
     out.println("provenance: " + dir.resolve(RunDirectory.PROVENANCE));
     out.println("result:     " + dir.resolve(RunDirectory.RESULT));
+    if (result.result().get("text_model") instanceof Map<?, ?> model) {
+      out.println("model:      " + model.get("path") + " (sample it: ./latentlab sample "
+          + model.get("path") + " --prompt \"...\")");
+    }
     out.flush();
   }
 }

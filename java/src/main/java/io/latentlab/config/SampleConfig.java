@@ -2,6 +2,9 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
 
 /**
  * How samples are drawn at the end of a run. Python checks the sampler and spacing names and
@@ -17,6 +20,9 @@ import static io.latentlab.config.Checks.orDefault;
  *     recorded before it had this name wrote {@code timestep_spacing}, which
  *     {@link ConfigFormat} migrates
  * @param rho ρ of the {@code karras} and {@code polyexponential} spacings
+ * @param prompts what a text model (one with a {@code model.text_encoder} section) samples,
+ *     {@code num_samples} split evenly over them; Python checks them against the model. Left
+ *     out of the config's JSON when absent, so the trial ids of other configs stay as they were
  */
 public record SampleConfig(
     String sampler,
@@ -25,7 +31,8 @@ public record SampleConfig(
     Integer numSamples,
     Double guidanceScale,
     String spacing,
-    Double rho) {
+    Double rho,
+    @JsonInclude(JsonInclude.Include.NON_NULL) List<String> prompts) {
   /** The sampler a config gets when it names none. */
   public static final String DEFAULT_SAMPLER = "dpmpp_2m";
   /**
@@ -51,9 +58,10 @@ public record SampleConfig(
     guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, MAX_GUIDANCE);
     spacing = orDefault(spacing, DEFAULT_SPACING);
     rho = Checks.inRange("sample.rho", orDefault(rho, DEFAULT_RHO), 0.01, 100.0);
+    prompts = prompts == null ? null : List.copyOf(prompts);
   }
 
   static SampleConfig defaults() {
-    return new SampleConfig(null, null, null, null, null, null, null);
+    return new SampleConfig(null, null, null, null, null, null, null, null);
   }
 }

@@ -2,6 +2,7 @@ package io.latentlab.config;
 
 import static io.latentlab.config.Checks.orDefault;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
@@ -15,7 +16,7 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
   /** Fills defaults. */
   public TrainConfig {
     vae = orDefault(vae, new VaeTraining(null, null, null, null));
-    unet = orDefault(unet, new UnetTraining(null, null, null, null, null, null, null));
+    unet = orDefault(unet, new UnetTraining(null, null, null, null, null, null, null, null));
   }
 
   static TrainConfig defaults() {
@@ -51,6 +52,10 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
    * @param lossWeighting {@code uniform} (the simple DDPM loss) or {@code min_snr} (Hang et al.
    *     2023: each timestep's loss weighted as an x0 loss of weight min(SNR, γ))
    * @param minSnrGamma γ of {@code min_snr}
+   * @param init an imported model to fine-tune (its name under {@code models/}, or its folder in
+   *     the project): its U-Net starts from the model's weights, its VAE, text encoder and
+   *     tokenizer are used as they are; Python finds and checks it. Left out of the config's
+   *     JSON when absent, so the trial ids of other configs stay as they were
    */
   public record UnetTraining(
       Integer steps,
@@ -59,7 +64,8 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
       Double emaDecay,
       Double labelDropout,
       String lossWeighting,
-      Double minSnrGamma) {
+      Double minSnrGamma,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String init) {
     /**
      * The loss weightings there are, checked before Python starts; Python's {@code losses.py}
      * owns them and a test checks that the two agree.
@@ -76,6 +82,9 @@ public record TrainConfig(VaeTraining vae, UnetTraining unet) {
       lossWeighting = Checks.oneOf("train.unet.loss_weighting", orDefault(lossWeighting, "uniform"),
           LOSS_WEIGHTINGS);
       minSnrGamma = Checks.inRange("train.unet.min_snr_gamma", orDefault(minSnrGamma, 5.0), 1e-3, 1e6);
+      if (init != null && init.isBlank()) {
+        throw new IllegalArgumentException("train.unet.init: give an imported model's name, or leave it out");
+      }
     }
   }
 }

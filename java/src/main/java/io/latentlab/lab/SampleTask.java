@@ -215,7 +215,13 @@ public final class SampleTask {
         pythonRequest(request).toString()));
     JsonNode resolved = checked.get("request");
     String weights = checked.get("weights_sha256").asText();
-    return new Checked(bridge, model, resolved, weights, outFolder(request, model, resolved, weights));
+    // samples are filed under the model's own name (an import's is its folder's; a trained
+    // model's is its experiment and trial, its folder being checkpoint/model)
+    String name = checked.path("model").asText("");
+    if (!name.matches("[A-Za-z0-9_-][A-Za-z0-9._-]*")) {
+      name = model.getFileName().toString();
+    }
+    return new Checked(bridge, model, resolved, weights, outFolder(request, name, resolved, weights));
   }
 
   /** The names of the imported models under {@code models/}, sorted. */
@@ -303,7 +309,7 @@ public final class SampleTask {
    * the resolved request's canonical JSON and the weights' hash, so the same request on the
    * same weights names the same folder.
    */
-  private Path outFolder(Request request, Path model, JsonNode resolved, String weights) {
+  private Path outFolder(Request request, String model, JsonNode resolved, String weights) {
     if (request.out() != null) {
       Path out = home.resolve(request.out()).toAbsolutePath().normalize();
       if (!out.startsWith(home) && !out.startsWith(runsDir)) {
@@ -320,7 +326,7 @@ public final class SampleTask {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
-    return runsDir.resolve(SAMPLES).resolve(model.getFileName().toString())
+    return runsDir.resolve(SAMPLES).resolve(model)
         .resolve(ModelResults.settingsId(KIND, canonical, weights));
   }
 

@@ -62,8 +62,9 @@ final class RunArtifacts {
       result.set("execution", output.get("execution"));
     }
     // The shared stages it used: the VAE stage's hash (reused or trained here) and the latent
-    // cache file (name, path, VAE weights' hash, data fingerprint) that lab.latents(run) opens.
-    for (String stage : new String[] {"vae_stage", "latent_cache"}) {
+    // cache file (name, path, VAE weights' hash, data fingerprint) that lab.latents(run) opens;
+    // a text model's folder (path, weights hash, prompts) and the model it fine-tuned.
+    for (String stage : new String[] {"vae_stage", "latent_cache", "text_model", "init"}) {
       if (output.hasNonNull(stage)) {
         result.set(stage, output.get(stage));
       }

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -65,7 +66,7 @@ class ConfigLoaderTest {
     String message = failure("name: x\ntrain:\n  unet:\n    stepz: 3\n");
     assertTrue(message.contains("experiment.yaml:4:5: "), message);
     assertTrue(message.contains("train.unet.stepz: unknown key"), message);
-    assertTrue(message.contains("allowed: batch_size, ema_decay, label_dropout, learning_rate, loss_weighting, min_snr_gamma, steps"), message);
+    assertTrue(message.contains("allowed: batch_size, ema_decay, init, label_dropout, learning_rate, loss_weighting, min_snr_gamma, steps"), message);
   }
 
   @Test
@@ -318,6 +319,22 @@ class ConfigLoaderTest {
     assertNotEquals(TrialId.of(a, 0).sha256(), TrialId.of(b, 0).sha256());
     assertNotEquals(TrialId.of(a, 0).sha256(), TrialId.of(a, 1).sha256());
     assertTrue(TrialId.of(a, 0).shortId().matches("[0-9a-f]{12}"));
+  }
+
+  @Test
+  void load_textModelKeys_keptAndAbsentOnesLeaveTheJsonAsItWas() throws IOException {
+    ExperimentConfig config = loader.load(write("name: x\ntrain:\n  unet:\n    init: tiny\n"
+        + "sample:\n  prompts: [red apple, \"flag: japan\"]\n"));
+    assertEquals("tiny", config.train().unet().init());
+    assertEquals(List.of("red apple", "flag: japan"), config.sample().prompts());
+    String json = loader.canonicalJson(config);
+    assertTrue(json.contains("\"init\":\"tiny\"") && json.contains("\"prompts\":[\"red apple\""), json);
+    // absent, they are not in the JSON the trial id hashes: other configs keep their ids
+    String plain = loader.canonicalJson(loader.load(write("name: x\n")));
+    assertFalse(plain.contains("init") || plain.contains("prompts"), plain);
+    assertTrue(failure("name: x\nsample:\n  prompts: [{a: b}]\n").contains("sample.prompts[0]"));
+    assertTrue(failure("name: x\ntrain:\n  unet:\n    init: ' '\n")
+        .contains("train.unet.init: give an imported model's name"));
   }
 
   @Test

@@ -17,7 +17,7 @@ class SamplingTrialsTest {
 
   /** A sample section as a run recorded it. */
   private static SampleConfig sample(String sampler, double eta) {
-    return new SampleConfig(sampler, 20, eta, 64, 3.0, "karras", 7.0);
+    return new SampleConfig(sampler, 20, eta, 64, 3.0, "karras", 7.0, null);
   }
 
   private double eta(SampleConfig recorded, SampleConfig overridden, String... overrides) {

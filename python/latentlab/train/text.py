@@ -1,0 +1,384 @@
+"""Text-conditioned latent diffusion trained from scratch: a Stable-Diffusion-architecture U-Net
+(:class:`~latentlab.models.sd.unet.UNet2DConditionModel`) and a CLIP-architecture text encoder
+(:class:`~latentlab.models.sd.clip.CLIPTextModel`) trained together on captioned images, on the
+latents of the run's own VAE.
+
+A config is a text model's when it has a ``model.text_encoder`` section; then ``model.unet`` is
+a ``UNet2DConditionModel`` config (diffusers' keys, plus ``prediction``) and ``sample.prompts``
+says what the run samples. Unknown keys are refused; the rest is filled: the U-Net's in and out
+channels from the VAE's latent channels, its ``sample_size`` from the latents' side, its
+``cross_attention_dim`` from the text encoder's width, the text encoder's vocabulary and
+special-token ids from the tokenizer.
+
+The tokenizer is CLIP's byte-level BPE (:class:`~latentlab.models.sd.tokenizer.CLIPTokenizer`,
+Hugging Face ``tokenizers``) over a vocabulary made from the training captions by
+:func:`write_tokenizer`: the byte alphabet, then every caption word whole, each built by merges
+from its left end, the most frequent words first. (``tokenizers``' own BPE trainer breaks ties
+differently from run to run: five trainings on the emoji names gave two different merge lists;
+a run must be the same bytes every time.) A word the captions never had is spelled in its
+longest known pieces.
+
+Caption dropout (``train.unet.label_dropout``) replaces a caption by the empty prompt, so the
+one network also learns the unconditional prediction that classifier-free guidance needs, and
+sampling guides against the empty prompt's embedding as with any imported model.
+
+After training the run writes its model as a model folder (the layout ``./latentlab import``
+writes, LatentLab's own VAE its ``vae`` component: :data:`latentlab.models.sd.importer.OWN_VAE`)
+and samples ``sample.prompts`` through :mod:`latentlab.apps.text_to_image`, exactly as
+``./latentlab sample FOLDER --prompt …`` does afterwards.
+"""
+
+import collections
+import dataclasses
+import json
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from latentlab import checkpoint
+from latentlab.diffusion import schedules
+from latentlab.diffusion.parameterization import PREDICTIONS
+from latentlab.files import write_atomically
+from latentlab.models.sd import config as config_lib
+from latentlab.models.sd import importer
+from latentlab.models.sd.clip import CLIPTextConfig, CLIPTextModel
+from latentlab.models.sd.tokenizer import CLIPTokenizer, byte_alphabet, words
+from latentlab.models.sd.unet import UNet2DConditionConfig, UNet2DConditionModel
+from latentlab.models.vae import VAEComponentConfig
+
+BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+TOKENIZER = "tokenizer"
+MODEL_FOLDER = "model"  # under the run's checkpoint folder
+# Keys of model.text_encoder that the tokenizer fills (see the module docstring).
+TEXT_FILLED = ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def is_text_model(config: dict) -> bool:
+    return "text_encoder" in (config.get("model") or {})
+
+
+def _check_keys(section, cls, where: str, extra=(), filled: dict | None = None) -> dict:
+    """``section`` without the keys the run fills (``filled``: key → the value it fills, or
+    None where only the data knows it); a resolved section's own fills are taken back.
+
+    Raises:
+      ValueError: an unknown key, or one the run fills given another value.
+    """
+    filled = filled or {}
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{where}: must be a mapping of {cls.__name__} keys")
+    known = {f.name for f in dataclasses.fields(cls)} | set(extra)
+    for key in sorted(section):
+        if key not in known:
+            raise ValueError(f"{where}.{key}: unknown key; a {cls.__name__} takes "
+                             f"{', '.join(sorted(known - set(filled)))}")
+        if key in filled and section[key] != filled[key]:
+            raise ValueError(f"{where}.{key}: set by the run (from the VAE, the latents or "
+                             "the tokenizer); leave it out")
+    return {k: v for k, v in section.items() if k not in filled}
+
+
+def resolve_sections(models: dict, latent_channels: int, latent_sides: tuple[int, int],
+                     sample: dict | None) -> dict:
+    """The ``unet`` and ``text_encoder`` sections of a text model's config, checked and
+    filled as far as the config alone allows (the vocabulary comes with the data).
+
+    Raises:
+      ValueError: one line naming the key.
+    """
+    text = _check_keys(models.get("text_encoder"), CLIPTextConfig, "model.text_encoder",
+                       filled=dict.fromkeys(TEXT_FILLED))
+    # a stand-in vocabulary to check the rest now; the tokenizer sets the real one
+    text_cfg = config_lib.from_dict(CLIPTextConfig, {**text, "vocab_size": 3},
+                                    "model.text_encoder")
+    if latent_sides[0] != latent_sides[1]:
+        raise ValueError(f"data.resolution: a text model samples square pictures; the latents "
+                         f"are {latent_sides[0]}×{latent_sides[1]}")
+    fills = {"in_channels": latent_channels, "out_channels": latent_channels,
+             "sample_size": latent_sides[0], "cross_attention_dim": text_cfg.hidden_size}
+    unet = _check_keys(models.get("unet"), UNet2DConditionConfig, "model.unet",
+                       extra=("prediction",), filled=fills)
+    prediction = unet.pop("prediction", "eps")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"model.unet.prediction: unknown value {prediction!r}; allowed: "
+                         f"{', '.join(PREDICTIONS)}")
+    unet.update(fills)
+    unet_cfg = config_lib.from_dict(UNet2DConditionConfig, unet, "model.unet")
+    if unet_cfg.addition_embed_type is not None:
+        raise ValueError("model.unet.addition_embed_type: SDXL's extra embeddings take a second "
+                         "text encoder, which text models trained here do not have; remove it")
+    if latent_sides[0] % unet_cfg.downsampling_factor:
+        raise ValueError(f"model.unet.block_out_channels: {len(unet_cfg.block_out_channels)} "
+                         f"levels downsample by {unet_cfg.downsampling_factor}, which does not "
+                         f"divide the {latent_sides[0]}×{latent_sides[0]} latents; use fewer "
+                         "levels")
+    check_prompts(sample)
+    return {"unet": {**config_lib.to_dict(unet_cfg), "prediction": prediction},
+            "text_encoder": {k: v for k, v in config_lib.to_dict(text_cfg).items()
+                             if k not in TEXT_FILLED}}
+
+
+def check_prompts(sample: dict | None) -> None:
+    """Raises ValueError (one line) unless ``sample.prompts`` lists prompts over which
+    ``sample.num_samples`` splits evenly."""
+    if sample is None:
+        return
+    prompts = sample.get("prompts")
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str)
+                                                               for p in prompts):
+        raise ValueError("sample.prompts: a text model samples prompts; list one or more "
+                         "(an empty one samples unconditionally)")
+    if sample.get("num_samples", len(prompts)) % len(prompts):
+        raise ValueError(f"sample.num_samples: {sample['num_samples']} does not split evenly "
+                         f"over the {len(prompts)} prompts; use a multiple of {len(prompts)}")
+
+
+def init_of(config: dict) -> str | None:
+    """``train.unet.init``: the imported model a run fine-tunes, or None."""
+    return ((config.get("train") or {}).get("unet") or {}).get("init")
+
+
+def init_folder(name: str, home) -> Path:
+    """The folder of the model ``train.unet.init`` names: ``models/<name>`` in the project
+    ``home``, or a model folder inside it (without a home: ``name`` is the folder).
+
+    Raises:
+      ValueError: no such model (one line, with the fix).
+    """
+    if home is None:
+        candidates = [Path(name)]
+    else:
+        home = Path(home).resolve()
+        candidates = [home / "models" / name, (home / name).resolve()]
+    for folder in candidates:
+        if (home is None or folder.is_relative_to(home)) and (folder / "sd_model.json").is_file():
+            return folder
+    raise ValueError(f"train.unet.init: no imported model {name!r} (in models/ or a model folder "
+                     f"in the project); import one with ./latentlab import PATH --name {name}")
+
+
+# --- the tokenizer --------------------------------------------------------------------------
+
+def write_tokenizer(captions, folder: Path, max_length: int) -> None:
+    """A CLIP tokenizer folder (``vocab.json``, ``merges.txt``, ``tokenizer_config.json``)
+    whose vocabulary is the byte alphabet (each character alone and ending a word) and every
+    word of ``captions``, most frequent first (ties alphabetically), each built by merges from
+    its left end; the start and end tokens last, as in CLIP's. The same captions give the
+    same bytes."""
+    counts = collections.Counter(w for caption in captions for w in words(caption))
+    alphabet = byte_alphabet()
+    vocab = alphabet + [c + "</w>" for c in alphabet]
+    known, merges = set(vocab), []
+    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        piece = symbols[0]
+        for symbol in symbols[1:]:
+            merged = piece + symbol
+            if merged not in known:
+                known.add(merged)
+                vocab.append(merged)
+                merges.append(f"{piece} {symbol}")
+            piece = merged
+    vocab += [BOS, EOS]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / "vocab.json", json.dumps(
+        {token: i for i, token in enumerate(vocab)}, ensure_ascii=False).encode())
+    write_atomically(folder / "merges.txt",
+                     ("#version: 0.2\n" + "".join(m + "\n" for m in merges)).encode())
+    write_atomically(folder / "tokenizer_config.json", json.dumps(
+        {"model_max_length": max_length, "bos_token": BOS, "eos_token": EOS, "pad_token": EOS,
+         "unk_token": EOS}, indent=2).encode())
+
+
+def captions_of(source, indices) -> list[str]:
+    """The captions of examples ``indices``, each of them required.
+
+    Raises:
+      ValueError: an example without a caption (one line naming it and the fix).
+    """
+    held = getattr(source, "captions", None)
+    captions = ([held[int(i)] for i in indices] if held is not None
+                else [source[int(i)].caption for i in indices])
+    for i, caption in zip(indices, captions):
+        if caption is None:
+            raise ValueError(f"data: example {int(i)} has no caption, and a text model "
+                             "(model.text_encoder) trains on captions; give every image one "
+                             "(metadata.jsonl, a caption column or KEY.txt)")
+    return captions
+
+
+# --- the model ------------------------------------------------------------------------------
+
+class TextDenoiser(nn.Module):
+    """The U-Net conditioned on the text encoder's last hidden states of the token ids it is
+    given, as one module (``unet`` and ``text_encoder`` its parameters' two subtrees), so the
+    training loop of the class-conditional U-Net trains it: the ids stand where the labels
+    do, and :attr:`null_label` is the empty prompt's ids."""
+
+    unet_config: UNet2DConditionConfig
+    text_config: CLIPTextConfig
+    prediction: str
+    empty_ids: tuple[int, ...]
+
+    @property
+    def null_label(self):
+        return np.asarray(self.empty_ids, np.int32)
+
+    def setup(self):
+        self.unet = UNet2DConditionModel(self.unet_config)
+        self.text_encoder = CLIPTextModel(self.text_config)
+
+    def __call__(self, x, timesteps, ids):
+        states, _ = self.text_encoder(ids)
+        return self.unet(x, timesteps, states)
+
+
+class TextModel:
+    """A text model to train: :attr:`denoiser`, the token :attr:`ids` of the training
+    captions, the tokenizer, and (fine-tuning) the weights it starts from. Made from a
+    resolved config (:meth:`from_config`, from scratch) or an imported model
+    (:meth:`from_model`)."""
+
+    def __init__(self, unet_config, text_config, prediction: str, tokenizer_folder: Path,
+                 captions, init_params=None):
+        self.unet_config, self.text_config, self.prediction = unet_config, text_config, prediction
+        self.tokenizer_folder = tokenizer_folder
+        self.tokenizer = CLIPTokenizer(tokenizer_folder, text_config.max_position_embeddings)
+        self.ids, cuts = self.tokenizer.encode(captions)
+        self.captions_cut = int(sum(1 for c in cuts if c))
+        empty, _ = self.tokenizer.encode([""])
+        self.denoiser = TextDenoiser(unet_config, text_config, prediction,
+                                     tuple(int(i) for i in empty[0]))
+        self.init_params = init_params
+        # the text encoder of an imported model stays as it is (as fine-tuning SD usually
+        # does); one trained from scratch learns with the U-Net
+        self.frozen = ("text_encoder",) if init_params is not None else ()
+
+    @classmethod
+    def from_config(cls, config: dict, captions, tokenizer_folder: Path) -> "TextModel":
+        """From scratch: the tokenizer made from ``captions`` in ``tokenizer_folder``."""
+        sections = config["model"]
+        text = sections["text_encoder"]
+        length = int(text.get("max_position_embeddings", 77))
+        write_tokenizer(captions, tokenizer_folder, length)
+        tokenizer = CLIPTokenizer(tokenizer_folder, length)
+        text_config = config_lib.from_dict(
+            CLIPTextConfig, {**text, "vocab_size": len(tokenizer.vocabulary()),
+                             "bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id,
+                             "pad_token_id": tokenizer.pad_id}, "model.text_encoder")
+        unet = dict(sections["unet"])
+        prediction = unet.pop("prediction")
+        return cls(config_lib.from_dict(UNet2DConditionConfig, unet, "model.unet"), text_config,
+                   prediction, tokenizer_folder, captions)
+
+    @classmethod
+    def from_model(cls, folder: Path, captions, key: str) -> "TextModel":
+        """Fine-tuning the imported model in ``folder`` (named by config key ``key``): its
+        tokenizer, U-Net and text encoder, starting from its weights."""
+        loaded = importer.load_imported(folder)
+        meta = loaded["meta"]
+        missing = [c for c in ("unet", "vae", "text_encoder") if c not in loaded]
+        if missing or "tokenizer" not in meta or "diffusion" not in meta:
+            raise ValueError(f"{key}: {folder} is not a whole text model (it lacks "
+                             f"{', '.join(missing) or 'a tokenizer or scheduler'}); import a "
+                             "diffusers folder")
+        if "text_encoder_2" in loaded:
+            raise ValueError(f"{key}: {folder} is an SDXL model; fine-tuning SDXL (two text "
+                             "encoders, size embeddings) is not supported yet")
+        model = cls(loaded["configs"]["unet"], loaded["configs"]["text_encoder"],
+                    meta["diffusion"]["prediction"], folder / meta["tokenizer"], captions,
+                    {"unet": loaded["unet"][1], "text_encoder": loaded["text_encoder"][1]})
+        model.source = loaded
+        return model
+
+    def save(self, out: Path, name: str, params: dict, vae: tuple, diffusion: dict) -> None:
+        """Writes the trained model as a model folder (see the module docstring): the U-Net and
+        text encoder of ``params`` (the EMA weights; a frozen part as it started, which its
+        average only holds to the last bit), ``vae`` = (class name, config, params), the
+        tokenizer, and ``diffusion`` (the settings ``sd_model.json`` holds)."""
+        for key in self.frozen:  # an average of equal values: equal, but for rounding
+            drift = max(jax.tree.leaves(jax.tree.map(
+                lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)), initial=0.0)),
+                params[key], self.init_params[key])), default=0.0)
+            if drift > 1e-6:
+                raise RuntimeError(f"{key}: frozen, yet its weights moved by {drift:.3g} in "
+                                   "training")
+        params = {**params, **{k: self.init_params[k] for k in self.frozen}}
+        vae_class, vae_config, vae_params = vae
+        weights = {"unet": params["unet"], "vae": vae_params,
+                   "text_encoder": params["text_encoder"]}
+        local = jax.tree.map(np.asarray, weights)
+        meta = {"format": importer.FORMAT, "name": name, "source": "trained",
+                "source_kind": "trained", "weights_sha256": checkpoint.weights_digest(local),
+                "components": {
+                    "unet": importer.component_meta("UNet2DConditionModel", self.unet_config,
+                                                    weights["unet"]),
+                    "vae": importer.component_meta(vae_class, vae_config, weights["vae"]),
+                    "text_encoder": importer.component_meta("CLIPTextModel", self.text_config,
+                                                            weights["text_encoder"])},
+                "diffusion": diffusion}
+        importer.save_model(out, weights, meta, {TOKENIZER: self.tokenizer_folder})
+
+
+def check_image_size(model: "TextModel", shape, key: str) -> None:
+    """Raises ValueError (one line) unless the data's images [H, W, C] fit the imported
+    model that ``key`` names: its VAE's channels, square, a side its VAE and U-Net divide."""
+    vae = model.source["configs"]["vae"]
+    channels = getattr(vae, "in_channels", None) or getattr(vae, "image_channels")
+    factor = vae.downsampling_factor * model.unet_config.downsampling_factor
+    if shape[2] != channels or shape[0] != shape[1] or shape[0] % factor:
+        raise ValueError(f"{key}: the model takes square {channels}-channel pictures whose side "
+                         f"is a multiple of {factor}; the data's are {shape[0]}×{shape[1]}×"
+                         f"{shape[2]} (set data.resolution and data.channels)")
+
+
+def encode_images(vae, params, batches) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances [N, h, w, c] of image batches in [0, 1] through any
+    VAE component's ``encode_pixels`` (pixels in [-1, 1])."""
+    encode = jax.jit(lambda p, x: vae.apply({"params": p}, 2.0 * x - 1.0, method="encode_pixels"))
+    pairs = [tuple(np.asarray(a) for a in encode(params, np.asarray(b))) for b in batches]
+    return np.concatenate([m for m, _ in pairs]), np.concatenate([v for _, v in pairs])
+
+
+def own_vae(config: dict, params, scale: float) -> tuple:
+    """(class name, config, params) of the run's own trained VAE as a model's component."""
+    return (importer.OWN_VAE,
+            config_lib.from_dict(VAEComponentConfig, {**config["model"]["vae"],
+                                                      "scaling_factor": scale}, "model.vae"),
+            params)
+
+
+def diffusion_of(config: dict, prediction: str) -> dict:
+    """A run's diffusion settings as a model folder's ``sd_model.json`` holds them, its
+    ``sample.spacing`` the model's own."""
+    d = config["diffusion"]
+    return {"beta_schedule": d["beta_schedule"], "num_timesteps": d["num_timesteps"],
+            "beta_start": d["beta_start"], "beta_end": d["beta_end"], "prediction": prediction,
+            "timestep_spacing": config["sample"].get("spacing") or schedules.DEFAULT_SPACING,
+            "steps_offset": 0, "set_alpha_to_one": True}
+
+
+def text_fetch(base_fetch, ids: np.ndarray):
+    """A loader fetch giving (means, log_vars, token ids) from one giving (means, log_vars,
+    labels) over the same rows (the training examples in order)."""
+    def fetch(positions, step, rows=slice(None)):
+        means, log_vars, _ = base_fetch(positions, step, rows)
+        return means, log_vars, ids[np.asarray(positions)[rows]]
+    return fetch
+
+
+def sample_request(config: dict, size: int) -> dict:
+    """The run's samples as a ``./latentlab sample`` request: ``sample.prompts`` against the
+    empty prompt, ``num_samples`` split evenly over them, the run's seed and sampler, pictures
+    of ``size`` (the data's)."""
+    s = config["sample"]
+    prompts = list(s["prompts"])
+    return {"prompts": prompts, "negative_prompt": "", "guidance_scale": s["guidance_scale"],
+            "steps": s["steps"], "sampler": s["sampler"], "spacing": s.get("spacing"),
+            "eta": s.get("eta"), "rho": s.get("rho"), "seed": config["seed"], "size": size,
+            "num_images": s["num_samples"] // len(prompts)}
+
