@@ -31,7 +31,7 @@ def resolve(config: dict) -> dict:
     """
     config = copy.deepcopy(config)
     models = config.get("model") or {}
-    allowed = set(MODEL_SECTIONS) | {TEXT_SECTION}
+    allowed = set(MODEL_SECTIONS) | {TEXT_SECTION, text.PRESET}
     unknown = sorted(set(models) - allowed)
     if unknown:
         raise ValueError(f"model.{unknown[0]}: unknown model section; allowed: "

@@ -241,3 +241,40 @@ def test_train_unet_init_names_a_model_that_is_there_and_brings_its_own_sections
                                          r"pictures whose side is a multiple of 4; the data's "
                                          r"are 6×6×3"):
         ldm.train_and_sample(fine_tuning(), big, home=tiny_home)
+
+
+def test_model_preset_gives_the_full_size_unet_and_text_encoder_and_sections_override_it():
+    from latentlab.models.sd import config as config_lib
+    from latentlab.models.sd import presets
+    from latentlab.models.sd.clip import CLIPTextConfig
+    from latentlab.models.sd.unet import UNet2DConditionConfig
+    counts = json.loads((FIXTURES / "versions.json").read_text())["preset_counts"]
+    config = copy.deepcopy(TEXT)
+    config["data"]["resolution"] = 32  # 16×16 latents: the 3 downsamplings of SD's U-Net fit
+    for name, prediction in (("sd15", "eps"), ("sd21", "v")):
+        config["model"] = {"vae": TEXT["model"]["vae"], "preset": name}
+        resolved = experiment.resolve(config)
+        assert resolved["model"]["preset"] == name
+        unet = dict(resolved["model"]["unet"])
+        assert unet.pop("prediction") == prediction
+        assert unet["in_channels"] == 4 and unet["sample_size"] == 16
+        assert presets.parameter_count("UNet2DConditionModel", config_lib.from_dict(
+            UNet2DConditionConfig, unet, "unet")) == counts[name]["unet"]
+        # with CLIP's vocabulary, the text encoder counts what transformers counts
+        text_config = config_lib.from_dict(
+            CLIPTextConfig, {**resolved["model"]["text_encoder"], "vocab_size": 49408}, "text")
+        assert presets.parameter_count("CLIPTextModel", text_config) == \
+            counts[name]["text_encoder"]
+        assert experiment.resolve(resolved) == resolved
+    config["model"] = {"vae": TEXT["model"]["vae"], "preset": "sd15",
+                       "unet": {"layers_per_block": 1}, "text_encoder": {"num_hidden_layers": 2}}
+    resolved = experiment.resolve(config)
+    assert resolved["model"]["unet"]["layers_per_block"] == 1
+    assert resolved["model"]["unet"]["block_out_channels"] == [320, 640, 1280, 1280]
+    assert resolved["model"]["text_encoder"]["num_hidden_layers"] == 2
+    config["model"] = {"vae": TEXT["model"]["vae"], "preset": "sdxl"}
+    with pytest.raises(ValueError, match=r"^model.preset: sdxl has a second text encoder"):
+        experiment.resolve(config)
+    config["model"] = {"vae": TEXT["model"]["vae"], "preset": "sd3"}
+    with pytest.raises(ValueError, match=r"^model.preset: unknown value 'sd3'; allowed: sd15, "):
+        experiment.resolve(config)

@@ -3,9 +3,11 @@
 (:class:`~latentlab.models.sd.clip.CLIPTextModel`) trained together on captioned images, on the
 latents of the run's own VAE.
 
-A config is a text model's when it has a ``model.text_encoder`` section; then ``model.unet`` is
-a ``UNet2DConditionModel`` config (diffusers' keys, plus ``prediction``) and ``sample.prompts``
-says what the run samples. Unknown keys are refused; the rest is filled: the U-Net's in and out
+A config is a text model's when it has a ``model.text_encoder`` section or a ``model.preset``
+(``sd15`` or ``sd21``: that model's full-size U-Net and text encoder, with its prediction; the
+VAE stays the run's own, and sections given beside it override its keys); then ``model.unet``
+is a ``UNet2DConditionModel`` config (diffusers' keys, plus ``prediction``) and
+``sample.prompts`` says what the run samples. Unknown keys are refused; the rest is filled: the U-Net's in and out
 channels from the VAE's latent channels, its ``sample_size`` from the latents' side, its
 ``cross_attention_dim`` from the text encoder's width, the text encoder's vocabulary and
 special-token ids from the tokenizer.
@@ -55,8 +57,30 @@ MODEL_FOLDER = "model"  # under the run's checkpoint folder
 TEXT_FILLED = ("vocab_size", "bos_token_id", "eos_token_id", "pad_token_id")
 
 
+PRESET = "preset"  # model.preset: a full-size architecture's U-Net and text encoder
+
+
 def is_text_model(config: dict) -> bool:
-    return "text_encoder" in (config.get("model") or {})
+    models = config.get("model") or {}
+    return "text_encoder" in models or PRESET in models
+
+
+def _preset_sections(name) -> tuple[dict, dict, str]:
+    """(U-Net keys, text encoder keys, prediction) of ``model.preset`` (see
+    :mod:`latentlab.models.sd.presets`), without the keys the run fills."""
+    from latentlab.models.sd import presets
+    if name not in presets.PRESETS:
+        raise ValueError(f"model.preset: unknown value {name!r}; allowed: "
+                         f"{', '.join(presets.names())}")
+    spec = presets.PRESETS[name]
+    if "text_encoder_2" in spec:
+        raise ValueError(f"model.preset: {name} has a second text encoder and size embeddings, "
+                         "which text models trained here do not have; use sd15 or sd21")
+    unet = {k: v for k, v in spec["unet"]["config"].items()
+            if k not in ("in_channels", "out_channels", "sample_size", "cross_attention_dim")}
+    text = {k: v for k, v in spec["text_encoder"]["config"].items() if k not in TEXT_FILLED}
+    prediction = importer.PREDICTION_TYPES[spec["scheduler"].get("prediction_type", "epsilon")]
+    return unet, text, prediction
 
 
 def _check_keys(section, cls, where: str, extra=(), filled: dict | None = None) -> dict:
@@ -90,8 +114,12 @@ def resolve_sections(models: dict, latent_channels: int, latent_sides: tuple[int
     Raises:
       ValueError: one line naming the key.
     """
+    preset = models.get(PRESET)
+    base_unet, base_text, base_prediction = ({}, {}, "eps") if preset is None \
+        else _preset_sections(preset)
     text = _check_keys(models.get("text_encoder"), CLIPTextConfig, "model.text_encoder",
                        filled=dict.fromkeys(TEXT_FILLED))
+    text = {**base_text, **text}
     # a stand-in vocabulary to check the rest now; the tokenizer sets the real one
     text_cfg = config_lib.from_dict(CLIPTextConfig, {**text, "vocab_size": 3},
                                     "model.text_encoder")
@@ -102,7 +130,8 @@ def resolve_sections(models: dict, latent_channels: int, latent_sides: tuple[int
              "sample_size": latent_sides[0], "cross_attention_dim": text_cfg.hidden_size}
     unet = _check_keys(models.get("unet"), UNet2DConditionConfig, "model.unet",
                        extra=("prediction",), filled=fills)
-    prediction = unet.pop("prediction", "eps")
+    unet = {**base_unet, **unet}
+    prediction = unet.pop("prediction", base_prediction)
     if prediction not in PREDICTIONS:
         raise ValueError(f"model.unet.prediction: unknown value {prediction!r}; allowed: "
                          f"{', '.join(PREDICTIONS)}")
@@ -117,9 +146,12 @@ def resolve_sections(models: dict, latent_channels: int, latent_sides: tuple[int
                          f"divide the {latent_sides[0]}×{latent_sides[0]} latents; use fewer "
                          "levels")
     check_prompts(sample)
-    return {"unet": {**config_lib.to_dict(unet_cfg), "prediction": prediction},
-            "text_encoder": {k: v for k, v in config_lib.to_dict(text_cfg).items()
-                             if k not in TEXT_FILLED}}
+    sections = {"unet": {**config_lib.to_dict(unet_cfg), "prediction": prediction},
+                "text_encoder": {k: v for k, v in config_lib.to_dict(text_cfg).items()
+                                 if k not in TEXT_FILLED}}
+    if preset is not None:  # kept for the record; the sections above are what it gave
+        sections[PRESET] = preset
+    return sections
 
 
 def check_prompts(sample: dict | None) -> None:

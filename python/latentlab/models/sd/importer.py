@@ -324,7 +324,7 @@ def load_single_file(file: Path, config_folder: Path) -> dict:
 
 # --- the scheduler -------------------------------------------------------------------------
 
-_PREDICTIONS = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
+PREDICTION_TYPES = {"epsilon": "eps", "v_prediction": "v", "sample": "x0"}
 
 
 def scheduler_to_diffusion(path: Path) -> dict:
@@ -341,13 +341,13 @@ def scheduler_to_diffusion(path: Path) -> dict:
     if data.get("trained_betas") is not None:
         raise ValueError(f"{path}: trained_betas are not supported")
     prediction = data.get("prediction_type", "epsilon")
-    if prediction not in _PREDICTIONS:
+    if prediction not in PREDICTION_TYPES:
         raise ValueError(f"{path}: prediction_type {prediction!r} is not supported; "
-                         f"supported: {', '.join(_PREDICTIONS)}")
+                         f"supported: {', '.join(PREDICTION_TYPES)}")
     return {"beta_schedule": allowed[kind], "num_timesteps": int(data.get("num_train_timesteps", 1000)),
             "beta_start": float(data.get("beta_start", 1e-4)),
             "beta_end": float(data.get("beta_end", 2e-2)),
-            "prediction": _PREDICTIONS[prediction],
+            "prediction": PREDICTION_TYPES[prediction],
             "timestep_spacing": data.get("timestep_spacing", "leading"),
             "steps_offset": int(data.get("steps_offset", 0)),
             "set_alpha_to_one": bool(data.get("set_alpha_to_one", True))}
