@@ -242,7 +242,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         held_idx = held_idx[np.isin(source_lib.labels_of(source, held_idx), classes)]
     experiment.check_training_examples(cfg, len(train_idx))
     train_labels = source_lib.labels_of(source, train_idx)
-    scratch = tempfile.TemporaryDirectory(prefix="latentlab-text-")
+    # a text model's tokenizer is made here before it goes into the model's folder
+    scratch = tempfile.TemporaryDirectory(prefix="latentlab-text-") if text_run else None
     text_model = None
     if init is not None:
         folder = text.init_folder(init, home)
@@ -382,7 +383,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                                  text_model.source["configs"]["vae"], local_vae_params)
             result = _save_and_sample_text(cfg, text_model, unet_state.ema_params,
                                            vae_component, diffusion, checkpoint_dir,
-                                           scratch.name, progress, metrics, stages)
+                                           scratch.name, progress, metrics, stages, ex)
             if board is not None:
                 board.finish(result.images, metrics)
                 board = None
@@ -420,11 +421,12 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
     finally:
         if board is not None:  # the run failed: what was written stays readable
             board.close()
-        scratch.cleanup()
+        if scratch is not None:
+            scratch.cleanup()
 
 
 def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
-                          checkpoint_dir, scratch, progress, metrics, stages) -> LdmResult:
+                          checkpoint_dir, scratch, progress, metrics, stages, ex) -> LdmResult:
     """A text run's end: its model written as a model folder (``<checkpoint_dir>/model``, or
     a scratch folder without one) and ``sample.prompts`` sampled from it as ``./latentlab
     sample`` would (:mod:`latentlab.models.sd.request`)."""
@@ -451,7 +453,7 @@ def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
     labels = np.repeat(np.arange(len(request["prompts"]), dtype=np.int32), request["num_images"])
     stages["text_model"] = {"path": str(folder), "weights_sha256": model.meta["weights_sha256"],
                             "prompts": request["prompts"], "request": request}
-    where = execution_lib.from_config(cfg.get("execution")).describe()
-    where["latents_gathered_from_devices"] = 1
+    where = ex.describe()
+    where["latents_gathered_from_devices"] = 1  # sampled on one device
     return LdmResult(jnp.asarray(latents) / model.scaling_factor,
                      jnp.asarray(pixels, jnp.float32) / 255.0, labels, metrics, where, stages)
