@@ -52,9 +52,10 @@ def resolve(config: dict) -> dict:
                       for side in data_resolution(data))
         config["model"].update(text.resolve_sections(models, vae["latent_channels"], sides,
                                                      config.get("sample")))
+    if text.init_of(config) is not None or text.is_text_model(config):
         if (config.get("tracking") or {}).get("previews"):
-            raise ValueError("tracking.previews: not yet for text models (model.text_encoder); "
-                             "remove it")
+            raise ValueError("tracking.previews: not yet for text models (model.text_encoder or "
+                             "train.unet.init); remove it")
     else:
         config["model"] = {name: resolve_section(cls, models.get(name), f"model.{name}")
                            for name, cls in MODEL_SECTIONS.items()}

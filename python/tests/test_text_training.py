@@ -76,11 +76,15 @@ def test_the_vocabulary_holds_every_caption_word_whole_and_is_the_same_bytes_eve
     tokenizer = CLIPTokenizer(tmp_path / "a")
     vocab = json.loads((tmp_path / "a" / "vocab.json").read_text())
     ids, cuts = tokenizer.encode(["Green  CIRCLE", "zebra"])
-    assert ids[0].tolist() == [vocab["<|startoftext|>"], vocab["green</w>"], vocab["circle</w>"],
+    assert ids[0].tolist() == [vocab["<|startoftext|>"], vocab["green"], vocab["circle"],
                                vocab["<|endoftext|>"]] + [vocab["<|endoftext|>"]] * 4
-    # a word the captions never had: spelled in pieces the vocabulary has, nothing unknown
+    # a word the captions never had: spelled in characters, nothing unknown
     assert [t for t in ids[1][1:6]] == [vocab[c] for c in ("z", "e", "b", "r", "a</w>")]
     assert cuts == [0, 0]
+    # a rarer word is whole too where a frequent one sits inside it (merges would split it)
+    text.write_tokenizer(["man", "man", "woman", "mango"], tmp_path / "c", 8)
+    whole = CLIPTokenizer(tmp_path / "c")
+    assert [len(whole.tokens(w)) for w in ("man", "woman", "mango", "women")] == [1, 1, 1, 5]
 
 
 def test_caption_dropout_replaces_whole_captions_by_the_empty_prompt():
@@ -164,6 +168,9 @@ def test_a_text_run_killed_with_sigkill_resumes_bit_for_bit(run, tmp_path):
     (lambda c: c["sample"].pop("prompts"), r"^sample.prompts: a text model samples prompts"),
     (lambda c: c["sample"].update(num_samples=3),
      r"^sample.num_samples: 3 does not split evenly over the 2 prompts"),
+    (lambda c: c["sample"].update(num_samples=66),
+     r"^sample.num_samples: 66 is more than the 64 a text run samples at its end"),
+    (lambda c: c.update(tracking={"previews": 2}), r"^tracking.previews: not yet for text"),
     (lambda c: c["model"].update(unet={"channels": 8}, text_encoder=None) or
      c["model"].pop("text_encoder"), r"^sample.prompts: only a text model"),
 ])
@@ -183,6 +190,9 @@ def test_a_resolved_text_config_resolves_to_itself():
 
 def test_every_example_needs_a_caption():
     images, labels, captions = captioned()
+    bare = ArraySource(images, labels, list(COLOURS), "tiny-captions")
+    with pytest.raises(ValueError, match=r"^data: this data set has no captions, and a text"):
+        ldm.train_and_sample(TEXT, bare)
     captions[3] = None
     data = ArraySource(images, labels, list(COLOURS), "tiny-captions", captions)
     with pytest.raises(ValueError, match=r"^data: example 3 has no caption, and a text model"):
@@ -223,18 +233,33 @@ def test_train_unet_init_fine_tunes_an_imported_model_from_its_weights(tiny_home
                                          tuned["unet"][1], imported["unet"][1]))
     assert 1e-6 < max(moved) < 1e-3
     assert tuned["meta"]["diffusion"] == imported["meta"]["diffusion"]
+    assert json.loads((checkpoint_dir / "training" / "init.json").read_text())[
+        "weights_sha256"] == imported["meta"]["weights_sha256"]
     assert (checkpoint_dir / text.MODEL_FOLDER / "tokenizer" / "vocab.json").read_bytes() == \
         (tiny_home / "models" / "tiny" / "tokenizer" / "vocab.json").read_bytes()
     assert result.images.shape == (4, 8, 8, 3)
 
 
-def test_train_unet_init_names_a_model_that_is_there_and_brings_its_own_sections(tiny_home):
+def test_train_unet_init_names_a_model_that_is_there_and_brings_its_own_sections(tiny_home,
+                                                                                  tmp_path):
     with pytest.raises(ValueError, match=r"^train.unet.init: no imported model 'nothing' \(in "
                                          r"models/.*import PATH --name nothing$"):
         ldm.train_and_sample(fine_tuning(init="nothing"), source(), home=tiny_home)
     with pytest.raises(ValueError, match=r"^model.text_encoder: train.unet.init fine-tunes an "
                                          r"imported model"):
         ldm.train_and_sample({**fine_tuning(), "model": TEXT["model"]}, source(), home=tiny_home)
+    with pytest.raises(ValueError, match=r"^tracking.previews: not yet for text models"):
+        ldm.train_and_sample({**fine_tuning(), "tracking": {"previews": 2}}, source(),
+                             home=tiny_home)
+    # a trial that started from other weights under the same name does not go on
+    checkpoint_dir = tmp_path / "trial" / "checkpoint"
+    (checkpoint_dir / "training").mkdir(parents=True)
+    (checkpoint_dir / "training" / "init.json").write_text(json.dumps({"weights_sha256": "0" * 64}))
+    with pytest.raises(ValueError, match=r"^train.unet.init: .*models/tiny holds other weights "
+                                         r"\([0-9a-f]{12}\) than this trial started from "
+                                         r"\(000000000000\)"):
+        ldm.train_and_sample(fine_tuning(), source(), checkpoint_dir=str(checkpoint_dir),
+                             home=tiny_home)
     images, labels, captions = captioned()
     big = ArraySource(np.zeros((40, 6, 6, 3), np.uint8), labels, list(COLOURS), "six", captions)
     with pytest.raises(ValueError, match=r"^train.unet.init: the model takes square 3-channel "

@@ -19,8 +19,7 @@ from latentlab.files import write_atomically
 # the request's rules live in the library (a text run samples through them too); named here
 # for the boundary and the tests
 from latentlab.models.sd.request import (  # noqa: F401
-    IMAGE_KEYS, MAX_IMAGES, MAX_SEED, REQUEST_KEYS, check_request, generate, init_latents,
-    keep_mask, steps_sampled)
+    check_request, generate, init_latents, keep_mask, steps_sampled)
 from latentlab.train.state import ProgressFn, no_progress
 
 RESULT = "result.json"

@@ -253,6 +253,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         text.check_image_size(text_model, source.shape, "train.unet.init")
         stages["init"] = {"model": init, "path": str(folder),
                           "weights_sha256": text_model.source["meta"]["weights_sha256"]}
+        if checkpoint_dir is not None:  # a resumed run must start from the same weights
+            text.pin_init(Path(checkpoint_dir) / "training", stages["init"])
     elif text_run:  # the tokenizer's vocabulary comes from the training captions
         text_model = text.TextModel.from_config(cfg, text.captions_of(source, train_idx),
                                                 Path(scratch.name) / text.TOKENIZER)
@@ -381,9 +383,9 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
                 source_meta = text_model.source["meta"]
                 vae_component = (source_meta["components"]["vae"]["class"],
                                  text_model.source["configs"]["vae"], local_vae_params)
-            result = _save_and_sample_text(cfg, text_model, unet_state.ema_params,
-                                           vae_component, diffusion, checkpoint_dir,
-                                           scratch.name, progress, metrics, stages, ex)
+            result = _save_and_sample_text(cfg, text_model, unet_state, vae_component,
+                                           diffusion, checkpoint_dir, scratch.name, progress,
+                                           metrics, stages, ex)
             if board is not None:
                 board.finish(result.images, metrics)
                 board = None
@@ -425,7 +427,7 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
             scratch.cleanup()
 
 
-def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
+def _save_and_sample_text(cfg, text_model, state, vae_component, diffusion,
                           checkpoint_dir, scratch, progress, metrics, stages, ex) -> LdmResult:
     """A text run's end: its model written as a model folder (``<checkpoint_dir>/model``, or
     a scratch folder without one) and ``sample.prompts`` sampled from it as ``./latentlab
@@ -438,8 +440,8 @@ def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
         name = cfg.get("name") or "text"
         if checkpoint_dir is not None:
             name = f"{name}-{Path(checkpoint_dir).parent.name}"
-        text_model.save(folder, name, execution_lib.local_copy(ema_params), vae_component,
-                        diffusion)
+        text_model.save(folder, name, execution_lib.local_copy(state.ema_params), vae_component,
+                        diffusion, trained=execution_lib.local_copy(state.params))
     execution_lib.barrier(f"text-model-{folder}")
     request = text_request.check_request(
         folder, text.sample_request(cfg, experiment.data_resolution(cfg["data"])[0]))
@@ -451,8 +453,10 @@ def _save_and_sample_text(cfg, text_model, ema_params, vae_component, diffusion,
     metrics["sample_seconds"] = time.perf_counter() - started
     progress("sample", sample_cfg["steps"], sample_cfg["steps"], float("nan"))
     labels = np.repeat(np.arange(len(request["prompts"]), dtype=np.int32), request["num_images"])
-    stages["text_model"] = {"path": str(folder), "weights_sha256": model.meta["weights_sha256"],
+    stages["text_model"] = {"weights_sha256": model.meta["weights_sha256"],
                             "prompts": request["prompts"], "request": request}
+    if checkpoint_dir is not None:  # (without one, the folder is scratch, gone after the run)
+        stages["text_model"]["path"] = str(folder)
     where = ex.describe()
     where["latents_gathered_from_devices"] = 1  # sampled on one device
     return LdmResult(jnp.asarray(latents) / model.scaling_factor,

@@ -1,24 +1,24 @@
-"""Text-conditioned latent diffusion trained from scratch: a Stable-Diffusion-architecture U-Net
+"""Text-conditioned latent diffusion: a Stable-Diffusion-architecture U-Net
 (:class:`~latentlab.models.sd.unet.UNet2DConditionModel`) and a CLIP-architecture text encoder
-(:class:`~latentlab.models.sd.clip.CLIPTextModel`) trained together on captioned images, on the
-latents of the run's own VAE.
+(:class:`~latentlab.models.sd.clip.CLIPTextModel`) trained together from scratch on captioned
+images, on the latents of the run's own VAE; or an imported model's U-Net fine-tuned
+(``train.unet.init``, :meth:`TextModel.from_model`: its VAE, tokenizer and text encoder kept).
 
 A config is a text model's when it has a ``model.text_encoder`` section or a ``model.preset``
 (``sd15`` or ``sd21``: that model's full-size U-Net and text encoder, with its prediction; the
 VAE stays the run's own, and sections given beside it override its keys); then ``model.unet``
 is a ``UNet2DConditionModel`` config (diffusers' keys, plus ``prediction``) and
-``sample.prompts`` says what the run samples. Unknown keys are refused; the rest is filled: the U-Net's in and out
-channels from the VAE's latent channels, its ``sample_size`` from the latents' side, its
-``cross_attention_dim`` from the text encoder's width, the text encoder's vocabulary and
-special-token ids from the tokenizer.
+``sample.prompts`` says what the run samples. Unknown keys are refused; the rest is filled:
+the U-Net's in and out channels from the VAE's latent channels, its ``sample_size`` from the
+latents' side, its ``cross_attention_dim`` from the text encoder's width, the text encoder's
+vocabulary and special-token ids from the tokenizer.
 
 The tokenizer is CLIP's byte-level BPE (:class:`~latentlab.models.sd.tokenizer.CLIPTokenizer`,
 Hugging Face ``tokenizers``) over a vocabulary made from the training captions by
-:func:`write_tokenizer`: the byte alphabet, then every caption word whole, each built by merges
-from its left end, the most frequent words first. (``tokenizers``' own BPE trainer breaks ties
-differently from run to run: five trainings on the emoji names gave two different merge lists;
-a run must be the same bytes every time.) A word the captions never had is spelled in its
-longest known pieces.
+:func:`write_tokenizer`: the byte alphabet, then every caption word whole, the most frequent
+first. (``tokenizers``' own BPE trainer breaks ties differently from run to run: five
+trainings on the emoji names gave two different merge lists; a run must be the same bytes
+every time.) A word the captions never had is spelled in characters.
 
 Caption dropout (``train.unet.label_dropout``) replaces a caption by the empty prompt, so the
 one network also learns the unconditional prediction that classifier-free guidance needs, and
@@ -26,7 +26,7 @@ sampling guides against the empty prompt's embedding as with any imported model.
 
 After training the run writes its model as a model folder (the layout ``./latentlab import``
 writes, LatentLab's own VAE its ``vae`` component: :data:`latentlab.models.sd.importer.OWN_VAE`)
-and samples ``sample.prompts`` through :mod:`latentlab.apps.text_to_image`, exactly as
+and samples ``sample.prompts`` through :mod:`latentlab.models.sd.request`, exactly as
 ``./latentlab sample FOLDER --prompt …`` does afterwards.
 """
 
@@ -46,7 +46,7 @@ from latentlab.files import write_atomically
 from latentlab.models.sd import config as config_lib
 from latentlab.models.sd import importer
 from latentlab.models.sd.clip import CLIPTextConfig, CLIPTextModel
-from latentlab.models.sd.tokenizer import CLIPTokenizer, byte_alphabet, words
+from latentlab.models.sd.tokenizer import WHOLE_WORDS, CLIPTokenizer, byte_alphabet, words
 from latentlab.models.sd.unet import UNet2DConditionConfig, UNet2DConditionModel
 from latentlab.models.vae import VAEComponentConfig
 
@@ -167,6 +167,11 @@ def check_prompts(sample: dict | None) -> None:
     if sample.get("num_samples", len(prompts)) % len(prompts):
         raise ValueError(f"sample.num_samples: {sample['num_samples']} does not split evenly "
                          f"over the {len(prompts)} prompts; use a multiple of {len(prompts)}")
+    from latentlab.models.sd.request import MAX_IMAGES  # the sample request's own limit
+    if sample.get("num_samples", 0) > MAX_IMAGES:
+        raise ValueError(f"sample.num_samples: {sample['num_samples']} is more than the "
+                         f"{MAX_IMAGES} a text run samples at its end; sample more afterwards "
+                         "with ./latentlab sample on its model folder")
 
 
 def init_of(config: dict) -> str | None:
@@ -197,33 +202,26 @@ def init_folder(name: str, home) -> Path:
 
 def write_tokenizer(captions, folder: Path, max_length: int) -> None:
     """A CLIP tokenizer folder (``vocab.json``, ``merges.txt``, ``tokenizer_config.json``)
-    whose vocabulary is the byte alphabet (each character alone and ending a word) and every
-    word of ``captions``, most frequent first (ties alphabetically), each built by merges from
-    its left end; the start and end tokens last, as in CLIP's. The same captions give the
-    same bytes."""
+    whose vocabulary is the byte alphabet (each character alone and ending a word), every word
+    of ``captions`` whole (most frequent first, ties alphabetically), and the start and end
+    tokens last, as in CLIP's. There are no merges: the config marks the vocabulary's words
+    whole (:data:`latentlab.models.sd.tokenizer.WHOLE_WORDS`), so a caption word is one token
+    and any other word is spelled in characters. (Merges that build each word from its left
+    end, tried first, split 1,312 of the emoji names' 1,786 words: a frequent word's merges
+    win inside a rarer one, as BPE ranks them.) The same captions give the same bytes."""
     counts = collections.Counter(w for caption in captions for w in words(caption))
     alphabet = byte_alphabet()
     vocab = alphabet + [c + "</w>" for c in alphabet]
-    known, merges = set(vocab), []
-    for word, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        symbols = list(word[:-1]) + [word[-1] + "</w>"]
-        piece = symbols[0]
-        for symbol in symbols[1:]:
-            merged = piece + symbol
-            if merged not in known:
-                known.add(merged)
-                vocab.append(merged)
-                merges.append(f"{piece} {symbol}")
-            piece = merged
+    vocab += [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+              if len(w) > 1]
     vocab += [BOS, EOS]
     folder.mkdir(parents=True, exist_ok=True)
     write_atomically(folder / "vocab.json", json.dumps(
         {token: i for i, token in enumerate(vocab)}, ensure_ascii=False).encode())
-    write_atomically(folder / "merges.txt",
-                     ("#version: 0.2\n" + "".join(m + "\n" for m in merges)).encode())
+    write_atomically(folder / "merges.txt", b"#version: 0.2\n")
     write_atomically(folder / "tokenizer_config.json", json.dumps(
         {"model_max_length": max_length, "bos_token": BOS, "eos_token": EOS, "pad_token": EOS,
-         "unk_token": EOS}, indent=2).encode())
+         "unk_token": EOS, WHOLE_WORDS: True}, indent=2).encode())
 
 
 def captions_of(source, indices) -> list[str]:
@@ -232,6 +230,10 @@ def captions_of(source, indices) -> list[str]:
     Raises:
       ValueError: an example without a caption (one line naming it and the fix).
     """
+    if hasattr(source, "captions") and source.captions is None:
+        raise ValueError("data: this data set has no captions, and a text model "
+                         "(model.text_encoder) trains on captions; give every image one "
+                         "(metadata.jsonl, a caption column or KEY.txt)")
     held = getattr(source, "captions", None)
     captions = ([held[int(i)] for i in indices] if held is not None
                 else [source[int(i)].caption for i in indices])
@@ -255,6 +257,7 @@ class TextDenoiser(nn.Module):
     text_config: CLIPTextConfig
     prediction: str
     empty_ids: tuple[int, ...]
+    frozen_text: bool = False
 
     @property
     def null_label(self):
@@ -266,6 +269,8 @@ class TextDenoiser(nn.Module):
 
     def __call__(self, x, timesteps, ids):
         states, _ = self.text_encoder(ids)
+        if self.frozen_text:  # no gradients through it (and none into the reported norm)
+            states = jax.lax.stop_gradient(states)
         return self.unet(x, timesteps, states)
 
 
@@ -282,13 +287,13 @@ class TextModel:
         self.tokenizer = CLIPTokenizer(tokenizer_folder, text_config.max_position_embeddings)
         self.ids, cuts = self.tokenizer.encode(captions)
         self.captions_cut = int(sum(1 for c in cuts if c))
-        empty, _ = self.tokenizer.encode([""])
-        self.denoiser = TextDenoiser(unet_config, text_config, prediction,
-                                     tuple(int(i) for i in empty[0]))
-        self.init_params = init_params
         # the text encoder of an imported model stays as it is (as fine-tuning SD usually
         # does); one trained from scratch learns with the U-Net
         self.frozen = ("text_encoder",) if init_params is not None else ()
+        empty, _ = self.tokenizer.encode([""])
+        self.denoiser = TextDenoiser(unet_config, text_config, prediction,
+                                     tuple(int(i) for i in empty[0]), bool(self.frozen))
+        self.init_params = init_params
 
     @classmethod
     def from_config(cls, config: dict, captions, tokenizer_folder: Path) -> "TextModel":
@@ -327,18 +332,23 @@ class TextModel:
         model.source = loaded
         return model
 
-    def save(self, out: Path, name: str, params: dict, vae: tuple, diffusion: dict) -> None:
+    def save(self, out: Path, name: str, params: dict, vae: tuple, diffusion: dict,
+             trained: dict | None = None) -> None:
         """Writes the trained model as a model folder (see the module docstring): the U-Net and
-        text encoder of ``params`` (the EMA weights; a frozen part as it started, which its
-        average only holds to the last bit), ``vae`` = (class name, config, params), the
-        tokenizer, and ``diffusion`` (the settings ``sd_model.json`` holds)."""
-        for key in self.frozen:  # an average of equal values: equal, but for rounding
-            drift = max(jax.tree.leaves(jax.tree.map(
-                lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)), initial=0.0)),
-                params[key], self.init_params[key])), default=0.0)
-            if drift > 1e-6:
-                raise RuntimeError(f"{key}: frozen, yet its weights moved by {drift:.3g} in "
-                                   "training")
+        text encoder of ``params`` (the EMA weights; a frozen part as it started: its average
+        of equal values holds them only to the last bit), ``vae`` = (class name, config,
+        params), the tokenizer, and ``diffusion`` (the settings ``sd_model.json`` holds).
+        ``trained`` (the optimiser's own weights) must hold each frozen part bit for bit.
+
+        Raises:
+          RuntimeError: a frozen part moved (a defect, not a user's error).
+        """
+        for key in self.frozen:
+            same = jax.tree.leaves(jax.tree.map(
+                lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
+                (trained or params)[key], self.init_params[key]))
+            if not all(same):
+                raise RuntimeError(f"{key}: frozen, yet its weights moved in training")
         params = {**params, **{k: self.init_params[k] for k in self.frozen}}
         vae_class, vae_config, vae_params = vae
         weights = {"unet": params["unet"], "vae": vae_params,
@@ -356,11 +366,35 @@ class TextModel:
         importer.save_model(out, weights, meta, {TOKENIZER: self.tokenizer_folder})
 
 
+def pin_init(training: Path, init: dict) -> None:
+    """Records which weights a fine-tuning run starts from (``init.json`` in its training
+    folder) the first time, and refuses them changed when the run goes on: ``models/NAME``
+    re-imported with other weights under the same name would otherwise resume one model's
+    U-Net beside another's VAE and text encoder.
+
+    Raises:
+      ValueError: one line naming the key and both hashes.
+    """
+    file = training / "init.json"
+    if file.is_file():
+        pinned = json.loads(file.read_text())["weights_sha256"]
+        if pinned != init["weights_sha256"]:
+            raise ValueError(f"train.unet.init: {init['path']} holds other weights "
+                             f"({init['weights_sha256'][:12]}) than this trial started from "
+                             f"({pinned[:12]}); import those under another name, or rerun "
+                             "the trial with --rerun")
+        return
+    if jax.process_index() == 0:
+        training.mkdir(parents=True, exist_ok=True)
+        write_atomically(file, json.dumps(init, sort_keys=True).encode())
+
+
 def check_image_size(model: "TextModel", shape, key: str) -> None:
     """Raises ValueError (one line) unless the data's images [H, W, C] fit the imported
     model that ``key`` names: its VAE's channels, square, a side its VAE and U-Net divide."""
+    from latentlab.models.sd.request import image_channels
     vae = model.source["configs"]["vae"]
-    channels = getattr(vae, "in_channels", None) or getattr(vae, "image_channels")
+    channels = image_channels(vae)
     factor = vae.downsampling_factor * model.unet_config.downsampling_factor
     if shape[2] != channels or shape[0] != shape[1] or shape[0] % factor:
         raise ValueError(f"{key}: the model takes square {channels}-channel pictures whose side "

@@ -220,10 +220,18 @@ def keep_mask(model, request: dict) -> np.ndarray:
     return (~blocks).astype(np.float32)[None, :, :, None]
 
 
+def image_channels(vae_config) -> int:
+    """The pictures' channels of a VAE component's config: AutoencoderKL's ``in_channels``,
+    LatentLab's VAE's ``image_channels`` (1 for a model trained on grey pictures)."""
+    return getattr(vae_config, "in_channels", None) or vae_config.image_channels
+
+
 def init_latents(model, request: dict) -> np.ndarray:
     """The init image's latents z0 [1, h, w, c] as the U-Net sees them: the VAE posterior's
-    mean of the image cropped to the request's size, times the model's scaling factor."""
-    prep = preprocess.Preprocessing(request["size"], request["size"], 3, "crop")
+    mean of the image cropped to the request's size (in the VAE's channels), times the model's
+    scaling factor."""
+    prep = preprocess.Preprocessing(request["size"], request["size"],
+                                    image_channels(model.vae_config), "crop")
     pixels = preprocess.load(request["init_image"], request["init_image"], prep)
     return model.encode_image(pixels[None].astype(np.float32) / 127.5 - 1.0)
 

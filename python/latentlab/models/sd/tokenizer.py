@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 
+# A tokenizer_config.json key of LatentLab's own vocabularies (latentlab.train.text): a word
+# the vocabulary holds whole is one token, before any merge (tokenizers' ignore_merges).
+# Imported tokenizers do not have it and tokenize as CLIP's does.
+WHOLE_WORDS = "latentlab_whole_words"
 # CLIP's word pattern (Radford et al. 2021, simple_tokenizer.py), contractions first.
 _WORDS = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
@@ -36,7 +40,8 @@ class CLIPTokenizer:
         unk, pad = token("unk_token", "<|endoftext|>"), token("pad_token", "<|endoftext|>")
         bpe = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"),
                                    unk_token=unk, end_of_word_suffix="</w>",
-                                   continuing_subword_prefix="")
+                                   continuing_subword_prefix="",
+                                   ignore_merges=bool(settings.get(WHOLE_WORDS, False)))
         self._tokenizer = Tokenizer(bpe)
         self._tokenizer.normalizer = _normalizer()
         self._tokenizer.pre_tokenizer = _pre_tokenizer()

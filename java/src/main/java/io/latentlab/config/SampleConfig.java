@@ -58,7 +58,15 @@ public record SampleConfig(
     guidanceScale = Checks.inRange("sample.guidance_scale", orDefault(guidanceScale, 3.0), 0.0, MAX_GUIDANCE);
     spacing = orDefault(spacing, DEFAULT_SPACING);
     rho = Checks.inRange("sample.rho", orDefault(rho, DEFAULT_RHO), 0.01, 100.0);
-    prompts = prompts == null ? null : List.copyOf(prompts);
+    if (prompts != null) {
+      for (int i = 0; i < prompts.size(); i++) {
+        if (prompts.get(i) == null) {
+          throw new IllegalArgumentException("sample.prompts[" + i + "]: empty entry; write \"\" for "
+              + "the unconditional prompt");
+        }
+      }
+      prompts = List.copyOf(prompts);
+    }
   }
 
   static SampleConfig defaults() {

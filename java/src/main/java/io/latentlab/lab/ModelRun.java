@@ -13,6 +13,7 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import javax.imageio.ImageIO;
 
@@ -49,6 +50,12 @@ public record ModelRun(Path dir, ExperimentConfig config, Path checkpoint) {
       throw new UsageException(e.getMessage());
     }
     Path checkpoint = folder.resolve(RunDirectory.CHECKPOINT);
+    Path textModel = checkpoint.resolve("model");
+    if (!RunDirectory.hasTrainedWeights(folder) && Files.isRegularFile(textModel.resolve(SampleTask.MODEL_FILE))) {
+      throw new UsageException(dir + " trained a text-to-image model (" + textModel
+          + "), which this command does not take; sample it with ./latentlab sample " + textModel
+          + " --prompt \"...\"");
+    }
     if (!RunDirectory.hasTrainedWeights(folder)) {
       throw new UsageException(dir + " has no trained weights (" + checkpoint + "/"
           + RunDirectory.CHECKPOINT_MANIFEST + "); " + fix);

@@ -239,8 +239,9 @@ public final class SampleTask {
   }
 
   /**
-   * The imported model's folder: {@code models/<name>}, or a folder inside the project (the
-   * path relative to the working directory or to the project) that holds {@link #MODEL_FILE}.
+   * The imported model's folder: {@code models/<name>}, or a folder inside the project or the
+   * runs folder (the path relative to the working directory, the project or the runs folder)
+   * that holds {@link #MODEL_FILE}: a text run writes its model in its run directory.
    *
    * @throws UsageException naming the imported models if there is no such model
    */
@@ -251,8 +252,10 @@ public final class SampleTask {
     }
     candidates.add(Path.of(model).toAbsolutePath().normalize());
     candidates.add(home.resolve(model).normalize());
+    candidates.add(runsDir.resolve(model).normalize()); // a text run's checkpoint/model
     for (Path folder : candidates) {
-      if (folder.startsWith(home) && Files.isRegularFile(folder.resolve(MODEL_FILE))) {
+      boolean confined = folder.startsWith(home) || folder.startsWith(runsDir);
+      if (confined && Files.isRegularFile(folder.resolve(MODEL_FILE))) {
         return folder;
       }
     }
