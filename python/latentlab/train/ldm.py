@@ -300,8 +300,8 @@ def train_and_sample(config: dict, data=None, progress: ProgressFn = no_progress
         unet_batch = train_cfg["unet"]["batch_size"]
         claim = contextlib.nullcontext()
         if init is not None:  # the imported VAE's latents, in memory, at its own scale
-            means, log_vars = text.encode_images(vae, local_vae_params,
-                                                 read_all(source, train_idx))
+            means, log_vars = (np.asarray(a) for a in loops.encode_dataset(
+                vae, local_vae_params, read_all(source, train_idx), pixels=True))
             scale = float(text_model.source["configs"]["vae"].scaling_factor)
             latent_shape = tuple(means.shape[1:])
 

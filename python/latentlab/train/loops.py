@@ -182,23 +182,30 @@ def train_vae(vae: VAE, images, key, *, steps: int, batch_size: int,
                 checkpoints, loader, ex, on_step)
 
 
-def encode_batches(vae: VAE, params, batches):
-    """Posterior (means, log-variances) of each image batch [b, H, W, C], as NumPy arrays,
-    one pair per batch (the latent cache writes them as they come)."""
+def encode_batches(vae: VAE, params, batches, pixels: bool = False):
+    """Posterior (means, log-variances) of each image batch [b, H, W, C] in [0, 1], as NumPy
+    arrays, one pair per batch (the latent cache writes them as they come). ``pixels``: through
+    any VAE component's ``encode_pixels`` (an imported AutoencoderKL's too), which takes
+    pixels in [-1, 1]."""
     # The weights are an argument: a constant would make every run's encoder its own program.
-    encode = jax.jit(lambda p, x: vae.apply({"params": p}, x, method=VAE.encode))
+    if pixels:
+        encode = jax.jit(lambda p, x: vae.apply({"params": p}, 2.0 * x - 1.0,
+                                                method="encode_pixels"))
+    else:
+        encode = jax.jit(lambda p, x: vae.apply({"params": p}, x, method=VAE.encode))
     for images in batches:
-        posterior = encode(params, jnp.asarray(images))
-        yield np.asarray(posterior.mean), np.asarray(posterior.log_var)
+        mean, log_var = encode(params, jnp.asarray(images))
+        yield np.asarray(mean), np.asarray(log_var)
 
 
-def encode_dataset(vae: VAE, params, images, batch_size: int = 500):
+def encode_dataset(vae: VAE, params, images, batch_size: int = 500, pixels: bool = False):
     """Posterior means and log-variances of every image: two arrays [N, h, w, c]. ``images``
-    an array (encoded ``batch_size`` at a time) or an iterable of batches."""
+    an array (encoded ``batch_size`` at a time) or an iterable of batches; ``pixels`` as for
+    :func:`encode_batches`."""
     if isinstance(images, (np.ndarray, jax.Array)):
         array = images
         images = (array[start:start + batch_size] for start in range(0, len(array), batch_size))
-    means, log_vars = zip(*encode_batches(vae, params, images))
+    means, log_vars = zip(*encode_batches(vae, params, images, pixels))
     return jnp.concatenate(means), jnp.concatenate(log_vars)
 
 

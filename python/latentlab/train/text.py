@@ -402,14 +402,6 @@ def check_image_size(model: "TextModel", shape, key: str) -> None:
                          f"{shape[2]} (set data.resolution and data.channels)")
 
 
-def encode_images(vae, params, batches) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances [N, h, w, c] of image batches in [0, 1] through any
-    VAE component's ``encode_pixels`` (pixels in [-1, 1])."""
-    encode = jax.jit(lambda p, x: vae.apply({"params": p}, 2.0 * x - 1.0, method="encode_pixels"))
-    pairs = [tuple(np.asarray(a) for a in encode(params, np.asarray(b))) for b in batches]
-    return np.concatenate([m for m, _ in pairs]), np.concatenate([v for _, v in pairs])
-
-
 def own_vae(config: dict, params, scale: float) -> tuple:
     """(class name, config, params) of the run's own trained VAE as a model's component."""
     return (importer.OWN_VAE,
